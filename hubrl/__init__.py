@@ -1,0 +1,57 @@
+"""hubrl: train, evaluate, record and share REINFORCE agents on the Hugging Face Hub.
+
+The public API keeps the Deep RL Course's names::
+
+    from hubrl import make_config, train, evaluate_agent, record_video, push_to_hub, load_from_hub
+
+Importing hubrl registers its environments with gymnasium (``Pixelcopter-PLE-v0``, ``Pong-PLE-v0``, ``ALE/...``).
+Heavy modules load lazily, so ``import hubrl`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from hubrl.envs import ENVS, env_info, make_env, make_vector_env, register_envs
+from hubrl.errors import HubrlError
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Policy": "hubrl.policy",
+    "PolicyConfig": "hubrl.policy",
+    "load_policy": "hubrl.policy",
+    "save_policy": "hubrl.policy",
+    "TrainConfig": "hubrl.presets",
+    "make_config": "hubrl.presets",
+    "PRESETS": "hubrl.presets",
+    "train": "hubrl.reinforce",
+    "TrainResult": "hubrl.reinforce",
+    "evaluate_agent": "hubrl.evaluate",
+    "Evaluation": "hubrl.evaluate",
+    "record_video": "hubrl.video",
+    "build_card": "hubrl.card",
+    "parse_metric": "hubrl.card",
+    "Agent": "hubrl.run",
+    "train_run": "hubrl.run",
+    "load_run": "hubrl.run",
+    "push_to_hub": "hubrl.hub",
+    "load_from_hub": "hubrl.hub",
+    "load_agent": "hubrl.hub",
+    "leaderboard": "hubrl.leaderboard",
+    "check_submission": "hubrl.leaderboard",
+}
+
+__all__ = ["ENVS", "HubrlError", "env_info", "make_env", "make_vector_env", "register_envs", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'hubrl' has no attribute {name!r}")
+
+
+register_envs()

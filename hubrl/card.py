@@ -1,0 +1,179 @@
+"""The model card: metadata the course leaderboard reads, rendered with huggingface_hub from ``model_cards/``.
+
+One place for the card's facts: the course tags, the model-index layout, and the metric format
+``"<mean:.2f> +/- <std:.2f>"`` that the leaderboard splits and ranks by mean - std.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+COURSE_TAGS = ("reinforce", "reinforcement-learning", "custom-implementation", "deep-rl-class")
+"""Tags every course REINFORCE card carries, after the env id."""
+TASK = "reinforcement-learning"
+METRIC = "mean_reward"
+TEMPLATE = "reinforce.md"
+
+_METRIC_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:(?:\+/-|±|\+-)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$")
+
+
+def card_tags(env_id: str) -> list[str]:
+    """The tags the leaderboard filters on: the env id first, then the course tags."""
+    return [env_id, *COURSE_TAGS]
+
+
+def default_model_name(env_id: str) -> str:
+    return "Reinforce-" + env_id.replace("/", "-")
+
+
+def format_metric(mean: float, std: float) -> str:
+    """The model-index metric value the course leaderboard parses: ``"500.00 +/- 0.00"``."""
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        raise ValueError(f"cannot format non-finite metric {mean} +/- {std}")
+    return f"{mean:.2f} +/- {std:.2f}"
+
+
+def parse_metric(value: Any) -> tuple[float, float] | None:
+    """Split a metric value the way the leaderboard does: ``"X +/- Y"`` -> (X, Y); a lone number means std 0.
+
+    Returns None when the value cannot be parsed (the leaderboard cannot rank such a card).
+
+    Example:
+        >>> parse_metric("153.70 +/- 74.49")
+        (153.7, 74.49)
+        >>> parse_metric(500)
+        (500.0, 0.0)
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return (float(value), 0.0) if math.isfinite(value) else None
+    match = _METRIC_RE.match(str(value))
+    if not match:
+        return None
+    mean, std = float(match.group(1)), float(match.group(2) or 0.0)
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        return None
+    return mean, std
+
+
+def template_text(name: str = TEMPLATE) -> str:
+    """A card template: from the installed package, or from the source tree's ``model_cards/``."""
+    try:
+        return resources.files("hubrl.model_cards").joinpath(name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, TypeError):
+        return (Path(__file__).resolve().parent.parent / "model_cards" / name).read_text(encoding="utf-8")
+
+
+def build_card(
+    *,
+    hyperparameters: dict[str, Any],
+    results: dict[str, Any],
+    repo_id: str | None = None,
+    video: str = "replay.mp4",
+    curve: str = "training_curve.png",
+) -> ModelCard:
+    """Render the card for a run folder's ``hyperparameters.json`` and ``results.json``.
+
+    ``repo_id`` names the model-index entry (its name part, as the course does) and the load instructions; without
+    it the card uses ``Reinforce-<env>`` and a placeholder repo id.
+    """
+    env_id = results["env_id"]
+    model_name = repo_id.split("/")[-1] if repo_id else default_model_name(env_id)
+    mean, std = float(results["mean_reward"]), float(results["std_reward"])
+    card_data = ModelCardData(
+        tags=card_tags(env_id),
+        model_name=model_name,
+        eval_results=[
+            EvalResult(
+                task_type=TASK, task_name=TASK, dataset_type=env_id, dataset_name=env_id,
+                metric_type=METRIC, metric_name=METRIC, metric_value=format_metric(mean, std), verified=False,
+            )
+        ],
+    )
+    seeds = results.get("seeds") or []
+    seeds_text = f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else ", ".join(map(str, seeds))
+    training = results.get("training") or {}
+    training_text = ""
+    if training:
+        training_text = (
+            f"Trained for {training.get('episodes', '?'):,} episodes / {training.get('env_steps', '?'):,} env steps "
+            f"in {training.get('wall_s', 0):.1f} s (stopped: {training.get('stopped', '?')}) "
+            f"on {training.get('machine', 'an unknown machine')}."
+        )
+    verification = None
+    if results.get("hubrl_verification"):
+        v = results["hubrl_verification"]
+        verification = (f"re-evaluated by hubrl on {v.get('date', '?')}: {format_metric(v['mean_reward'], v['std_reward'])} "
+                        f"over {v.get('n_episodes', '?')} episodes (seeds from {v.get('seed', '?')})")
+    return ModelCard.from_template(
+        card_data,
+        template_str=template_text(),
+        env_id=env_id,
+        mean_reward=f"{mean:.2f}",
+        std_reward=f"{std:.2f}",
+        score=f"{mean - std:.2f}",
+        n_episodes=results.get("n_evaluation_episodes", len(seeds)),
+        seeds_text=seeds_text,
+        base_seed=seeds[0] if seeds else 0,
+        returns_text=", ".join(f"{r:g}" for r in results.get("episode_returns", [])),
+        deterministic=bool(results.get("deterministic")),
+        max_steps=results.get("max_steps"),
+        verification=verification,
+        source=repo_id or "<user>/<repo>",
+        video=video,
+        curve=curve,
+        training_text=training_text,
+        hyperparameters=[(k, _short(v)) for k, v in hyperparameters.items()],
+    )
+
+
+def _short(value: Any) -> str:
+    text = str(list(value) if isinstance(value, tuple) else value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def card_problems(card: ModelCard, env_id: str | None = None) -> list[str]:
+    """What would keep this card off the course leaderboard, one fix-it sentence per problem (empty: fine).
+
+    Checks exactly what the leaderboard reads: the env tag, a model-index, its first result's task and dataset,
+    and a first metric whose value parses as ``"X +/- Y"``.
+    """
+    problems: list[str] = []
+    data = card.data.to_dict() if card.data else {}
+    tags = data.get("tags") or []
+    model_index = data.get("model-index") or data.get("model_index")
+    if not model_index:
+        problems.append("the card has no model-index; add one with an EvalResult (hubrl submit --fix does it)")
+        first: dict[str, Any] = {}
+    else:
+        try:
+            first = model_index[0]["results"][0]
+        except (KeyError, IndexError, TypeError):
+            problems.append("model-index has no results entry; add task, dataset and a mean_reward metric")
+            first = {}
+    dataset = (first.get("dataset") or {}) if isinstance(first, dict) else {}
+    task = (first.get("task") or {}) if isinstance(first, dict) else {}
+    card_env = env_id or dataset.get("type") or dataset.get("name")
+    if not card_env:
+        problems.append("the model-index names no dataset; set dataset type and name to the env id")
+    elif card_env not in tags:
+        problems.append(f"the tags lack the env id {card_env!r}; the leaderboard lists only models tagged with it")
+    if first and dataset.get("type") not in (None, card_env):
+        problems.append(f"model-index dataset type is {dataset.get('type')!r}, expected {card_env!r}")
+    if first and task.get("type") != TASK:
+        problems.append(f"model-index task type is {task.get('type')!r}, expected {TASK!r}")
+    metrics = first.get("metrics") if isinstance(first, dict) else None
+    if first and not metrics:
+        problems.append("model-index has no metrics; the first metric must be mean_reward 'X.XX +/- Y.YY'")
+    elif metrics:
+        value = metrics[0].get("value") if isinstance(metrics[0], dict) else None
+        if parse_metric(value) is None:
+            problems.append(f"first metric value {value!r} does not parse as 'X.XX +/- Y.YY'")
+    return problems

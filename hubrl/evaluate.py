@@ -1,0 +1,133 @@
+"""Seeded evaluation: mean ± std over episodes, and the leaderboard score mean - std.
+
+Episode ``i`` is reset with seed ``seed + i`` and samples its actions from its own generator seeded the same way, so
+every number is reproducible and an episode's return does not depend on how many episodes run beside it. All
+episodes step together: one batched forward pass per step, no autograd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hubrl.envs import env_info, make_env
+from hubrl.policy import Policy
+
+DEFAULT_EVAL_SEED = 0
+"""Base seed of the final evaluation: episodes use seeds 0, 1, ..., n-1 unless told otherwise."""
+VALIDATION_SEED = 100_000
+"""Base seed of validation evaluations during training (disjoint from evaluation seeds, so no selection on the test)."""
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate_agent` measured."""
+
+    env_id: str
+    episode_returns: list[float]
+    episode_lengths: list[int]
+    seeds: list[int]
+    max_steps: int
+    deterministic: bool
+
+    @property
+    def n_episodes(self) -> int:
+        return len(self.episode_returns)
+
+    @property
+    def mean_reward(self) -> float:
+        return float(np.mean(self.episode_returns))
+
+    @property
+    def std_reward(self) -> float:
+        """Population standard deviation (ddof=0), as the course computes it."""
+        return float(np.std(self.episode_returns))
+
+    @property
+    def score(self) -> float:
+        """The leaderboard's ranking value: mean - std."""
+        return self.mean_reward - self.std_reward
+
+    def to_json(self) -> dict:
+        return {
+            "env_id": self.env_id,
+            "mean_reward": self.mean_reward,
+            "std_reward": self.std_reward,
+            "score": self.score,
+            "n_episodes": self.n_episodes,
+            "seeds": self.seeds,
+            "episode_returns": self.episode_returns,
+            "episode_lengths": self.episode_lengths,
+            "max_steps": self.max_steps,
+            "deterministic": self.deterministic,
+        }
+
+    def summary(self) -> str:
+        return (f"{self.env_id}: mean_reward {self.mean_reward:.2f} +/- {self.std_reward:.2f} "
+                f"(score {self.score:.2f}) over {self.n_episodes} episodes, seeds {self.seeds[0]}..{self.seeds[-1]}")
+
+
+def evaluate_agent(
+    policy: Policy,
+    env_id: str | None = None,
+    *,
+    n_eval_episodes: int = 10,
+    max_steps: int | None = None,
+    seed: int = DEFAULT_EVAL_SEED,
+    deterministic: bool = False,
+) -> Evaluation:
+    """Run ``n_eval_episodes`` seeded episodes and return their returns.
+
+    Args:
+        policy: the agent (e.g. from :func:`hubrl.load_agent` or training).
+        env_id: defaults to the env the policy was trained on.
+        n_eval_episodes: episodes to run; episode ``i`` uses seed ``seed + i``.
+        max_steps: cap per episode; defaults to the course's ``max_t`` for the env.
+        seed: base seed (default 0).
+        deterministic: take the most likely action instead of sampling (the course samples).
+
+    Example:
+        >>> result = evaluate_agent(agent.policy, n_eval_episodes=10)
+        >>> print(f"{result.mean_reward:.2f} +/- {result.std_reward:.2f}")
+    """
+    env_id = env_id or policy.config.env_id
+    if n_eval_episodes <= 0:
+        from hubrl.errors import ConfigError
+
+        raise ConfigError(f"n_eval_episodes must be positive, got {n_eval_episodes}")
+    max_steps = max_steps or env_info(env_id).max_t
+    seeds = [seed + i for i in range(n_eval_episodes)]
+    envs = [make_env(env_id, **policy.config.env_options) for _ in seeds]
+    rngs = [np.random.default_rng(s) for s in seeds]
+    obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)]).astype(np.float32)
+    returns = np.zeros(n_eval_episodes)
+    lengths = np.zeros(n_eval_episodes, dtype=np.int64)
+    alive = np.ones(n_eval_episodes, dtype=bool)
+    try:
+        sampler = policy.sampler()
+        for _ in range(max_steps):
+            idx = np.flatnonzero(alive)
+            if idx.size == 0:
+                break
+            uniforms = None if deterministic else np.array([rngs[i].random() for i in idx])
+            actions = sampler.act(obs[idx], uniforms=uniforms)
+            for i, action in zip(idx, actions):
+                o, r, terminated, truncated, _ = envs[i].step(int(action))
+                obs[i] = o
+                returns[i] += float(r)
+                lengths[i] += 1
+                if terminated or truncated:
+                    alive[i] = False
+    finally:
+        for env in envs:
+            env.close()
+    return Evaluation(
+        env_id=env_id,
+        episode_returns=[float(r) for r in returns],
+        episode_lengths=[int(n) for n in lengths],
+        seeds=seeds,
+        max_steps=int(max_steps),
+        deterministic=deterministic,
+    )
+

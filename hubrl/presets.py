@@ -1,0 +1,200 @@
+"""Hyperparameters: the training configuration and the presets for every environment.
+
+Two presets per environment: ``course`` reproduces the Deep RL Course notebook (one episode per update, the course's
+network, learning rate and episode count), and ``default`` is hubrl's tuned recipe. ``hubrl train ENV --preset NAME
+--set key=value`` starts from a preset and overrides single fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubrl.envs import env_info
+from hubrl.errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Saved whole in ``hyperparameters.json``."""
+
+    env_id: str
+    preset: str = "default"
+    seed: int = 0
+    # network
+    hidden_sizes: tuple[int, ...] = (64,)
+    activation: str = "relu"
+    obs_norm: bool = False
+    # budget: training stops at whichever limit comes first
+    n_training_episodes: int = 1000
+    max_env_steps: int | None = None
+    time_budget_s: float | None = None
+    max_t: int = 1000
+    # REINFORCE
+    batch_episodes: int = 1
+    """Episodes collected in parallel (one per vector-env copy) for each update."""
+    gamma: float = 0.99
+    lr: float = 1e-2
+    lr_final: float | None = None
+    """Linear learning-rate decay towards this value over the episode budget (None: constant)."""
+    normalize_returns: bool = True
+    """Standardise returns (or advantages) over the batch, as the course does per episode."""
+    baseline: bool = False
+    """Learned state-value baseline (Monte-Carlo targets, no bootstrapping): advantage = G - V(s)."""
+    value_hidden_sizes: tuple[int, ...] = (64,)
+    value_lr: float = 1e-3
+    ent_coef: float = 0.0
+    ent_coef_final: float | None = None
+    """Linear entropy-bonus schedule towards this value over the episode budget (None: constant)."""
+    max_grad_norm: float | None = None
+    # validation and model selection (seeds disjoint from the final evaluation's)
+    val_every: int = 0
+    """Updates between validation evaluations (0: never)."""
+    n_val_episodes: int = 10
+    val_threshold: float | None = None
+    """Only validate after a batch whose mean training return reaches this (None: every ``val_every`` updates)."""
+    target_score: float | None = None
+    """Stop once a validation score (mean - std) reaches this."""
+    select_best: bool = False
+    """Keep the weights with the best validation score instead of the last ones."""
+    # final evaluation
+    n_evaluation_episodes: int = 10
+    env_options: dict[str, Any] = field(default_factory=dict)
+    torch_threads: int = 1
+    checkpoint_every_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        self.hidden_sizes = tuple(self.hidden_sizes)
+        self.value_hidden_sizes = tuple(self.value_hidden_sizes)
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse nonsensical values with one clear line each."""
+        env_info(self.env_id)
+
+        def positive(name: str, value: Any, allow_none: bool = False) -> None:
+            if value is None and allow_none:
+                return
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+
+        for name in ("n_training_episodes", "max_t", "batch_episodes", "n_evaluation_episodes", "n_val_episodes",
+                     "lr", "value_lr", "torch_threads", "checkpoint_every_s"):
+            positive(name, getattr(self, name))
+        for name in ("max_env_steps", "time_budget_s", "lr_final", "max_grad_norm"):
+            positive(name, getattr(self, name), allow_none=True)
+        for name in ("hidden_sizes", "value_hidden_sizes"):
+            sizes = getattr(self, name)
+            if not sizes or any(not isinstance(h, int) or isinstance(h, bool) or h <= 0 for h in sizes):
+                raise ConfigError(f"{name} must be a non-empty list of positive integers, got {list(sizes)}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError(f"gamma must lie in [0, 1], got {self.gamma!r}")
+        for name in ("ent_coef", "ent_coef_final"):
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise ConfigError(f"{name} must be zero or positive, got {value!r}")
+        if self.val_every < 0:
+            raise ConfigError(f"val_every must be 0 (off) or a positive number of updates, got {self.val_every}")
+        if self.select_best and not self.val_every:
+            raise ConfigError("select_best needs validation: set val_every to a positive number of updates")
+        if self.activation not in ("relu", "tanh"):
+            raise ConfigError(f"activation must be 'relu' or 'tanh', got {self.activation!r}")
+
+    @property
+    def h_size(self) -> int:
+        """The course's single ``h_size`` key: the first hidden layer."""
+        return self.hidden_sizes[0]
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["hidden_sizes"] = list(self.hidden_sizes)
+        data["value_hidden_sizes"] = list(self.value_hidden_sizes)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+# One entry per environment: preset name -> overrides of TrainConfig's defaults.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "CartPole-v1": {
+        "course": dict(hidden_sizes=(16,), n_training_episodes=1000, max_t=1000, gamma=1.0, lr=1e-2),
+        "default": dict(
+            hidden_sizes=(32,), batch_episodes=16, n_training_episodes=20000, max_env_steps=1_000_000, max_t=1000,
+            gamma=0.99, lr=6e-2, val_every=1, val_threshold=475.0, n_val_episodes=20, target_score=500.0,
+            select_best=True,
+        ),
+    },
+    "Pixelcopter-PLE-v0": {
+        "course": dict(hidden_sizes=(64, 128), n_training_episodes=50000, max_t=10000, gamma=0.99, lr=1e-4),
+        "default": dict(
+            hidden_sizes=(64, 64), batch_episodes=64, n_training_episodes=200_000, time_budget_s=1800, max_t=10000,
+            gamma=0.99, lr=3e-3, obs_norm=True, baseline=True, ent_coef=0.01, ent_coef_final=0.0,
+            max_grad_norm=1.0, val_every=25, select_best=True,
+        ),
+    },
+    "Pong-PLE-v0": {
+        "course": dict(hidden_sizes=(64, 128), n_training_episodes=20000, max_t=5000, gamma=0.99, lr=1e-2),
+        "default": dict(
+            hidden_sizes=(64, 64), batch_episodes=64, n_training_episodes=200_000, time_budget_s=3600, max_t=5000,
+            gamma=0.99, lr=3e-3, obs_norm=True, baseline=True, ent_coef=0.01, ent_coef_final=0.0,
+            max_grad_norm=1.0, val_every=25, select_best=True,
+        ),
+    },
+    "ALE/Pong-v5": {
+        "course": dict(hidden_sizes=(64, 128), n_training_episodes=20000, max_t=27000, gamma=0.99, lr=1e-2,
+                       env_options={"obs_mode": "pixels"}),
+        "default": dict(
+            hidden_sizes=(200,), batch_episodes=8, n_training_episodes=100_000, time_budget_s=3600, max_t=27000,
+            gamma=0.99, lr=1e-3, baseline=False, max_grad_norm=1.0, env_options={"obs_mode": "pixels"},
+            torch_threads=2,
+        ),
+    },
+}
+
+
+def preset_names(env_id: str) -> list[str]:
+    return list(PRESETS[env_info(env_id).env_id])
+
+
+def make_config(env_id: str, preset: str = "default", **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from a preset plus overrides.
+
+    Example:
+        >>> make_config("CartPole-v1", "course", seed=3).lr
+        0.01
+    """
+    env_info(env_id)
+    presets = PRESETS[env_id]
+    if preset not in presets:
+        raise ConfigError(f"unknown preset {preset!r} for {env_id}; choose one of: {', '.join(presets)}")
+    unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__) - {"env_id", "preset"})
+    if unknown:
+        raise ConfigError(f"unknown hyperparameter(s) {', '.join(unknown)}; known: {', '.join(TrainConfig.__dataclass_fields__)}")
+    values = {**presets[preset], **overrides}
+    return TrainConfig(env_id=env_id, preset=preset, **values)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse one ``--set key=value`` (value as JSON when it parses, else a string; ``a,b`` lists for sizes)."""
+    import json
+
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    key = key.strip().replace("-", "_")
+    if key not in TrainConfig.__dataclass_fields__ or key in ("env_id", "preset"):
+        raise ConfigError(f"unknown hyperparameter {key!r}; known: {', '.join(TrainConfig.__dataclass_fields__)}")
+    if key.endswith("hidden_sizes"):
+        try:
+            return key, tuple(int(x) for x in raw.strip("[]() ").split(",") if x.strip())
+        except ValueError:
+            raise ConfigError(f"{key} expects comma-separated integers like 64,64, got {raw!r}") from None
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, {"none": None, "true": True, "false": False}.get(raw.lower(), raw)

@@ -1,0 +1,145 @@
+"""Replay videos: one seeded episode rendered to an H.264 mp4 (yuv420p) through imageio-ffmpeg.
+
+Small games (48x48 Pixelcopter) are upscaled by an integer factor with nearest-neighbour so pixels stay sharp;
+frames are then padded with black (never stretched) to the 16-pixel blocks the codec wants. The recording always
+ends: the episode is capped at ``max_frames``. A video that cannot be produced raises :class:`VideoError`; it is
+never skipped silently, and a failed recording leaves no partial file behind.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hubrl.envs import make_env
+from hubrl.errors import VideoError
+from hubrl.evaluate import DEFAULT_EVAL_SEED
+from hubrl.policy import Policy
+
+DEFAULT_FPS = 30
+DEFAULT_MAX_FRAMES = 3000
+MIN_SHORT_SIDE = 256
+"""Frames whose shorter side is below this are upscaled by the smallest integer factor that reaches it."""
+BLOCK = 16
+
+
+@dataclass
+class Recording:
+    """What :func:`record_video` wrote."""
+
+    path: Path
+    frames: int
+    fps: int
+    width: int
+    height: int
+    episode_return: float
+    seed: int
+    truncated_by_cap: bool
+
+
+def upscale_factor(height: int, width: int) -> int:
+    return max(1, math.ceil(MIN_SHORT_SIDE / min(height, width)))
+
+
+def prepare_frame(frame: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscale by ``factor``, then pad with black to multiples of 16 (centred)."""
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise VideoError(f"render() returned an array of shape {frame.shape}; expected (height, width, 3)")
+    if frame.dtype != np.uint8:
+        frame = np.clip(frame, 0, 255).astype(np.uint8)
+    if factor > 1:
+        frame = frame.repeat(factor, axis=0).repeat(factor, axis=1)
+    h, w = frame.shape[:2]
+    ph, pw = (-h) % BLOCK, (-w) % BLOCK
+    if ph or pw:
+        frame = np.pad(frame, ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+    return frame
+
+
+def record_video(
+    policy: Policy,
+    out_path: str | Path,
+    *,
+    env_id: str | None = None,
+    seed: int = DEFAULT_EVAL_SEED,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    fps: int | None = None,
+    deterministic: bool = False,
+) -> Recording:
+    """Render one seeded episode of ``policy`` to ``out_path`` (mp4).
+
+    Args:
+        policy: the agent to film.
+        out_path: the mp4 to write (replaced only when the new video is complete).
+        env_id: defaults to the policy's env.
+        seed: the episode's reset seed; actions are sampled from a generator with the same seed, so the replay is
+            exactly evaluation episode ``seed``.
+        max_frames: cap on the number of frames, so a recording always ends.
+        fps: defaults to the env's ``render_fps`` metadata (30 if it has none).
+
+    Example:
+        >>> record_video(agent.policy, "replay.mp4", seed=0)
+    """
+    import imageio.v2 as imageio
+
+    env_id = env_id or policy.config.env_id
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # rgb_array drawing needs no window or sound
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    if max_frames <= 0:
+        raise VideoError(f"max_frames must be positive, got {max_frames}")
+    out_path = Path(out_path)
+    if not out_path.parent.exists():
+        raise VideoError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
+    try:
+        env = make_env(env_id, render_mode="rgb_array", **policy.config.env_options)
+    except Exception as err:
+        raise VideoError(f"cannot create {env_id} with render_mode='rgb_array': {err}") from err
+    fps = int(fps or env.metadata.get("render_fps") or DEFAULT_FPS)
+    rng = np.random.default_rng(seed)
+    sampler = policy.sampler()
+    fd, tmp_name = tempfile.mkstemp(suffix=".mp4", dir=out_path.parent, prefix=".replay-")
+    os.close(fd)
+    frames = 0
+    total = 0.0
+    done = False
+    try:
+        obs, _ = env.reset(seed=seed)
+        first = env.render()
+        if first is None:
+            raise VideoError(f"{env_id} rendered nothing; it needs render_mode='rgb_array' support")
+        factor = upscale_factor(*np.asarray(first).shape[:2])
+        writer = imageio.get_writer(
+            tmp_name, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
+            macro_block_size=BLOCK, ffmpeg_log_level="error", output_params=["-movflags", "+faststart"],
+        )
+        with writer:
+            frame = first
+            while True:
+                writer.append_data(prepare_frame(frame, factor))
+                frames += 1
+                if done or frames >= max_frames:
+                    break
+                uniforms = None if deterministic else np.array([rng.random()])
+                action = int(sampler.act(np.asarray(obs, dtype=np.float32)[None], uniforms=uniforms)[0])
+                obs, reward, terminated, truncated, _ = env.step(action)
+                total += float(reward)
+                done = terminated or truncated
+                frame = env.render()
+        height, width = prepare_frame(first, factor).shape[:2]
+        os.replace(tmp_name, out_path)
+    except VideoError:
+        raise
+    except Exception as err:
+        raise VideoError(f"could not write {out_path}: {err}") from err
+    finally:
+        env.close()
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return Recording(path=out_path, frames=frames, fps=fps, width=width, height=height, episode_return=total,
+                     seed=seed, truncated_by_cap=not done)

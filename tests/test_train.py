@@ -1,0 +1,131 @@
+"""REINFORCE training: returns, reproducibility, checkpoints/resume, divergence, learning."""
+
+import numpy as np
+import pytest
+import torch
+
+from hubrl.envs import make_vector_env
+from hubrl.errors import ConfigError, TrainingDivergedError
+from hubrl.evaluate import evaluate_agent
+from hubrl.policy import Policy, PolicyConfig
+from hubrl.presets import PRESETS, make_config, parse_override
+from hubrl.reinforce import collect_batch, standardize, train
+
+
+def small(**kw):
+    return make_config("CartPole-v1", seed=kw.pop("seed", 0), max_env_steps=kw.pop("max_env_steps", 15_000),
+                       val_every=0, select_best=False, target_score=None, **kw)
+
+
+def test_reward_to_go_returns():
+    venv = make_vector_env("CartPole-v1", 4)
+    torch.manual_seed(0)
+    policy = Policy(PolicyConfig("CartPole-v1", 4, 2, (8,)))
+    gamma = 0.9
+    batch = collect_batch(venv, policy, np.random.default_rng(0), seed=1, max_t=1000, gamma=gamma)
+    lengths = batch.episode_lengths
+    assert batch.returns.shape[0] == lengths.sum() == batch.obs.shape[0] == batch.actions.shape[0]
+    np.testing.assert_array_equal(batch.episode_returns, lengths)  # CartPole pays 1 per step
+    # steps are stored time-major: at time t, every env still alive, in env order
+    expected = []
+    for t in range(lengths.max()):
+        for env in range(4):
+            if t < lengths[env]:
+                remaining = lengths[env] - t
+                expected.append((1 - gamma**remaining) / (1 - gamma))
+    np.testing.assert_allclose(batch.returns.numpy(), expected, rtol=1e-5)
+    assert batch.env_steps == 4 * lengths.max()
+
+
+def test_standardize_is_the_course_formula():
+    x = torch.tensor([1.0, 2.0, 4.0])
+    eps = np.finfo(np.float32).eps.item()
+    assert torch.allclose(standardize(x), (x - x.mean()) / (x.std() + eps))
+    assert torch.equal(standardize(torch.tensor([3.0])), torch.tensor([0.0]))
+
+
+def test_same_seed_same_weights_different_seed_different():
+    a = train(small(seed=1), progress=False).policy.state_dict()
+    b = train(small(seed=1), progress=False).policy.state_dict()
+    c = train(small(seed=2), progress=False).policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_resume_continues_exactly(tmp_path):
+    config = small(seed=3, baseline=True, ent_coef=0.01, obs_norm=True, max_grad_norm=1.0, lr_final=1e-3)
+    straight = train(config, progress=False)
+    first = train(small(seed=3, baseline=True, ent_coef=0.01, obs_norm=True, max_grad_norm=1.0, lr_final=1e-3),
+                  checkpoint_dir=tmp_path / "ckpt", progress=False, callback=lambda row: row["update"] == 3)
+    assert first.stopped == "callback" and first.updates == 3
+    resumed = train(config, checkpoint_dir=tmp_path / "ckpt", resume=True, progress=False)
+    assert resumed.updates == straight.updates and resumed.env_steps == straight.env_steps
+    for key, value in straight.policy.state_dict().items():
+        assert torch.equal(value, resumed.policy.state_dict()[key]), key
+
+
+def test_ctrl_c_saves_a_checkpoint(tmp_path):
+    def interrupt(row):
+        if row["update"] == 2:
+            raise KeyboardInterrupt
+
+    result = train(small(), checkpoint_dir=tmp_path / "ckpt", progress=False, callback=interrupt)
+    assert result.stopped == "interrupted"
+    assert (tmp_path / "ckpt" / "state.json").exists() and (tmp_path / "ckpt" / "state.safetensors").exists()
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_a_checkpoint(tmp_path):
+    with pytest.raises(TrainingDivergedError, match="lower lr"):
+        train(make_config("CartPole-v1", "course", lr=1e30, n_training_episodes=50), checkpoint_dir=tmp_path / "c",
+              progress=False)
+    assert (tmp_path / "c" / "state.json").exists()
+    # the saved state is finite: the divergent step was never applied
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(tmp_path / "c" / "state.safetensors"))
+    assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("policy."))
+
+
+@pytest.mark.parametrize("override", [dict(lr=0), dict(lr=-1e-3), dict(hidden_sizes=(0,)), dict(batch_episodes=0),
+                                      dict(n_training_episodes=-5), dict(gamma=1.5), dict(max_t=0)])
+def test_nonsensical_hyperparameters_are_refused(override):
+    with pytest.raises(ConfigError):
+        make_config("CartPole-v1", **override)
+
+
+def test_parse_override():
+    assert parse_override("lr=3e-4") == ("lr", 3e-4)
+    assert parse_override("hidden_sizes=64,128") == ("hidden_sizes", (64, 128))
+    assert parse_override("lr_final=none") == ("lr_final", None)
+    with pytest.raises(ConfigError):
+        parse_override("not_a_key=1")
+
+
+def test_course_preset_is_the_course_recipe():
+    for env_id, (h, n, max_t, gamma, lr) in {
+        "CartPole-v1": (16, 1000, 1000, 1.0, 1e-2),
+        "Pixelcopter-PLE-v0": (64, 50000, 10000, 0.99, 1e-4),
+        "Pong-PLE-v0": (64, 20000, 5000, 0.99, 1e-2),
+    }.items():
+        c = make_config(env_id, "course")
+        assert (c.h_size, c.n_training_episodes, c.max_t, c.gamma, c.lr) == (h, n, max_t, gamma, lr)
+        assert c.batch_episodes == 1 and c.normalize_returns and not c.baseline and c.ent_coef == 0
+        assert c.hidden_sizes == ((16,) if env_id == "CartPole-v1" else (64, 128))
+    assert set(PRESETS) >= {"CartPole-v1", "Pixelcopter-PLE-v0", "Pong-PLE-v0", "ALE/Pong-v5"}
+
+
+def test_default_preset_solves_cartpole():
+    """The tuned preset reaches a verified solve (500 +/- 0 on the seeded evaluation) within 300k env steps."""
+    result = train(make_config("CartPole-v1", seed=0), progress=False)
+    assert result.stopped == "target"
+    assert result.env_steps <= 300_000
+    evaluation = evaluate_agent(result.policy)
+    assert (evaluation.mean_reward, evaluation.std_reward) == (500.0, 0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(1, 5))
+def test_default_preset_solves_cartpole_more_seeds(seed):
+    result = train(make_config("CartPole-v1", seed=seed), progress=False)
+    evaluation = evaluate_agent(result.policy)
+    assert (evaluation.mean_reward, evaluation.std_reward) == (500.0, 0.0)
