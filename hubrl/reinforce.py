@@ -347,7 +347,7 @@ def train(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
-    callback: Callable[[dict[str, Any]], bool | None] | None = None,
+    callback: Callable[[dict[str, Any], Policy], bool | None] | None = None,
 ) -> TrainResult:
     """Train a REINFORCE agent.
 
@@ -356,7 +356,7 @@ def train(
         checkpoint_dir: where to save checkpoints (periodically, on Ctrl-C and on divergence).
         resume: continue from ``checkpoint_dir`` instead of starting afresh.
         progress: show a live progress bar.
-        callback: called after every update with its history row; return True to stop.
+        callback: called after every update with its history row and the current policy; return True to stop.
 
     Ctrl-C stops training after saving a checkpoint and returns with ``stopped="interrupted"``.
 
@@ -410,7 +410,7 @@ def train(
             trainer.history.append(row)
             if bar is not None:
                 _show_progress(bar, trainer, recent, trainer.wall_s + time.perf_counter() - started)
-            if callback is not None and callback(row):
+            if callback is not None and callback(row, trainer.policy):
                 stopped = "callback"
                 break
             if checkpoint_dir and time.perf_counter() - last_checkpoint > config.checkpoint_every_s:

@@ -56,7 +56,7 @@ def test_resume_continues_exactly(tmp_path):
     config = small(seed=3, baseline=True, ent_coef=0.01, obs_norm=True, max_grad_norm=1.0, lr_final=1e-3)
     straight = train(config, progress=False)
     first = train(small(seed=3, baseline=True, ent_coef=0.01, obs_norm=True, max_grad_norm=1.0, lr_final=1e-3),
-                  checkpoint_dir=tmp_path / "ckpt", progress=False, callback=lambda row: row["update"] == 3)
+                  checkpoint_dir=tmp_path / "ckpt", progress=False, callback=lambda row, policy: row["update"] == 3)
     assert first.stopped == "callback" and first.updates == 3
     resumed = train(config, checkpoint_dir=tmp_path / "ckpt", resume=True, progress=False)
     assert resumed.updates == straight.updates and resumed.env_steps == straight.env_steps
@@ -65,7 +65,7 @@ def test_resume_continues_exactly(tmp_path):
 
 
 def test_ctrl_c_saves_a_checkpoint(tmp_path):
-    def interrupt(row):
+    def interrupt(row, policy):
         if row["update"] == 2:
             raise KeyboardInterrupt
 

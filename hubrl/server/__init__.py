@@ -1,0 +1,48 @@
+"""A local, persistent, Hugging Face Hub-compatible server: the unmodified ``huggingface_hub`` client works against it.
+
+Point the client at it with ``HF_ENDPOINT=http://127.0.0.1:PORT`` (set before importing huggingface_hub) or
+``HfApi(endpoint=...)``, and pass a token made with :func:`create_token` (``hubrl hub token USER``).
+
+What it implements (model repositories; ``{repo}`` is ``namespace/name``, ``{rev}`` a branch or a 40-hex commit id):
+
+==============================================  ==========================================================
+``GET  /api/whoami-v2``                         whoami
+``POST /api/repos/create``                      create_repo (initial commit with ``.gitattributes``; 409 if it exists)
+``DELETE /api/repos/delete``                    delete_repo
+``PUT  /api/models/{repo}/settings``            update_repo_settings (visibility public/private only)
+``POST /api/validate-yaml``                     README metadata check (always answers JSON)
+``GET  /api/models``                            list_models: repeated ``filter`` (AND over tags), ``author``,
+                                                ``search`` (substring of the id), ``sort`` (lastModified, createdAt,
+                                                id, ...; descending unless ``direction=1``; id ascending without
+                                                ``sort``), ``limit``, ``full``, ``cardData``, ``expand``;
+                                                ``Link: <...>; rel="next"`` pagination with a ``cursor``
+``GET  /api/models/{repo}[/revision/{rev}]``    model_info / repo_info / repo_exists (``blobs=true`` adds sizes)
+``GET  /api/models/{repo}/tree/{rev}[/{path}]`` list_repo_tree / list_repo_files (``recursive``; paginated)
+``POST /api/models/{repo}/paths-info/{rev}``    get_paths_info
+``GET  /api/models/{repo}/commits/{rev}``       list_repo_commits (newest first; paginated)
+``GET  /api/models/{repo}/refs``                list_repo_refs (branches only)
+``POST|DELETE /api/models/{repo}/branch/{b}``   create_branch (``startingPoint``) / delete_branch
+``POST /api/models/{repo}/preupload/{rev}``     always ``uploadMode: regular``, ``shouldIgnore: false``, stored git oid
+``POST /api/models/{repo}/commit/{rev}``        ndjson commits: header, file, deletedFile, deletedFolder;
+                                                a stale ``parentCommit`` is refused with 412
+``HEAD|GET /{repo}/resolve/{rev}/{path}``       downloads: ``X-Repo-Commit``, quoted git-sha1 ``ETag``, byte ranges
+==============================================  ==========================================================
+
+Errors carry the ``X-Error-Code`` header the client maps to its exceptions (RepoNotFound, RevisionNotFound,
+EntryNotFound), an ``X-Error-Message`` and a JSON ``{"error": ...}`` body.
+
+Deliberately not implemented: LFS and Xet uploads (every file is a regular blob, so a file's size is bounded only
+by ``max_body_bytes``, 1 GiB by default), pull requests and discussions, tags,
+organisations, dataset and Space repositories (their routes answer RepoNotFound), gated repos, likes and download
+counters, ``lastCommit`` details in tree listings, garbage collection of blobs no commit references any more,
+several servers on one data directory (a second one is refused: the directory is locked while served).
+
+Modules: :mod:`~hubrl.server.naming` (validation), :mod:`~hubrl.server.storage` (repos, commits, blobs on disk),
+:mod:`~hubrl.server.auth` (users, hashed tokens), :mod:`~hubrl.server.cards` (cardData and derived tags),
+:mod:`~hubrl.server.app` (routes and access rules), :mod:`~hubrl.server.httpd` (HTTP/1.1, LocalHub, serve).
+"""
+
+from hubrl.server.auth import create_token
+from hubrl.server.httpd import DEFAULT_MAX_BODY_BYTES, LocalHub, default_data_dir, serve
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "LocalHub", "create_token", "default_data_dir", "serve"]

@@ -1,0 +1,229 @@
+"""Push and load by repo id through the real huggingface_hub client against a real local Hub on loopback."""
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import HfApi, ModelCard, hf_hub_download
+
+from course_fixtures import make_course_model_pt, make_malicious_model_pt
+from hubrl.errors import CardError, ConfigError, HubError, RunFolderError, UnsafePickleError
+from hubrl.evaluate import evaluate_agent
+from hubrl.hub import load_from_hub, push_to_hub
+from hubrl.run import train_run
+from hubrl.server import LocalHub
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    with LocalHub(tmp_path_factory.mktemp("hub")) as server:
+        server.tokens = {user: server.create_token(user) for user in ("alice", "bob")}
+        yield server
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return train_run(env_id="CartPole-v1", output=tmp_path_factory.mktemp("r") / "run", progress=False,
+                     max_env_steps=4000, val_every=0, select_best=False, target_score=None)
+
+
+@pytest.fixture()
+def cache(tmp_path):
+    return tmp_path / "cache"
+
+
+def api(hub, user="alice"):
+    return HfApi(endpoint=hub.endpoint, token=hub.tokens[user])
+
+
+def test_push_then_download_gives_identical_bytes(hub, run_dir, tmp_path):
+    result = push_to_hub(run_dir, "alice/cartpole", endpoint=hub.endpoint, token=hub.tokens["alice"])
+    assert result.changed and len(result.commit_oid) == 40
+    assert result.repo_url == f"{hub.endpoint}/alice/cartpole"
+    remote = set(api(hub).list_repo_files("alice/cartpole"))
+    assert {"model.safetensors", "config.json", "hyperparameters.json", "results.json", "replay.mp4",
+            "training_curve.png", "README.md"} <= remote
+    for name in ("model.safetensors", "replay.mp4", "results.json", "README.md"):
+        path = hf_hub_download("alice/cartpole", name, endpoint=hub.endpoint, cache_dir=tmp_path)
+        assert Path(path).read_bytes() == (run_dir / name).read_bytes(), name
+    commits = api(hub).list_repo_commits("alice/cartpole")
+    assert len(commits) == 2  # the repo's initial commit + ONE commit with every file
+
+
+def test_card_metadata_reads_back_and_names_the_repo(hub, run_dir):
+    info = api(hub).model_info("alice/cartpole")
+    assert "CartPole-v1" in info.tags and "deep-rl-class" in info.tags
+    data = info.card_data.to_dict()
+    assert data["model-index"][0]["name"] == "cartpole"
+    assert data["model-index"][0]["results"][0]["metrics"][0]["value"].count("+/-") == 1
+    assert "load_from_hub(\"alice/cartpole\")" in (run_dir / "README.md").read_text()
+    assert [m.id for m in api(hub).list_models(filter=["CartPole-v1", "reinforce"])] == ["alice/cartpole"]
+
+
+def test_repush_of_identical_content_makes_no_commit(hub, run_dir):
+    again = push_to_hub(run_dir, "alice/cartpole", endpoint=hub.endpoint, token=hub.tokens["alice"])
+    assert not again.changed
+    assert len(api(hub).list_repo_commits("alice/cartpole")) == 2
+
+
+def test_dry_run_sends_nothing(hub, run_dir):
+    result = push_to_hub(run_dir, "alice/dry", dry_run=True, endpoint=hub.endpoint, token=hub.tokens["alice"])
+    assert result.dry_run and any(name == "model.safetensors" for name, _ in result.files)
+    assert "CartPole-v1" in result.card_metadata["tags"]
+    assert not api(hub).repo_exists("alice/dry")
+
+
+def test_load_by_repo_id_evaluates_like_the_local_run(hub, run_dir, cache):
+    agent = load_from_hub("alice/cartpole", endpoint=hub.endpoint, cache_dir=cache)  # anonymous read
+    assert agent.format == "hubrl" and agent.env_id == "CartPole-v1"
+    local = json.loads((run_dir / "results.json").read_text())
+    assert evaluate_agent(agent.policy).episode_returns == local["episode_returns"]
+
+
+def test_wrong_or_missing_token_and_other_namespace(hub, run_dir):
+    with pytest.raises(HubError, match="token"):
+        push_to_hub(run_dir, "alice/other", endpoint=hub.endpoint, token="hf_wrong")
+    with pytest.raises(HubError, match="own namespace"):
+        push_to_hub(run_dir, "alice/cartpole", endpoint=hub.endpoint, token=hub.tokens["bob"])
+    with pytest.raises(HubError):
+        push_to_hub(run_dir, "bob/stolen", endpoint=hub.endpoint, token=hub.tokens["alice"])
+    assert not api(hub).repo_exists("alice/other") and not api(hub).repo_exists("bob/stolen")
+
+
+def test_bad_repo_ids_and_incomplete_folders_are_refused_before_sending(hub, run_dir, tmp_path):
+    for bad in ("noslash", "a/b/c", "../x", "alice/..", "alice/na me"):
+        with pytest.raises(ConfigError):
+            push_to_hub(run_dir, bad, endpoint=hub.endpoint, token=hub.tokens["alice"])
+    partial = tmp_path / "partial"
+    shutil.copytree(run_dir, partial)
+    (partial / "replay.mp4").unlink()
+    with pytest.raises(RunFolderError, match="replay.mp4"):
+        push_to_hub(partial, "alice/partial", endpoint=hub.endpoint, token=hub.tokens["alice"])
+    assert not api(hub).repo_exists("alice/partial")
+
+
+def test_card_without_leaderboard_fields_is_refused(hub, run_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    (broken / "README.md").write_text("---\ntags: [reinforce]\n---\n# my agent\n")
+    with pytest.raises(CardError, match="model-index"):
+        push_to_hub(broken, "alice/broken", endpoint=hub.endpoint, token=hub.tokens["alice"])
+    assert not api(hub).repo_exists("alice/broken")
+
+
+def test_user_edited_card_is_kept(hub, run_dir, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(run_dir, edited)
+    text = (edited / "README.md").read_text() + "\nMy own notes.\n"
+    (edited / "README.md").write_text(text)
+    push_to_hub(edited, "alice/edited", endpoint=hub.endpoint, token=hub.tokens["alice"])
+    assert (edited / "README.md").read_text() == text
+
+
+def test_branch_revision_push_and_load(hub, run_dir, cache):
+    push_to_hub(run_dir, "alice/branchy", endpoint=hub.endpoint, token=hub.tokens["alice"])
+    result = push_to_hub(run_dir, "alice/branchy", revision="experiment", endpoint=hub.endpoint,
+                         token=hub.tokens["alice"], commit_message="same files on a branch")
+    assert result.commit_oid
+    agent = load_from_hub("alice/branchy", revision="experiment", endpoint=hub.endpoint, cache_dir=cache)
+    assert agent.source == "alice/branchy@experiment"
+
+
+def test_load_errors_are_clear(hub, cache):
+    with pytest.raises(HubError, match="not found"):
+        load_from_hub("alice/nope", endpoint=hub.endpoint, cache_dir=cache)
+    with pytest.raises(HubError, match="revision"):
+        load_from_hub("alice/cartpole", revision="nobranch", endpoint=hub.endpoint, cache_dir=cache)
+    api(hub).create_repo("alice/empty")
+    from hubrl.errors import AgentFormatError
+
+    with pytest.raises(AgentFormatError, match="neither"):
+        load_from_hub("alice/empty", endpoint=hub.endpoint, cache_dir=cache)
+
+
+def upload_course_repo(hub, tmp_path, repo_id, model_pt_writer, hyper):
+    folder = tmp_path / repo_id.replace("/", "_")
+    folder.mkdir()
+    model = model_pt_writer(folder / "model.pt")
+    (folder / "hyperparameters.json").write_text(json.dumps(hyper))
+    (folder / "results.json").write_text(json.dumps({"env_id": hyper["env_id"], "mean_reward": 10.0,
+                                                     "n_evaluation_episodes": 10, "eval_datetime": "2023-01-01"}))
+    api(hub, "bob").create_repo(repo_id, exist_ok=True)
+    api(hub, "bob").upload_folder(repo_id=repo_id, folder_path=folder)
+    return model
+
+
+def test_course_notebook_repo_loads_and_evaluates(hub, tmp_path, cache):
+    hyper = {"env_id": "CartPole-v1", "h_size": 16, "n_training_episodes": 1000, "n_evaluation_episodes": 10,
+             "max_t": 1000, "gamma": 1.0, "lr": 0.01, "state_space": 4, "action_space": 2}
+    model = upload_course_repo(hub, tmp_path, "bob/course-cartpole",
+                               lambda p: make_course_model_pt(p, 4, 2, 16, two_hidden=False, seed=1), hyper)
+    agent = load_from_hub("bob/course-cartpole", endpoint=hub.endpoint, cache_dir=cache)
+    assert agent.format == "course" and agent.policy.config.hidden_sizes == (16,)
+    x = torch.randn(6, 4)
+    assert torch.allclose(torch.softmax(agent.policy(x), -1), model(x), atol=1e-6)
+    result = evaluate_agent(agent.policy, n_eval_episodes=3)
+    assert result.n_episodes == 3 and result.mean_reward >= 8
+
+
+def test_course_repo_with_two_hidden_layers(hub, tmp_path, cache):
+    hyper = {"env_id": "CartPole-v1", "h_size": 8, "state_space": 4, "action_space": 2}
+    model = upload_course_repo(hub, tmp_path, "bob/course-deep",
+                               lambda p: make_course_model_pt(p, 4, 2, 8, two_hidden=True), hyper)
+    agent = load_from_hub("bob/course-deep", endpoint=hub.endpoint, cache_dir=cache)
+    assert agent.policy.config.hidden_sizes == (8, 16)
+    x = torch.randn(3, 4)
+    assert torch.allclose(torch.softmax(agent.policy(x), -1), model(x), atol=1e-6)
+
+
+def test_malicious_model_pt_is_refused_and_nothing_runs(hub, tmp_path, cache):
+    marker = tmp_path / "pwned"
+    hyper = {"env_id": "CartPole-v1", "h_size": 16, "state_space": 4, "action_space": 2}
+    upload_course_repo(hub, tmp_path, "bob/evil", lambda p: make_malicious_model_pt(p, marker), hyper)
+    with pytest.raises(UnsafePickleError, match="refusing"):
+        load_from_hub("bob/evil", endpoint=hub.endpoint, cache_dir=cache)
+    assert not marker.exists()
+
+
+def test_two_concurrent_pushes_both_land(hub, run_dir, tmp_path):
+    api(hub).create_repo("alice/race")
+    folders = []
+    for i in range(2):
+        folder = tmp_path / f"race{i}"
+        shutil.copytree(run_dir, folder)
+        results = json.loads((folder / "results.json").read_text())
+        results["note"] = f"variant {i}"
+        (folder / "results.json").write_text(json.dumps(results))
+        (folder / f"extra{i}.txt").write_text(str(i))
+        folders.append(folder)
+    errors = []
+
+    def push(folder):
+        try:
+            push_to_hub(folder, "alice/race", endpoint=hub.endpoint, token=hub.tokens["alice"])
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=push, args=(f,)) for f in folders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(api(hub).list_repo_commits("alice/race")) == 3
+    assert {"extra0.txt", "extra1.txt"} <= set(api(hub).list_repo_files("alice/race"))
+
+
+def test_everything_survives_a_server_restart(tmp_path, run_dir, cache):
+    data = tmp_path / "hubdata"
+    with LocalHub(data) as first:
+        token = first.create_token("carol")
+        push_to_hub(run_dir, "carol/persist", endpoint=first.endpoint, token=token)
+    with LocalHub(data) as second:
+        agent = load_from_hub("carol/persist", endpoint=second.endpoint, cache_dir=cache)
+        assert agent.env_id == "CartPole-v1"
+        assert HfApi(endpoint=second.endpoint, token=token).whoami()["name"] == "carol"
+        assert len(HfApi(endpoint=second.endpoint).list_repo_commits("carol/persist")) == 2

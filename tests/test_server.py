@@ -1,0 +1,697 @@
+"""The local Hub against the real, unmodified huggingface_hub client on loopback (no mocks).
+
+Every test runs its own LocalHub in ``tmp_path`` with a page size of 2, so that every listing the client reads
+(models, trees, commit history) spans several pages. The client's download cache is redirected to ``tmp_path`` and
+tokens are always passed explicitly (``token=False`` for anonymous reads), so no stored token is ever sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from huggingface_hub import (
+    EvalResult,
+    HfApi,
+    ModelCard,
+    ModelCardData,
+    constants,
+    hf_hub_download,
+    metadata_update,
+    snapshot_download,
+)
+from huggingface_hub import hf_api as hf_api_module
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from huggingface_hub.utils.sha import git_hash
+
+from hubrl.errors import ConfigError, HubError
+from hubrl.server import LocalHub, create_token, default_data_dir
+from hubrl.server import storage as storage_module
+
+BINARY = bytes(range(256)) * 8 + b"\x00\x00tail"
+
+
+# ------------------------------------------------------------------------------------------ fixtures and helpers
+@pytest.fixture(autouse=True)
+def _isolated_client(tmp_path, monkeypatch):
+    """Keep the client's cache and stored token out of the way."""
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+
+
+@pytest.fixture
+def hub(tmp_path):
+    with LocalHub(tmp_path / "hub", page_size=2) as server:
+        yield server
+
+
+@pytest.fixture
+def alice(hub):
+    return hub.create_token("alice")
+
+
+@pytest.fixture
+def bob(hub):
+    return hub.create_token("bob")
+
+
+@pytest.fixture
+def api(hub, alice):
+    return HfApi(endpoint=hub.endpoint, token=alice)
+
+
+@pytest.fixture
+def module_endpoint(hub, monkeypatch):
+    """Point the client's module-level helpers (ModelCard.load/push_to_hub, metadata_update) at the local Hub.
+
+    They read ``constants.ENDPOINT``/``HUGGINGFACE_CO_URL_TEMPLATE`` at call time but upload through the module-level
+    ``HfApi`` instance whose endpoint was fixed at import; HF_ENDPOINT set before import does all of this at once.
+    """
+    monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.setattr(hf_api_module.api, "endpoint", hub.endpoint)
+
+
+def make_folder(root: Path) -> dict[str, bytes]:
+    files = {
+        "config.json": b'{"h_size": 16}\n',
+        "nested/deeper/notes.txt": "unicode \u00e9\u00e8 \U0001f916\n".encode(),
+        "nested/weights.bin": BINARY,
+        "empty.txt": b"",
+    }
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return files
+
+
+def raw(hub: LocalHub, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    """One HTTP request exactly as written (no URL normalisation); returns (status, headers, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def ndjson(summary: str, *ops: dict, parent: str | None = None) -> bytes:
+    header = {"summary": summary, "description": ""}
+    if parent:
+        header["parentCommit"] = parent
+    lines = [{"key": "header", "value": header}, *ops]
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+def file_op(path: str, data: bytes) -> dict:
+    return {"key": "file", "value": {"path": path, "content": base64.b64encode(data).decode(), "encoding": "base64"}}
+
+
+def head_sha(api: HfApi, repo_id: str) -> str:
+    return api.model_info(repo_id).sha
+
+
+# ------------------------------------------------------------------------------------------ users and repositories
+def test_whoami_good_and_bad_token(hub, api):
+    me = api.whoami()
+    assert me["name"] == "alice" and me["type"] == "user"
+    with pytest.raises(HfHubHTTPError) as err:
+        HfApi(endpoint=hub.endpoint, token="hf_not_a_real_token").whoami()
+    assert err.value.response.status_code == 401
+    assert "Invalid user token" in str(err.value)
+
+
+def test_create_repo_exist_ok_conflict_and_initial_commit(hub, api):
+    url = api.create_repo("alice/cartpole")
+    assert url == f"{hub.endpoint}/alice/cartpole" and url.repo_id == "alice/cartpole"
+    with pytest.raises(HfHubHTTPError) as err:
+        api.create_repo("alice/cartpole")
+    assert err.value.response.status_code == 409
+    assert api.create_repo("alice/cartpole", exist_ok=True).repo_id == "alice/cartpole"
+    # repo_id without namespace goes to the token's user
+    assert api.create_repo("pong").repo_id == "alice/pong"
+    commits = api.list_repo_commits("alice/cartpole")
+    assert [c.title for c in commits] == ["initial commit"] and len(commits[0].commit_id) == 40
+    assert api.list_repo_files("alice/cartpole") == [".gitattributes"]
+
+
+def test_upload_folder_download_and_snapshot_roundtrip(hub, api, alice, tmp_path):
+    folder = tmp_path / "run"
+    files = make_folder(folder)
+    api.create_repo("alice/run")
+    info = api.upload_folder(repo_id="alice/run", folder_path=folder, commit_message="Add run")
+    assert info.oid == head_sha(api, "alice/run")
+    assert info.commit_url == f"{hub.endpoint}/alice/run/commit/{info.oid}"
+
+    for rel, data in files.items():
+        path = hf_hub_download("alice/run", rel, endpoint=hub.endpoint, token=alice, cache_dir=tmp_path / "c1")
+        assert Path(path).read_bytes() == data, rel
+    snap = Path(snapshot_download("alice/run", endpoint=hub.endpoint, token=alice, cache_dir=tmp_path / "c2"))
+    for rel, data in files.items():
+        assert (snap / rel).read_bytes() == data, rel
+    assert sorted(p.relative_to(snap).as_posix() for p in snap.rglob("*") if p.is_file()) == sorted(
+        [*files, ".gitattributes"]
+    )
+
+    # tree oids are git blob sha1s: the client recognises unchanged files and makes no empty commit
+    tree = {f.path: f for f in api.list_repo_tree("alice/run", recursive=True)}
+    assert tree["nested/weights.bin"].blob_id == git_hash(BINARY) and tree["nested/weights.bin"].size == len(BINARY)
+    assert "nested/deeper" in tree and type(tree["nested/deeper"]).__name__ == "RepoFolder"
+    status, _, body = raw(
+        hub,
+        "POST",
+        "/api/models/alice/run/preupload/main",
+        json.dumps({"files": [{"path": "nested/weights.bin", "sample": "", "size": 1}, {"path": "new.txt"}]}).encode(),
+        {"Authorization": f"Bearer {alice}"},
+    )
+    assert status == 200 and json.loads(body)["files"] == [
+        {"path": "nested/weights.bin", "uploadMode": "regular", "shouldIgnore": False, "oid": git_hash(BINARY)},
+        {"path": "new.txt", "uploadMode": "regular", "shouldIgnore": False, "oid": None},
+    ]
+    n_commits = len(api.list_repo_commits("alice/run"))
+    again = api.upload_folder(repo_id="alice/run", folder_path=folder, commit_message="Same again")
+    assert again.oid == info.oid and len(api.list_repo_commits("alice/run")) == n_commits
+
+    # deletions: a file and a folder
+    api.delete_file("config.json", "alice/run")
+    api.delete_folder("nested/deeper", "alice/run")
+    assert sorted(api.list_repo_files("alice/run")) == [".gitattributes", "empty.txt", "nested/weights.bin"]
+    assert [f.path for f in api.get_paths_info("alice/run", ["nested", "nope.txt"])] == ["nested"]
+
+
+def test_readme_front_matter_gives_card_data_and_derived_tags(hub, api):
+    api.create_repo("alice/card")
+    readme = (
+        "---\n"
+        "library_name: hubrl\n"
+        "license: apache-2.0\n"
+        "datasets: [some/dataset]\n"
+        "tags: [CartPole-v1, reinforce, reinforcement-learning]\n"
+        "model-index:\n"
+        "- name: Reinforce-CartPole-v1\n"
+        "  results:\n"
+        "  - task: {type: reinforcement-learning, name: reinforcement-learning}\n"
+        "    dataset: {name: CartPole-v1, type: CartPole-v1}\n"
+        "    metrics:\n"
+        "    - {type: mean_reward, name: mean_reward, value: 500.00 +/- 0.00, verified: false}\n"
+        "---\n# Reinforce agent\n"
+    )
+    api.upload_file(path_or_fileobj=readme.encode(), path_in_repo="README.md", repo_id="alice/card")
+    info = api.model_info("alice/card")
+    assert info.card_data.tags == ["CartPole-v1", "reinforce", "reinforcement-learning"]
+    assert info.card_data.eval_results[0].metric_value == "500.00 +/- 0.00"
+    assert info.library_name == "hubrl"
+    for tag in ["CartPole-v1", "reinforce", "hubrl", "license:apache-2.0", "dataset:some/dataset", "model-index"]:
+        assert tag in info.tags
+    listed = next(iter(api.list_models(filter="CartPole-v1", cardData=True)))
+    assert listed.id == "alice/card" and listed.card_data.license == "apache-2.0"
+
+    # invalid YAML is refused by validate-yaml before anything is uploaded
+    with pytest.raises(ValueError, match="Invalid metadata"):
+        api.upload_file(path_or_fileobj=b"---\ntags: [unclosed\n---\n", path_in_repo="README.md", repo_id="alice/card")
+    assert api.model_info("alice/card").sha == info.sha
+
+
+def test_modelcard_load_push_and_metadata_update(hub, api, alice, module_endpoint):
+    api.create_repo("alice/mc")
+    data = ModelCardData(
+        tags=["Pixelcopter-PLE-v0", "reinforce", "deep-rl-class"],
+        model_name="Reinforce-Pixelcopter",
+        eval_results=[
+            EvalResult(
+                task_type="reinforcement-learning",
+                dataset_type="Pixelcopter-PLE-v0",
+                dataset_name="Pixelcopter-PLE-v0",
+                metric_type="mean_reward",
+                metric_value="12.30 +/- 4.56",
+            )
+        ],
+    )
+    ModelCard(f"---\n{data.to_yaml()}\n---\n# Hello\n").push_to_hub("alice/mc", token=alice)
+    card = ModelCard.load("alice/mc", token=alice)
+    assert card.data.tags == ["Pixelcopter-PLE-v0", "reinforce", "deep-rl-class"]
+    assert card.data.eval_results[0].metric_value == "12.30 +/- 4.56"
+    assert "# Hello" in card.text
+
+    metadata_update("alice/mc", {"license": "mit"}, token=alice)
+    assert "license:mit" in api.model_info("alice/mc").tags
+    assert ModelCard.load("alice/mc", token=alice).data.license == "mit"
+
+
+def test_list_models_filters_search_limit_sort_and_pagination(hub, api, bob):
+    bob_api = HfApi(endpoint=hub.endpoint, token=bob)
+
+    def make(a: HfApi, repo_id: str, tags: list[str]):
+        a.create_repo(repo_id)
+        card = "---\n" + json.dumps({"tags": tags}) + "\n---\n"
+        a.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=repo_id)
+
+    make(api, "alice/cart-1", ["CartPole-v1", "reinforce"])
+    make(api, "alice/cart-2", ["CartPole-v1", "dqn"])
+    make(api, "alice/pixel-1", ["Pixelcopter-PLE-v0", "reinforce"])
+    make(bob_api, "bob/cart-3", ["CartPole-v1", "reinforce"])
+    make(bob_api, "bob/other", [])
+    anon = HfApi(endpoint=hub.endpoint, token=False)
+
+    def ids(**kwargs) -> list[str]:
+        return [m.id for m in anon.list_models(**kwargs)]
+
+    # 5 repos with a page size of 2: the client follows the Link headers over 3 pages
+    assert sorted(ids()) == ["alice/cart-1", "alice/cart-2", "alice/pixel-1", "bob/cart-3", "bob/other"]
+    assert sorted(ids(filter=["CartPole-v1", "reinforce"])) == ["alice/cart-1", "bob/cart-3"]
+    assert sorted(ids(filter="reinforce")) == ["alice/cart-1", "alice/pixel-1", "bob/cart-3"]
+    assert sorted(ids(author="bob")) == ["bob/cart-3", "bob/other"]
+    assert sorted(ids(search="cart")) == ["alice/cart-1", "alice/cart-2", "bob/cart-3"]
+    assert sorted(ids(search="cart", author="alice")) == ["alice/cart-1", "alice/cart-2"]
+    assert len(ids(limit=3)) == 3 and len(ids(limit=1)) == 1
+    assert ids(sort="created_at") == ["bob/other", "bob/cart-3", "alice/pixel-1", "alice/cart-2", "alice/cart-1"]
+    assert ids(sort="last_modified", limit=2) == ["bob/other", "bob/cart-3"]
+    full = next(iter(anon.list_models(author="bob", search="cart", full=True)))
+    assert full.sha and full.last_modified and "README.md" in [s.rfilename for s in full.siblings]
+    expanded = next(iter(anon.list_models(author="bob", search="cart", expand=["sha", "tags"])))
+    assert expanded.sha == full.sha and expanded.tags == ["CartPole-v1", "reinforce"] and expanded.private is None
+
+    status, headers, body = raw(hub, "GET", "/api/models?sort=id&direction=1")
+    assert status == 200 and [m["id"] for m in json.loads(body)] == ["alice/cart-1", "alice/cart-2"]
+    assert headers["link"].startswith(f"<{hub.endpoint}/api/models?") and headers["link"].endswith('>; rel="next"')
+    assert raw(hub, "GET", "/api/models?sort=bogus")[0] == 400
+
+
+# ------------------------------------------------------------------------------------------ access control
+def test_missing_or_invalid_token_is_refused_and_nothing_written(hub, api, tmp_path):
+    api.create_repo("alice/locked")
+    before = head_sha(api, "alice/locked")
+    for token in ["hf_wrong", None]:
+        stranger = HfApi(endpoint=hub.endpoint, token=token if token else False)
+        with pytest.raises(HfHubHTTPError) as err:
+            stranger.create_repo("alice/new-one")
+        assert err.value.response.status_code == 401
+        with pytest.raises(HfHubHTTPError) as err:
+            stranger.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="alice/locked")
+        assert err.value.response.status_code == 401
+        with pytest.raises(HfHubHTTPError) as err:
+            stranger.delete_repo("alice/locked")
+        assert err.value.response.status_code == 401
+    assert "Authorization" in raw(hub, "POST", "/api/repos/create", b'{"name": "x"}')[2].decode()
+    assert not api.repo_exists("alice/new-one")
+    assert head_sha(api, "alice/locked") == before and api.list_repo_files("alice/locked") == [".gitattributes"]
+    assert sorted(os.listdir(tmp_path / "hub" / "repos" / "alice")) == ["locked"]
+
+
+def test_writing_to_another_users_namespace_is_forbidden(hub, api, bob):
+    api.create_repo("alice/mine")
+    bob_api = HfApi(endpoint=hub.endpoint, token=bob)
+    for attempt in [
+        lambda: bob_api.create_repo("alice/intruder"),
+        lambda: bob_api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="alice/mine"),
+        lambda: bob_api.delete_repo("alice/mine"),
+        lambda: bob_api.update_repo_settings("alice/mine", private=True),
+    ]:
+        with pytest.raises(HfHubHTTPError) as err:
+            attempt()
+        assert err.value.response.status_code == 403
+        assert "rights" in str(err.value)
+    assert api.list_repo_files("alice/mine") == [".gitattributes"] and not api.repo_exists("alice/intruder")
+    assert not api.model_info("alice/mine").private
+
+
+def test_private_repo_is_visible_only_to_its_owner(hub, api, alice, bob, tmp_path):
+    api.create_repo("alice/secret", private=True)
+    api.upload_file(path_or_fileobj=b"classified", path_in_repo="plan.txt", repo_id="alice/secret")
+    assert api.model_info("alice/secret").private is True
+    assert "alice/secret" in [m.id for m in api.list_models(author="alice")]
+    got = hf_hub_download("alice/secret", "plan.txt", endpoint=hub.endpoint, token=alice, cache_dir=tmp_path / "c")
+    assert Path(got).read_bytes() == b"classified"
+
+    for token in [bob, False, "hf_unknown"]:
+        other = HfApi(endpoint=hub.endpoint, token=token)
+        with pytest.raises(RepositoryNotFoundError):
+            other.model_info("alice/secret")
+        assert not other.repo_exists("alice/secret")
+        assert "alice/secret" not in [m.id for m in other.list_models()]
+        with pytest.raises(RepositoryNotFoundError):
+            hf_hub_download("alice/secret", "plan.txt", endpoint=hub.endpoint, token=token, cache_dir=tmp_path / "d")
+        with pytest.raises(RepositoryNotFoundError):
+            other.list_repo_commits("alice/secret")
+
+    api.update_repo_settings("alice/secret", private=False)
+    assert HfApi(endpoint=hub.endpoint, token=bob).model_info("alice/secret").private is False
+
+
+def test_path_traversal_and_bad_paths_are_refused(hub, api, alice, tmp_path):
+    api.create_repo("alice/safe")
+    api.upload_file(path_or_fileobj=b"ok", path_in_repo="dir/ok.txt", repo_id="alice/safe")
+    before = head_sha(api, "alice/safe")
+    auth = {"Authorization": f"Bearer {alice}", "Content-Type": "application/x-ndjson"}
+    bad_paths = [
+        "../evil.txt",
+        "dir/../../evil.txt",
+        "/etc/evil.txt",
+        "dir\\evil.txt",
+        "dir/\x00evil.txt",
+        "dir//evil.txt",
+        "./evil.txt",
+        ".git/config",
+        "dir/",
+    ]
+    for bad in bad_paths:
+        status, headers, body = raw(
+            hub, "POST", "/api/models/alice/safe/commit/main", ndjson("x", file_op(bad, b"EVIL")), auth
+        )
+        assert status == 400, bad
+        assert json.loads(body)["error"] and headers["content-length"] == str(len(body))
+        delete = {"key": "deletedFile", "value": {"path": bad}}
+        assert raw(hub, "POST", "/api/models/alice/safe/commit/main", ndjson("x", delete), auth)[0] in (400, 404)
+        status, _, _ = raw(
+            hub, "POST", "/api/models/alice/safe/preupload/main", json.dumps({"files": [{"path": bad}]}).encode(), auth
+        )
+        assert status == 400, bad
+
+    # a bad line after a good one: the whole commit is refused, the good file is not committed either
+    status, _, _ = raw(
+        hub,
+        "POST",
+        "/api/models/alice/safe/commit/main",
+        ndjson("x", file_op("fine.txt", b"a"), file_op("../x", b"b")),
+        auth,
+    )
+    assert status == 400
+
+    for url in [
+        "/alice/safe/resolve/main/../../auth/users.json",
+        "/alice/safe/resolve/main/dir/..%2F..%2F..%2Fauth%2Fusers.json",
+        "/alice/safe/resolve/main/%2Fetc%2Fpasswd",
+        "/alice/safe/resolve/main/dir%5Cok.txt",
+        "/alice/safe/resolve/main/dir/ok.txt%00",
+        "/alice/safe/resolve/..%2F..%2Fauth/users.json",
+        "/../../auth/resolve/main/users.json",
+        "/alice/..%2F..%2Fauth/resolve/main/users.json",
+        "/api/models/../auth",
+        "/api/models/alice/safe/tree/main/..%2F..",
+    ]:
+        for method in ("GET", "HEAD"):
+            status, headers, body = raw(hub, method, url)
+            assert status in (400, 404), (method, url, status)
+            assert b"sha256" not in body and b"ok" != body
+
+    assert head_sha(api, "alice/safe") == before
+    assert api.list_repo_files("alice/safe") == [".gitattributes", "dir/ok.txt"]
+    assert not [p for p in tmp_path.rglob("*evil*")]
+    assert os.listdir(tmp_path / "hub" / "tmp") == []
+
+
+def test_repo_ids_are_validated(hub, api):
+    for bad in ["alice/..", "alice/a..b", "alice/-x", "alice/x.git", "alice/" + "x" * 97]:
+        status, _, body = raw(
+            hub,
+            "POST",
+            "/api/repos/create",
+            json.dumps({"name": bad.split("/", 1)[1], "organization": "alice"}).encode(),
+            {"Authorization": f"Bearer {api.token}"},
+        )
+        assert status == 400, bad
+    assert [m.id for m in api.list_models()] == []
+
+
+# ------------------------------------------------------------------------------------------ revisions and errors
+def test_revisions_and_not_found_errors(hub, api, alice, tmp_path):
+    api.create_repo("alice/rev")
+    first = api.upload_file(path_or_fileobj=b"v1", path_in_repo="w.txt", repo_id="alice/rev").oid
+    second = api.upload_file(path_or_fileobj=b"v2", path_in_repo="w.txt", repo_id="alice/rev").oid
+    assert first != second
+
+    def get(revision=None, filename="w.txt", repo_id="alice/rev"):
+        return Path(
+            hf_hub_download(
+                repo_id, filename, revision=revision, endpoint=hub.endpoint, token=alice, cache_dir=tmp_path / "c"
+            )
+        ).read_bytes()
+
+    assert get() == b"v2" and get("main") == b"v2" and get(first) == b"v1" and get(second) == b"v2"
+    assert api.model_info("alice/rev", revision=first).sha == first
+    assert [c.commit_id for c in api.list_repo_commits("alice/rev", revision=first)][0] == first
+    assert api.file_exists("alice/rev", "w.txt", revision=first)
+    assert not api.file_exists("alice/rev", "nope.txt")
+    assert not api.file_exists("alice/missing", "w.txt")
+
+    with pytest.raises(RevisionNotFoundError):
+        get("no-such-branch")
+    with pytest.raises(RevisionNotFoundError):
+        get("refs/pr/1")
+    with pytest.raises(RevisionNotFoundError):
+        get("0" * 40)
+    with pytest.raises(RevisionNotFoundError):
+        api.model_info("alice/rev", revision="nope")
+    with pytest.raises(EntryNotFoundError):
+        get(filename="nope.txt")
+    with pytest.raises(RepositoryNotFoundError):
+        get(repo_id="alice/missing")
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("carol/missing")
+    assert api.repo_exists("alice/rev") and not api.repo_exists("alice/missing") and not api.repo_exists("gpt2")
+
+    status, headers, body = raw(hub, "HEAD", "/alice/rev/resolve/main/w.txt")
+    assert status == 200 and body == b"" and headers["content-length"] == "2"
+    assert headers["etag"] == f'"{git_hash(b"v2")}"' and headers["x-repo-commit"] == second
+    status, headers, _ = raw(hub, "HEAD", "/alice/rev/resolve/main/nope.txt")
+    assert status == 404 and headers["x-error-code"] == "EntryNotFound" and headers["x-repo-commit"] == second
+    status, headers, body = raw(hub, "GET", "/alice/rev/resolve/main/w.txt", headers={"Range": "bytes=1-"})
+    assert status == 206 and body == b"2" and headers["content-range"] == "bytes 1-1/2"
+
+
+def test_stale_parent_commit_is_rejected(hub, api):
+    api.create_repo("alice/parent")
+    base = head_sha(api, "alice/parent")
+    api.upload_file(path_or_fileobj=b"a", path_in_repo="a.txt", repo_id="alice/parent", parent_commit=base)
+    with pytest.raises(HfHubHTTPError) as err:
+        api.upload_file(path_or_fileobj=b"b", path_in_repo="b.txt", repo_id="alice/parent", parent_commit=base)
+    assert err.value.response.status_code == 412 and "A commit has happened since" in str(err.value)
+    assert api.list_repo_files("alice/parent") == [".gitattributes", "a.txt"]
+
+
+# ------------------------------------------------------------------------------------------ concurrency and durability
+def test_concurrent_pushes_both_land(hub, api):
+    api.create_repo("alice/busy")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def push(i: int):
+        try:
+            barrier.wait()
+            api.upload_file(
+                path_or_fileobj=f"n{i}".encode(),
+                path_in_repo=f"f{i}.txt",
+                repo_id="alice/busy",
+                commit_message=f"push {i}",
+            )
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    titles = [c.title for c in api.list_repo_commits("alice/busy")]
+    assert sorted(titles[:4]) == [f"push {i}" for i in range(4)] and titles[4] == "initial commit"
+    assert sorted(api.list_repo_files("alice/busy")) == [".gitattributes"] + [f"f{i}.txt" for i in range(4)]
+
+
+def test_restart_keeps_repos_files_history_and_tokens(tmp_path):
+    data = tmp_path / "hub"
+    with LocalHub(data, page_size=2) as hub:
+        token = hub.create_token("alice")
+        api = HfApi(endpoint=hub.endpoint, token=token)
+        api.create_repo("alice/keep")
+        api.create_repo("alice/hidden", private=True)
+        api.upload_file(path_or_fileobj=BINARY, path_in_repo="w.bin", repo_id="alice/keep", commit_message="weights")
+        history = [c.commit_id for c in api.list_repo_commits("alice/keep")]
+    second_token = create_token(data, "alice")  # while the server is down, like `hubrl hub token`
+    with LocalHub(data, page_size=2) as hub:
+        for t in (token, second_token):
+            api = HfApi(endpoint=hub.endpoint, token=t)
+            assert api.whoami()["name"] == "alice"
+            assert [c.commit_id for c in api.list_repo_commits("alice/keep")] == history
+            assert api.model_info("alice/hidden").private
+        path = hf_hub_download("alice/keep", "w.bin", endpoint=hub.endpoint, token=token, cache_dir=tmp_path / "c")
+        assert Path(path).read_bytes() == BINARY
+        assert sorted(m.id for m in api.list_models()) == ["alice/hidden", "alice/keep"]
+    users = (data / "auth" / "users.json").read_text()
+    assert token not in users and second_token not in users
+
+
+def test_token_created_while_serving_works_at_once(hub, tmp_path):
+    token = create_token(tmp_path / "hub", "carol")  # another process would do the same through the file
+    assert HfApi(endpoint=hub.endpoint, token=token).whoami()["name"] == "carol"
+
+
+def test_delete_repo(hub, api):
+    api.create_repo("alice/gone")
+    api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="alice/gone")
+    api.delete_repo("alice/gone")
+    assert not api.repo_exists("alice/gone")
+    with pytest.raises(RepositoryNotFoundError):
+        api.delete_repo("alice/gone")
+    api.delete_repo("alice/gone", missing_ok=True)
+    api.create_repo("alice/gone")
+    assert api.list_repo_files("alice/gone") == [".gitattributes"]
+
+
+def test_interrupted_writes_leave_previous_state_intact(tmp_path, monkeypatch):
+    data = tmp_path / "hub"
+    with LocalHub(data) as hub:
+        api = HfApi(endpoint=hub.endpoint, token=hub.create_token("alice"))
+        api.create_repo("alice/crash")
+        api.upload_file(path_or_fileobj=b"good", path_in_repo="a.txt", repo_id="alice/crash")
+        good = head_sha(api, "alice/crash")
+
+        # the process "dies" after the blob and commit files are written, before the branch moves
+        real_write = storage_module.atomic_write
+
+        def crash_on_refs(path, data_, mode=0o644):
+            if path.name == "refs.json":
+                raise OSError("simulated crash")
+            return real_write(path, data_, mode)
+
+        monkeypatch.setattr(storage_module, "atomic_write", crash_on_refs)
+        with pytest.raises(HfHubHTTPError) as err:
+            api.upload_file(path_or_fileobj=b"lost", path_in_repo="a.txt", repo_id="alice/crash")
+        assert err.value.response.status_code == 500
+        monkeypatch.setattr(storage_module, "atomic_write", real_write)
+        assert head_sha(api, "alice/crash") == good
+
+    # leftovers of interrupted writes: temp files next to metadata, staged uploads, half-deleted repos
+    repo = data / "repos" / "alice" / "crash"
+    (repo / ".tmp-refs.json-deadbeef").write_text('{"branches": {"main": "garbage"}}')
+    (repo / "commits" / ("f" * 40 + ".json")).write_text("{truncated")
+    (data / "tmp" / "blob-123").write_bytes(b"partial upload")
+    (data / "trash" / "repo-1").mkdir()
+    (data / "repos" / "alice" / ".tmp-half-created").mkdir()
+    with LocalHub(data) as hub:
+        api = HfApi(endpoint=hub.endpoint, token=api.token)
+        assert head_sha(api, "alice/crash") == good
+        assert [m.id for m in api.list_models()] == ["alice/crash"]
+        got = hf_hub_download("alice/crash", "a.txt", endpoint=hub.endpoint, token=api.token, cache_dir=tmp_path / "c")
+        assert Path(got).read_bytes() == b"good"
+        api.upload_file(path_or_fileobj=b"better", path_in_repo="a.txt", repo_id="alice/crash")
+        assert [c.title for c in api.list_repo_commits("alice/crash")][1:] == [
+            "Upload a.txt with huggingface_hub",
+            "initial commit",
+        ]
+    assert os.listdir(data / "tmp") == [] and os.listdir(data / "trash") == []
+
+
+# ------------------------------------------------------------------------------------------ HTTP details
+def test_http_details_keepalive_chunked_and_limits(tmp_path, alice, hub):
+    # an early 401 still consumes the body: the next request on the same connection works
+    conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+    conn.request(
+        "POST", "/api/models/alice/x/commit/main", body=b"y" * 100_000, headers={"Authorization": "Bearer bad"}
+    )
+    resp = conn.getresponse()
+    assert resp.status == 401 and json.loads(resp.read())["error"]
+    # chunked request body
+    conn.request(
+        "POST",
+        "/api/validate-yaml",
+        body=iter([b'{"content": "---\\n', b'tags: [a]\\n---\\n"}']),
+        encode_chunked=True,
+        headers={"Transfer-Encoding": "chunked"},
+    )
+    resp = conn.getresponse()
+    assert resp.status == 200 and json.loads(resp.read()) == {"errors": [], "warnings": []}
+    conn.request("POST", "/api/validate-yaml", body=b'{"content": "---\\n- a list\\n---\\n"}')
+    resp = conn.getresponse()
+    assert resp.status == 400 and json.loads(resp.read())["errors"][0]["message"]
+    conn.request("POST", "/api/validate-yaml", body=b"not json")
+    resp = conn.getresponse()
+    assert resp.status == 400 and "errors" in json.loads(resp.read())
+    conn.close()
+
+    status, headers, _ = raw(hub, "GET", "/api/nowhere")
+    assert status == 404 and "x-error-code" not in headers
+    assert raw(hub, "DELETE", "/api/whoami-v2")[0] == 405
+    assert raw(hub, "GET", "/api/datasets/alice/x")[1]["x-error-code"] == "RepoNotFound"
+
+    with LocalHub(tmp_path / "small", max_body_bytes=4096) as small:
+        api = HfApi(endpoint=small.endpoint, token=small.create_token("alice"))
+        api.create_repo("alice/limited")
+        api.upload_file(path_or_fileobj=b"x" * 1000, path_in_repo="ok.bin", repo_id="alice/limited")
+        with pytest.raises(HfHubHTTPError) as err:
+            api.upload_file(path_or_fileobj=b"x" * 8000, path_in_repo="big.bin", repo_id="alice/limited")
+        assert err.value.response.status_code == 413
+        status, _, body = raw(small, "POST", "/api/validate-yaml", b"{}", {"Content-Length": str(10**12)})
+        assert status == 413 and b"limit" in body
+        assert api.list_repo_files("alice/limited") == [".gitattributes", "ok.bin"]
+
+
+def test_default_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("HUBRL_HUB_DATA", str(tmp_path / "x"))
+    assert default_data_dir() == tmp_path / "x"
+    monkeypatch.delenv("HUBRL_HUB_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert default_data_dir() == tmp_path / "cache" / "hubrl" / "hub"
+
+
+def test_serve_prints_its_address_and_serves(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    code = f"from hubrl.server import serve; serve(port=0, data_dir={str(tmp_path / 'hub')!r})"
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("Hub listening on http://127.0.0.1:")
+        endpoint = line.removeprefix("Hub listening on ")
+        token = create_token(tmp_path / "hub", "dave")
+        assert HfApi(endpoint=endpoint, token=token).create_repo("dave/cli").repo_id == "dave/cli"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_one_server_per_data_directory(hub, tmp_path):
+    with pytest.raises(HubError, match="in use by another hub server"):
+        LocalHub(tmp_path / "hub").start()
+    with pytest.raises(HubError, match="Cannot listen"):
+        LocalHub(tmp_path / "other", port=hub.port).start()
+    with LocalHub(tmp_path / "other") as other:  # the failed start released the directory
+        assert other.endpoint != hub.endpoint
+    with pytest.raises(ConfigError):
+        create_token(tmp_path / "hub", "not a valid name")
+
+
+def test_symlinks_in_the_data_directory_are_not_followed(hub, api, tmp_path):
+    api.create_repo("alice/real")
+    api.upload_file(path_or_fileobj=b"inside", path_in_repo="f.txt", repo_id="alice/real")
+    repos = tmp_path / "hub" / "repos"
+    outside = tmp_path / "outside"
+    shutil.copytree(repos / "alice" / "real", outside)
+    (repos / "alice" / "linked").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("alice/linked")
+    assert [m.id for m in api.list_models()] == ["alice/real"]
+
+    blob = repos / "alice" / "real" / "blobs" / git_hash(b"inside")[:2] / git_hash(b"inside")[2:]
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"secret")
+    blob.unlink()
+    blob.symlink_to(secret)
+    status, _, body = raw(hub, "GET", "/alice/real/resolve/main/f.txt")
+    assert status != 200 and b"secret" not in body
