@@ -39,8 +39,8 @@ _LAZY = {
     "push_to_hub": "hubrl.hub",
     "load_from_hub": "hubrl.hub",
     "load_agent": "hubrl.hub",
-    "leaderboard": "hubrl.leaderboard",
-    "check_submission": "hubrl.leaderboard",
+    "leaderboard": "hubrl.ranking",
+    "check_submission": "hubrl.ranking",
 }
 
 __all__ = ["ENVS", "HubrlError", "env_info", "make_env", "make_vector_env", "register_envs", *_LAZY]

@@ -63,6 +63,66 @@ def parse_metric(value: Any) -> tuple[float, float] | None:
     return mean, std
 
 
+def course_eval_result(env_id: str, mean: float, std: float) -> EvalResult:
+    """The model-index result the leaderboard reads: task/dataset = the env id, metric mean_reward "X +/- Y".
+
+    ``verified`` is always False: only the Hub sets it.
+    """
+    return EvalResult(
+        task_type=TASK, task_name=TASK, dataset_type=env_id, dataset_name=env_id,
+        metric_type=METRIC, metric_name=METRIC, metric_value=format_metric(mean, std), verified=False,
+    )
+
+
+# The front-matter pattern huggingface_hub uses (repocard.REGEX_YAML_BLOCK): the leaderboard reads the same block.
+_FRONT_MATTER_RE = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
+
+
+def read_front_matter(text: str) -> dict[str, Any] | None:
+    """A README's raw YAML metadata, exactly as written (no model-index regrouping); None without front matter.
+
+    Raises :class:`~hubrl.errors.CardError` when the block is not a YAML mapping.
+    """
+    import yaml
+
+    from hubrl.errors import CardError
+
+    match = _FRONT_MATTER_RE.search(text)
+    if match is None:
+        return None
+    try:
+        data = yaml.safe_load(match.group(2))
+    except yaml.YAMLError as err:
+        raise CardError(f"the README front matter is not valid YAML: {str(err).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise CardError("the README front matter must be a YAML mapping (key: value pairs)")
+    return data
+
+
+def replace_front_matter(text: str, metadata: dict[str, Any]) -> str:
+    """``text`` with its YAML front matter replaced by ``metadata`` (added if absent); the body kept byte for byte."""
+    import yaml
+
+    block = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, width=1000)
+    match = _FRONT_MATTER_RE.search(text)
+    if match is None:
+        return f"---\n{block}---\n{text}"
+    newline = match.group(4) or "\n"
+    return f"---{newline}{block.replace(chr(10), newline)}---{newline}{text[match.end():]}"
+
+
+def first_metric(metadata: dict[str, Any]) -> tuple[bool, Any]:
+    """What the leaderboard reads: ``model-index[0].results[0].metrics[0].value`` -> (found, value)."""
+    try:
+        model_index = metadata.get("model-index") or metadata.get("model_index")
+        metric = model_index[0]["results"][0]["metrics"][0]
+        return True, metric["value"]
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return False, None
+
+
 def template_text(name: str = TEMPLATE) -> str:
     """A card template: from the installed package, or from the source tree's ``model_cards/``."""
     try:
@@ -90,12 +150,7 @@ def build_card(
     card_data = ModelCardData(
         tags=card_tags(env_id),
         model_name=model_name,
-        eval_results=[
-            EvalResult(
-                task_type=TASK, task_name=TASK, dataset_type=env_id, dataset_name=env_id,
-                metric_type=METRIC, metric_name=METRIC, metric_value=format_metric(mean, std), verified=False,
-            )
-        ],
+        eval_results=[course_eval_result(env_id, mean, std)],
     )
     seeds = results.get("seeds") or []
     seeds_text = f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else ", ".join(map(str, seeds))
@@ -143,23 +198,34 @@ def card_problems(card: ModelCard, env_id: str | None = None) -> list[str]:
     """What would keep this card off the course leaderboard, one fix-it sentence per problem (empty: fine).
 
     Checks exactly what the leaderboard reads: the env tag, a model-index, its first result's task and dataset,
-    and a first metric whose value parses as ``"X +/- Y"``.
+    and a first metric whose value parses as ``"X +/- Y"``. See :func:`metadata_problems`.
+    """
+    return metadata_problems(card.data.to_dict() if card.data else {}, env_id)
+
+
+def metadata_problems(metadata: dict[str, Any], env_id: str | None = None) -> list[str]:
+    """:func:`card_problems` on a card's raw YAML metadata (as :func:`read_front_matter` or the Hub's cardData give it).
+
+    ``env_id`` is the environment the model is for; without it the model-index dataset type names it.
     """
     problems: list[str] = []
-    data = card.data.to_dict() if card.data else {}
-    tags = data.get("tags") or []
+    data = metadata if isinstance(metadata, dict) else {}
+    raw_tags = data.get("tags") or []
+    tags = [str(t) for t in raw_tags] if isinstance(raw_tags, list) else [str(raw_tags)]
     model_index = data.get("model-index") or data.get("model_index")
+    first: dict[str, Any] = {}
     if not model_index:
         problems.append("the card has no model-index; add one with an EvalResult (hubrl submit --fix does it)")
-        first: dict[str, Any] = {}
     else:
         try:
             first = model_index[0]["results"][0]
         except (KeyError, IndexError, TypeError):
+            first = {}
+        if not isinstance(first, dict) or not first:
             problems.append("model-index has no results entry; add task, dataset and a mean_reward metric")
             first = {}
-    dataset = (first.get("dataset") or {}) if isinstance(first, dict) else {}
-    task = (first.get("task") or {}) if isinstance(first, dict) else {}
+    dataset = first.get("dataset") if isinstance(first.get("dataset"), dict) else {}
+    task = first.get("task") if isinstance(first.get("task"), dict) else {}
     card_env = env_id or dataset.get("type") or dataset.get("name")
     if not card_env:
         problems.append("the model-index names no dataset; set dataset type and name to the env id")
@@ -169,11 +235,13 @@ def card_problems(card: ModelCard, env_id: str | None = None) -> list[str]:
         problems.append(f"model-index dataset type is {dataset.get('type')!r}, expected {card_env!r}")
     if first and task.get("type") != TASK:
         problems.append(f"model-index task type is {task.get('type')!r}, expected {TASK!r}")
-    metrics = first.get("metrics") if isinstance(first, dict) else None
-    if first and not metrics:
+    metrics = first.get("metrics")
+    if first and not (isinstance(metrics, list) and metrics):
         problems.append("model-index has no metrics; the first metric must be mean_reward 'X.XX +/- Y.YY'")
-    elif metrics:
-        value = metrics[0].get("value") if isinstance(metrics[0], dict) else None
-        if parse_metric(value) is None:
+    elif first:
+        found, value = first_metric(data)
+        if not found:
+            problems.append("the first metric has no value; it must be mean_reward 'X.XX +/- Y.YY'")
+        elif parse_metric(value) is None:
             problems.append(f"first metric value {value!r} does not parse as 'X.XX +/- Y.YY'")
     return problems

@@ -30,8 +30,7 @@ def _add_source_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from hubrl.envs import ENVS
-    from hubrl.evaluate import DEFAULT_EVAL_SEED
-    from hubrl.video import DEFAULT_MAX_FRAMES
+    from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_MAX_FRAMES
 
     parser = argparse.ArgumentParser(
         prog="hubrl", description="Train, evaluate, record and share REINFORCE agents on the Hugging Face Hub.",
@@ -80,18 +79,77 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.set_defaults(func=cmd_record)
 
-    _extend_parser(sub)
+    p = sub.add_parser("push", help="push a run folder to a Hub repo in one commit",
+                       description="Validate a run folder and its card, then push every file in ONE commit. "
+                                   "Identical content makes no new commit. Endpoint and token: --endpoint/--token, "
+                                   "else HF_ENDPOINT/HF_TOKEN, else the stored login.")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--repo-id", required=True, help="namespace/name (created if missing)")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--revision", default=None, help="branch to commit to (default main)")
+    p.add_argument("--commit-message", default=None)
+    p.add_argument("--dry-run", action="store_true", help="print files, sizes and card metadata; send nothing")
+    p.add_argument("--endpoint", default=None, help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co)")
+    p.add_argument("--token", default=None, help="Hub token (default: $HF_TOKEN or stored login); never printed")
+    p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("enjoy", help="load a classmate's agent by repo id, evaluate it and record a replay",
+                       description="Download an agent (hubrl or course-notebook repo; no pickled code is run), "
+                                   "evaluate it over seeded episodes and record a replay.")
+    _add_source_options(p)
+    p.add_argument("--n-eval-episodes", type=int, default=10)
+    p.add_argument("--seed", type=int, default=DEFAULT_EVAL_SEED)
+    p.add_argument("--output", type=Path, default=None, help="replay mp4 (default enjoy-NAMESPACE-NAME.mp4)")
+    p.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing replay file")
+    p.set_defaults(func=cmd_enjoy)
+
+    p = sub.add_parser("hub", help="run a local Hub-compatible server and manage its users",
+                       description="A local, persistent Hub that the official huggingface_hub client talks to "
+                                   "(HF_ENDPOINT=http://HOST:PORT).")
+    hub_sub = p.add_subparsers(dest="hub_command", metavar="HUB_COMMAND", required=True)
+    q = hub_sub.add_parser("serve", help="serve the local Hub until Ctrl-C")
+    q.add_argument("--host", default="127.0.0.1")
+    q.add_argument("--port", type=int, default=8080)
+    q.add_argument("--data", type=Path, default=None, help="data folder (default $HUBRL_HUB_DATA or ~/.cache/hubrl/hub)")
+    q.set_defaults(func=cmd_hub_serve)
+    q = hub_sub.add_parser("token", help="create a user (if new) and print a new write token for it")
+    q.add_argument("user", metavar="USER")
+    q.add_argument("--data", type=Path, default=None, help="data folder of the local Hub")
+    q.set_defaults(func=cmd_hub_token)
+
+    p = sub.add_parser("demo", help="the whole story offline: local Hub, train, push, load back, leaderboard",
+                       description="Start a local Hub in-process, train CartPole-v1, evaluate, record, push as "
+                                   "'student', load it back by repo id as 'classmate', re-evaluate and print the "
+                                   "leaderboard. --endpoint runs the same story against any Hub.")
+    p.add_argument("--endpoint", default=None, help="use this Hub instead of an embedded one")
+    p.add_argument("--token", default=None, help="token for --endpoint (default HF_TOKEN / stored login)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("sweep", help="grid or random search over a preset's hyperparameters and seeds",
+                       description="Train one run per (configuration, seed) in parallel processes (or on a Ray "
+                                   "cluster with --ray), evaluate each with the seeded protocol, and rank "
+                                   "configurations by median score (mean - std) over seeds.")
+    p.add_argument("env_id", metavar="ENV_ID")
+    p.add_argument("--preset", default="default")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1|V2",
+                   help="values to try for one hyperparameter, '|'-separated (repeatable), e.g. --grid lr=0.03|0.06")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="fixed override for every trial (repeatable)")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2 (default 0)")
+    p.add_argument("--random", type=int, default=None, metavar="N", help="random search: N grid points")
+    p.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU cores)")
+    p.add_argument("--ray", default=None, metavar="ADDRESS", help="run trials on this Ray cluster (hubrl[ray])")
+    p.add_argument("--output", type=Path, default=Path("sweeps/sweep"), help="sweep folder (default sweeps/sweep)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_sweep)
+
+    from hubrl.cli_leaderboard import register
+
+    register(sub)
     return parser
-
-
-def _extend_parser(sub) -> None:
-    """Hub-side commands (push, enjoy, hub, leaderboard, submit, demo, sweep) register here when available."""
-    for module in ("hubrl.cli_hub",):
-        try:
-            __import__(module, fromlist=["register"]).register(sub)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
 
 
 def _version() -> str:
@@ -167,6 +225,85 @@ def cmd_record(args: argparse.Namespace) -> int:
     rec = record_video(agent.policy, args.output, seed=args.seed, max_frames=args.max_frames)
     print(f"wrote {rec.path}: {rec.frames} frames at {rec.fps} fps ({rec.width}x{rec.height}), "
           f"episode return {rec.episode_return:g}{' (stopped at the frame cap)' if rec.truncated_by_cap else ''}")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from hubrl.hub import push_to_hub
+
+    result = push_to_hub(args.run_dir, args.repo_id, private=args.private, revision=args.revision,
+                         commit_message=args.commit_message, dry_run=args.dry_run, endpoint=args.endpoint,
+                         token=args.token)
+    print(result.summary())
+    return 0
+
+
+def cmd_enjoy(args: argparse.Namespace) -> int:
+    from hubrl.errors import OutputExistsError
+    from hubrl.evaluate import evaluate_agent
+    from hubrl.video import record_video
+
+    output = args.output or Path(f"enjoy-{args.source.replace('/', '-')}.mp4")
+    if output.exists() and not args.overwrite:
+        raise OutputExistsError(f"{output} already exists; choose another --output or pass --overwrite")
+    agent = load_source(args)
+    print(f"loaded {agent.source} ({agent.format} format, {agent.env_id}, "
+          f"hidden layers {list(agent.policy.config.hidden_sizes)})")
+    result = evaluate_agent(agent.policy, n_eval_episodes=args.n_eval_episodes, seed=args.seed)
+    print(result.summary())
+    claimed = agent.results.get("mean_reward")
+    if claimed is not None:
+        print(f"its results.json claims mean_reward {float(claimed):.2f}")
+    rec = record_video(agent.policy, output, seed=args.seed, max_frames=args.max_frames)
+    print(f"replay: {rec.path} ({rec.frames} frames, return {rec.episode_return:g})")
+    return 0
+
+
+def cmd_hub_serve(args: argparse.Namespace) -> int:
+    from hubrl.server import default_data_dir, serve
+
+    serve(host=args.host, port=args.port, data_dir=args.data or default_data_dir())
+    return 0
+
+
+def cmd_hub_token(args: argparse.Namespace) -> int:
+    from hubrl.server import create_token, default_data_dir
+
+    data = args.data or default_data_dir()
+    token = create_token(data, args.user)
+    _stderr(f"new token for {args.user} on the local Hub in {data} (shown once; use it as HF_TOKEN):")
+    print(token)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hubrl.demo import run_demo
+
+    run_demo(endpoint=args.endpoint, token=args.token, seed=args.seed, progress=not args.quiet)
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from hubrl.errors import ConfigError
+    from hubrl.presets import parse_override
+    from hubrl.sweep import format_summary, parse_grid, sweep
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds expects comma-separated integers, got {args.seeds!r}") from None
+    common = dict(parse_override(item) for item in args.overrides)
+
+    def report(row):
+        label = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "(preset)"
+        print(f"trial {row['index']:>3} seed {row['seed']}: score {row['score']:.2f} "
+              f"({row['mean_reward']:.2f} +/- {row['std_reward']:.2f}) in {row['train_s']:.1f} s  {label}", flush=True)
+
+    summary = sweep(args.env_id, preset=args.preset, grid=parse_grid(args.grid), seeds=seeds, n_random=args.random,
+                    workers=args.workers, output=args.output, overwrite=args.overwrite, common=common,
+                    ray_address=args.ray, on_result=report)
+    print(format_summary(summary))
+    print(f"summary: {args.output / 'summary.json'}")
     return 0
 
 

@@ -11,13 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hubrl.defaults import DEFAULT_EVAL_SEED, VALIDATION_SEED  # noqa: F401 - re-exported
 from hubrl.envs import env_info, make_env
 from hubrl.policy import Policy
 
-DEFAULT_EVAL_SEED = 0
-"""Base seed of the final evaluation: episodes use seeds 0, 1, ..., n-1 unless told otherwise."""
-VALIDATION_SEED = 100_000
-"""Base seed of validation evaluations during training (disjoint from evaluation seeds, so no selection on the test)."""
 
 
 @dataclass

@@ -62,7 +62,7 @@ def _hub_error(err: Exception, *, repo_id: str, revision: str | None, api) -> Hu
         if status == 403:
             return HubError(f"not allowed to write to {repo_id} {where}: a token can only write to its own namespace")
         return HubError(f"Hub request for {repo_id} failed {where}: {_first_line(err)}")
-    if isinstance(err, (ConnectionError, OSError)):
+    if isinstance(err, (ConnectionError, OSError)) or "connect" in type(err).__name__.lower():
         return HubError(f"cannot reach the Hub at {api.endpoint}: {_first_line(err)}; check --endpoint / HF_ENDPOINT")
     return HubError(f"Hub operation on {repo_id} failed: {_first_line(err)}")
 
@@ -100,18 +100,22 @@ class PushResult:
         return f"pushed {len(self.files)} files to {self.repo_url} (commit {self.commit_oid})"
 
 
+_LOAD_LINE_RE = re.compile(r'load_from_hub\("([^"]+)"\)')
+
+
 def prepare_card(run_dir: Path, repo_id: str) -> str:
     """Fill the repo id into a hubrl-generated card; a card the user edited is kept as it is.
 
-    The card is derived from the folder's JSON files, so "generated" means: it equals what hubrl renders now,
-    for no repo or for this repo.
+    The card is derived from the folder's JSON files, so "generated" means: it equals what hubrl renders now for
+    no repo, for this repo, or for the repo it was last pushed to (named in its load instructions).
     """
     from hubrl.card import build_card
 
     current = (run_dir / CARD).read_text(encoding="utf-8")
     hyper, results = read_json(run_dir / "hyperparameters.json"), read_json(run_dir / RESULTS)
-    generated = {str(build_card(hyperparameters=hyper, results=results, repo_id=r)) for r in (None, repo_id)}
-    if current in generated:
+    previous = _LOAD_LINE_RE.search(current)
+    candidates = {None, repo_id, previous.group(1) if previous else None}
+    if any(current == str(build_card(hyperparameters=hyper, results=results, repo_id=r)) for r in candidates):
         return write_card(run_dir, repo_id=repo_id)
     return current
 

@@ -157,10 +157,11 @@ class NumpySampler:
         if self.norm is not None:
             x = np.clip((x - self.norm[0]) / self.norm[1], -10.0, 10.0)
         last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            x = x @ w + b
-            if i < last:
-                x = np.maximum(x, 0.0) if self.activation == "relu" else np.tanh(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: training's NaN check reports it
+            for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+                x = x @ w + b
+                if i < last:
+                    x = np.maximum(x, 0.0) if self.activation == "relu" else np.tanh(x)
         return x
 
     def act(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
@@ -183,7 +184,9 @@ def save_policy(policy: Policy, directory: Path) -> str:
     directory = Path(directory)
     weights = directory / "model.safetensors"
     tensors = {k: v.detach().contiguous().cpu() for k, v in policy.state_dict().items()}
-    save_file(tensors, str(weights), metadata={"format": "pt", "producer": "hubrl"})
+    # One metadata key only: safetensors writes a metadata map in arbitrary order, and identical weights must give
+    # identical bytes (reproducibility checks, no-op re-pushes).
+    save_file(tensors, str(weights), metadata={"format": "pt"})
     (directory / "config.json").write_text(json.dumps(policy.config.to_json(), indent=2) + "\n")
     return sha256_file(weights)
 

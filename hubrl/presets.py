@@ -63,6 +63,8 @@ class TrainConfig:
     n_evaluation_episodes: int = 10
     env_options: dict[str, Any] = field(default_factory=dict)
     torch_threads: int = 1
+    rollout_workers: int = 1
+    """Processes collecting the batch's episodes in shards (1: in the training process)."""
     checkpoint_every_s: float = 60.0
 
     def __post_init__(self) -> None:
@@ -81,7 +83,7 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
 
         for name in ("n_training_episodes", "max_t", "batch_episodes", "n_evaluation_episodes", "n_val_episodes",
-                     "lr", "value_lr", "torch_threads", "checkpoint_every_s"):
+                     "lr", "value_lr", "torch_threads", "rollout_workers", "checkpoint_every_s"):
             positive(name, getattr(self, name))
         for name in ("max_env_steps", "time_budget_s", "lr_final", "max_grad_norm"):
             positive(name, getattr(self, name), allow_none=True)
@@ -132,9 +134,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "Pixelcopter-PLE-v0": {
         "course": dict(hidden_sizes=(64, 128), n_training_episodes=50000, max_t=10000, gamma=0.99, lr=1e-4),
         "default": dict(
-            hidden_sizes=(64, 64), batch_episodes=64, n_training_episodes=200_000, time_budget_s=1800, max_t=10000,
-            gamma=0.99, lr=3e-3, obs_norm=True, baseline=True, ent_coef=0.01, ent_coef_final=0.0,
-            max_grad_norm=1.0, val_every=25, select_best=True,
+            hidden_sizes=(64, 64), batch_episodes=64, n_training_episodes=10**7, max_env_steps=150_000_000,
+            time_budget_s=1800, max_t=10000, gamma=0.99, lr=3e-3, lr_final=3e-4, obs_norm=True, baseline=True,
+            ent_coef=0.01, ent_coef_final=0.0, max_grad_norm=1.0, val_every=25, select_best=True,
+            rollout_workers=2, torch_threads=2,
         ),
     },
     "Pong-PLE-v0": {

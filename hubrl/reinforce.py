@@ -10,8 +10,10 @@ One update:
   4. one batched forward/backward: loss = -sum(log pi(a_t|s_t) * A_t) / episodes - entropy bonus; Adam step with
      optional gradient clipping and learning-rate schedule.
 
-Everything random comes from the run seed (network init, env seeds per update, one action-sampling generator), so
-the same seed gives the same weights on the same machine, and a resumed run continues exactly as if never stopped.
+Everything random comes from the run seed (network init; env seeds and action-sampling generators derived from the
+run seed and the update number), so the same seed gives the same weights on the same machine, and a resumed run
+continues exactly as if never stopped. ``rollout_workers`` collects the batch in shards on several cores
+(:mod:`hubrl.rollouts`).
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ from torch import nn
 
 from hubrl.envs import make_vector_env
 from hubrl.errors import RunFolderError, TrainingDivergedError
-from hubrl.evaluate import VALIDATION_SEED, evaluate_agent
+from hubrl.defaults import TRAIN_SEED_OFFSET, VALIDATION_SEED
+from hubrl.evaluate import evaluate_agent
 from hubrl.policy import Policy, PolicyConfig, mlp
 from hubrl.presets import TrainConfig
+from hubrl.rollouts import Rollouts
 
-TRAIN_SEED_OFFSET = 1_000_000
-"""Training episodes use env seeds from here on (disjoint from evaluation and validation seeds)."""
 
 
 class ValueBaseline(nn.Module):
@@ -78,7 +80,7 @@ class ValueBaseline(nn.Module):
 
 @dataclass
 class Batch:
-    """The valid steps of one batch of episodes, flattened time-major."""
+    """The valid steps of one batch of episodes, flattened time-major (shard after shard)."""
 
     obs: torch.Tensor
     actions: torch.Tensor
@@ -88,15 +90,31 @@ class Batch:
     env_steps: int
     """Steps the vector env simulated, including those of copies whose episode had already ended."""
 
+    @classmethod
+    def from_parts(cls, parts: list[dict[str, Any]]) -> Batch:
+        def cat(key):
+            return np.concatenate([p[key] for p in parts])
 
-def collect_batch(venv, policy: Policy, rng: np.random.Generator, *, seed: int, max_t: int, gamma: float) -> Batch:
-    """Run every copy of ``venv`` through one episode (capped at ``max_t`` steps); return the valid steps."""
+        return cls(
+            obs=torch.as_tensor(cat("obs"), dtype=torch.float32),
+            actions=torch.as_tensor(cat("actions"), dtype=torch.int64),
+            returns=torch.as_tensor(cat("returns"), dtype=torch.float32),
+            episode_returns=cat("episode_returns"),
+            episode_lengths=cat("episode_lengths"),
+            env_steps=sum(p["env_steps"] for p in parts),
+        )
+
+
+def collect_arrays(venv, sampler, rng: np.random.Generator, *, seed: int, max_t: int, gamma: float) -> dict[str, Any]:
+    """Run every copy of ``venv`` through one episode (capped at ``max_t`` steps); return the valid steps as arrays.
+
+    ``sampler`` acts with numpy (:meth:`hubrl.policy.Policy.sampler`), so this runs without torch, also in workers.
+    """
     n = venv.num_envs
     obs, _ = venv.reset(seed=seed)
     alive = np.ones(n, dtype=bool)
     obs_steps, act_steps, rewards, masks = [], [], [], []
     env_steps = 0
-    sampler = policy.sampler()
     for _ in range(max_t):
         actions = sampler.act(obs, uniforms=rng.random(n))
         next_obs, reward, terminated, truncated, _ = venv.step(actions)
@@ -116,14 +134,19 @@ def collect_batch(venv, policy: Policy, rng: np.random.Generator, *, seed: int, 
     for t in range(len(rewards_arr) - 1, -1, -1):  # reward-to-go, backwards; zero past each episode's end
         running = (rewards_arr[t] + gamma * running) * masks_arr[t]
         returns[t] = running
-    return Batch(
-        obs=torch.as_tensor(np.concatenate(obs_steps), dtype=torch.float32),
-        actions=torch.as_tensor(np.concatenate(act_steps), dtype=torch.int64),
-        returns=torch.as_tensor(returns[masks_arr], dtype=torch.float32),
-        episode_returns=rewards_arr.sum(0),
-        episode_lengths=masks_arr.sum(0),
-        env_steps=env_steps,
-    )
+    return {
+        "obs": np.concatenate(obs_steps).astype(np.float32, copy=False),
+        "actions": np.concatenate(act_steps).astype(np.int64, copy=False),
+        "returns": returns[masks_arr].astype(np.float32),
+        "episode_returns": rewards_arr.sum(0),
+        "episode_lengths": masks_arr.sum(0),
+        "env_steps": env_steps,
+    }
+
+
+def collect_batch(venv, policy: Policy, rng: np.random.Generator, *, seed: int, max_t: int, gamma: float) -> Batch:
+    """One batch of episodes from ``venv`` with ``policy`` (see :func:`collect_arrays`)."""
+    return Batch.from_parts([collect_arrays(venv, policy.sampler(), rng, seed=seed, max_t=max_t, gamma=gamma)])
 
 
 def standardize(x: torch.Tensor) -> torch.Tensor:
@@ -165,7 +188,6 @@ class Trainer:
         if config.baseline:
             self.value = ValueBaseline(obs_dim, config.value_hidden_sizes, config.activation)
             self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=config.value_lr)
-        self.rng = np.random.default_rng(config.seed)
         self.episodes = 0
         self.env_steps = 0
         self.updates = 0
@@ -283,7 +305,7 @@ class Trainer:
             "config": self.config.to_json(), "episodes": self.episodes, "env_steps": self.env_steps,
             "updates": self.updates, "wall_s": self.wall_s, "history": self.history,
             "best_val_score": self.best_val_score, "reached_target": self.reached_target,
-            "rng": self.rng.bit_generator.state, "param_groups": optim_json,
+            "param_groups": optim_json,
         }
         with open(new / "state.json", "w") as f:
             json.dump(meta, f)
@@ -325,7 +347,6 @@ class Trainer:
         best = sub("best")
         trainer.best_state = best or None
         torch.set_rng_state(tensors["torch_rng"])
-        trainer.rng.bit_generator.state = meta["rng"]
         for key in ("episodes", "env_steps", "updates", "wall_s", "history", "best_val_score", "reached_target"):
             setattr(trainer, key, meta[key])
         return trainer
@@ -357,6 +378,7 @@ def train(
         resume: continue from ``checkpoint_dir`` instead of starting afresh.
         progress: show a live progress bar.
         callback: called after every update with its history row and the current policy; return True to stop.
+            Time spent in the callback (e.g. an external evaluation) does not count as training time.
 
     Ctrl-C stops training after saving a checkpoint and returns with ``stopped="interrupted"``.
 
@@ -377,7 +399,8 @@ def train(
     config = trainer.config
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.torch_threads)
-    venv = make_vector_env(config.env_id, config.batch_episodes, **config.env_options)
+    rollouts = Rollouts(config.env_id, config.batch_episodes, workers=config.rollout_workers,
+                        env_options=config.env_options)
     recent = deque((row["mean_return"] for row in trainer.history[-100:]), maxlen=100)
     bar = _progress_bar(config, trainer, enabled=progress)
     started = time.perf_counter()
@@ -386,7 +409,8 @@ def train(
     try:
         while trainer.budget_left(started):
             seed = TRAIN_SEED_OFFSET + config.seed * 10_000_019 + trainer.updates * config.batch_episodes
-            batch = collect_batch(venv, trainer.policy, trainer.rng, seed=seed, max_t=config.max_t, gamma=config.gamma)
+            batch = rollouts.collect(trainer.policy.sampler(), run_seed=config.seed, update=trainer.updates,
+                                     env_seed=seed, max_t=config.max_t, gamma=config.gamma)
             try:
                 stats = trainer.update(batch)
             except TrainingDivergedError as err:
@@ -410,9 +434,13 @@ def train(
             trainer.history.append(row)
             if bar is not None:
                 _show_progress(bar, trainer, recent, trainer.wall_s + time.perf_counter() - started)
-            if callback is not None and callback(row, trainer.policy):
-                stopped = "callback"
-                break
+            if callback is not None:
+                callback_started = time.perf_counter()
+                stop = callback(row, trainer.policy)
+                started += time.perf_counter() - callback_started  # a callback's time is not training time
+                if stop:
+                    stopped = "callback"
+                    break
             if checkpoint_dir and time.perf_counter() - last_checkpoint > config.checkpoint_every_s:
                 trainer.wall_s += time.perf_counter() - started
                 started = last_checkpoint = time.perf_counter()
@@ -423,7 +451,7 @@ def train(
         stopped = "interrupted"
     finally:
         trainer.wall_s += time.perf_counter() - started
-        venv.close()
+        rollouts.close()
         torch.set_num_threads(previous_threads)
         if bar is not None:
             bar.close()

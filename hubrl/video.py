@@ -16,13 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_FPS, DEFAULT_MAX_FRAMES
 from hubrl.envs import make_env
 from hubrl.errors import VideoError
-from hubrl.evaluate import DEFAULT_EVAL_SEED
 from hubrl.policy import Policy
 
-DEFAULT_FPS = 30
-DEFAULT_MAX_FRAMES = 3000
 MIN_SHORT_SIDE = 256
 """Frames whose shorter side is below this are upscaled by the smallest integer factor that reaches it."""
 BLOCK = 16

@@ -143,7 +143,7 @@ def test_broken_run_folders(run_dir, tmp_path):
 def test_ctrl_c_then_resume(tmp_path):
     out = tmp_path / "interrupted"
     proc = subprocess.Popen([sys.executable, "-m", "hubrl.cli", "train", "CartPole-v1", "--preset", "course",
-                             "--output", str(out), "--quiet"], env=ENV, stdout=subprocess.PIPE,
+                             "--time-budget", "8", "--output", str(out), "--quiet"], env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     partial = tmp_path / ".interrupted.partial"
     deadline = time.time() + 60
@@ -157,6 +157,8 @@ def test_ctrl_c_then_resume(tmp_path):
     assert not out.exists() and (partial / "checkpoint" / "state.json").exists()
     again = one_line_error(hubrl("train", "CartPole-v1", "--preset", "course", "--output", out, check=False))
     assert "--resume" in again
-    hubrl("train", "CartPole-v1", "--preset", "course", "--output", out, "--resume", "--quiet", "--no-video",
-          "--set", "n_training_episodes=1")  # settings come from the checkpoint; finishes the run
+    hubrl("train", "CartPole-v1", "--preset", "course", "--output", out, "--resume", "--quiet", "--no-video")
+    # the resumed run keeps the checkpoint's settings: it stops once 8 s of training time are used in all
+    training = json.loads((out / "results.json").read_text())["training"]
+    assert 8 <= training["wall_s"] < 20
     assert (out / "model.safetensors").exists() and not partial.exists()

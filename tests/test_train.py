@@ -44,6 +44,14 @@ def test_standardize_is_the_course_formula():
     assert torch.equal(standardize(torch.tensor([3.0])), torch.tensor([0.0]))
 
 
+def test_rollout_workers_shard_the_batch_reproducibly():
+    two = small(seed=4, rollout_workers=2, batch_episodes=6, max_env_steps=3000)
+    a = train(two, progress=False)
+    b = train(small(seed=4, rollout_workers=2, batch_episodes=6, max_env_steps=3000), progress=False)
+    assert a.episodes == b.episodes and a.env_steps == b.env_steps
+    assert all(torch.equal(v, b.policy.state_dict()[k]) for k, v in a.policy.state_dict().items())
+
+
 def test_same_seed_same_weights_different_seed_different():
     a = train(small(seed=1), progress=False).policy.state_dict()
     b = train(small(seed=1), progress=False).policy.state_dict()

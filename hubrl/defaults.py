@@ -1,0 +1,12 @@
+"""Default seeds and caps, one definition each, importable without torch (the CLI builds its help from them)."""
+
+DEFAULT_EVAL_SEED = 0
+"""Base seed of the final evaluation: episodes use seeds 0, 1, ..., n-1 unless told otherwise."""
+VALIDATION_SEED = 100_000
+"""Base seed of validation evaluations during training (disjoint from evaluation seeds: no selection on the test)."""
+TRAIN_SEED_OFFSET = 1_000_000
+"""Training episodes use env seeds from here on (disjoint from evaluation and validation seeds)."""
+DEFAULT_FPS = 30
+"""Replay frame rate when an env's metadata names none."""
+DEFAULT_MAX_FRAMES = 3000
+"""Replay frame cap, so a recording always ends."""
