@@ -30,8 +30,8 @@ def run_one(env_id: str, preset: str, seed: int, budget: float, points: int, ove
     from hubrl.presets import make_config
     from hubrl.reinforce import train
 
-    config = make_config(env_id, preset, seed=seed, time_budget_s=budget, n_training_episodes=10**9,
-                         max_env_steps=None, **overrides)
+    settings = {"time_budget_s": budget, "n_training_episodes": 10**9, "max_env_steps": None, **overrides}
+    config = make_config(env_id, preset, seed=seed, **settings)
     torch.set_num_threads(config.torch_threads)
     curve = []
     next_at = [budget / points]

@@ -1,7 +1,8 @@
 """Hyperparameters: the training configuration and the presets for every environment.
 
 Two presets per environment: ``course`` reproduces the Deep RL Course notebook (one episode per update, the course's
-network, learning rate and episode count), and ``default`` is hubrl's tuned recipe. ``hubrl train ENV --preset NAME
+network, learning rate and episode count), and ``default`` is hubrl's tuned recipe (ALE/Pong-v5 also has ``ram``,
+which learns from the 128-byte console RAM instead of pixels). ``hubrl train ENV --preset NAME
 --set key=value`` starts from a preset and overrides single fields.
 """
 
@@ -154,7 +155,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "default": dict(
             hidden_sizes=(200,), batch_episodes=8, n_training_episodes=100_000, time_budget_s=3600, max_t=27000,
             gamma=0.99, lr=1e-3, baseline=False, max_grad_norm=1.0, env_options={"obs_mode": "pixels"},
-            torch_threads=2,
+            rollout_workers=2,
+        ),
+        "ram": dict(
+            hidden_sizes=(128, 128), batch_episodes=8, n_training_episodes=100_000, time_budget_s=3600, max_t=27000,
+            gamma=0.99, lr=1e-3, obs_norm=True, baseline=True, ent_coef=0.01, max_grad_norm=1.0,
+            env_options={"obs_mode": "ram"}, rollout_workers=2,
         ),
     },
 }

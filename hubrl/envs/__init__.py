@@ -28,8 +28,6 @@ class EnvInfo:
     """Lowest return reachable (used to sanity check claims)."""
     pass_mark: float | None = None
     """Course certification threshold on mean - std, where the course sets one."""
-    batched: str = "vector_entry_point"
-    """How training builds many copies: ``vector_entry_point`` (numpy batched) or ``async`` (worker processes)."""
     family: str = "classic"
 
 
@@ -41,7 +39,7 @@ ENVS: dict[str, EnvInfo] = {
         # over 10000 frames that is at most 1600 + 200.
         EnvInfo("Pixelcopter-PLE-v0", max_t=10000, max_return=1800.0, min_return=-5.0, pass_mark=5.0, family="ple"),
         EnvInfo("Pong-PLE-v0", max_t=5000, max_return=16.0, min_return=-16.0, family="ple"),
-        EnvInfo("ALE/Pong-v5", max_t=27000, max_return=21.0, min_return=-21.0, batched="async", family="atari"),
+        EnvInfo("ALE/Pong-v5", max_t=27000, max_return=21.0, min_return=-21.0, family="atari"),
     )
 }
 """Every environment hubrl knows, by gymnasium id."""
