@@ -1,0 +1,40 @@
+"""The whole pipeline (train, evaluate, record, card) on every environment, with tiny budgets."""
+
+import json
+
+import imageio.v3 as iio
+import pytest
+from huggingface_hub import ModelCard
+
+from hubrl.card import card_problems
+from hubrl.run import train_run
+
+
+@pytest.mark.parametrize("env_id, overrides", [
+    ("Pixelcopter-PLE-v0", dict(max_env_steps=20_000, val_every=2, n_val_episodes=2, n_evaluation_episodes=3,
+                                rollout_workers=1, max_t=300)),
+    ("Pong-PLE-v0", dict(max_env_steps=20_000, val_every=2, n_val_episodes=2, n_evaluation_episodes=2,
+                         rollout_workers=1, max_t=300)),
+])
+def test_ple_games_produce_a_complete_run_folder(tmp_path, env_id, overrides):
+    path = train_run(env_id=env_id, output=tmp_path / "run", progress=False, **overrides)
+    results = json.loads((path / "results.json").read_text())
+    assert results["env_id"] == env_id and results["max_steps"] == 300 and len(results["seeds"]) == len(
+        results["episode_returns"])
+    card = ModelCard.load(path / "README.md")
+    assert card.data.to_dict()["tags"][0] == env_id and card_problems(card) == []
+    frames = list(iio.imiter(path / "replay.mp4", plugin="FFMPEG"))
+    assert frames[0].shape[:2] == (288, 288 if env_id.startswith("Pixel") else 384)  # 6x nearest-neighbour
+    assert len(frames) >= 2
+
+
+def test_ale_pong_trains_evaluates_and_records(tmp_path):
+    path = train_run(env_id="ALE/Pong-v5", output=tmp_path / "ale", progress=False, batch_episodes=2,
+                     n_training_episodes=2, max_t=200, n_evaluation_episodes=1, hidden_sizes=(16,),
+                     rollout_workers=1)
+    results = json.loads((path / "results.json").read_text())
+    config = json.loads((path / "config.json").read_text())
+    assert config["obs_dim"] == 6400 and config["n_actions"] == 2 and config["env_options"] == {"obs_mode": "pixels"}
+    assert results["max_steps"] == 200
+    frames = list(iio.imiter(path / "replay.mp4", plugin="FFMPEG"))
+    assert frames[0].shape[:2] == (432, 320)  # 210x160 upscaled 2x, padded to 16
