@@ -128,7 +128,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "course": dict(hidden_sizes=(16,), n_training_episodes=1000, max_t=1000, gamma=1.0, lr=1e-2),
         "default": dict(
             hidden_sizes=(32,), batch_episodes=16, n_training_episodes=20000, max_env_steps=1_000_000, max_t=1000,
-            gamma=0.99, lr=6e-2, val_every=1, val_threshold=475.0, n_val_episodes=20, target_score=500.0,
+            gamma=0.99, lr=6e-2, val_every=1, val_threshold=475.0, n_val_episodes=32, target_score=500.0,
             select_best=True,
         ),
     },

@@ -36,7 +36,6 @@ from torch import nn
 from hubrl.envs import make_vector_env
 from hubrl.errors import RunFolderError, TrainingDivergedError
 from hubrl.defaults import TRAIN_SEED_OFFSET, VALIDATION_SEED
-from hubrl.evaluate import evaluate_agent
 from hubrl.policy import Policy, PolicyConfig, mlp
 from hubrl.presets import TrainConfig
 from hubrl.rollouts import Rollouts
@@ -266,10 +265,16 @@ class Trainer:
         return {"loss": loss.item(), "value_loss": value_loss, "entropy": entropy.mean().item(), "lr": lr,
                 "ent_coef": ent_coef, "grad_norm": grad_norm}
 
-    def validate(self) -> float:
+    def validate(self, rollouts: Rollouts) -> float:
+        """Score (mean - std) of ``n_val_episodes`` batched episodes from the same validation seeds every time.
+
+        Validation runs the episodes side by side on a vector env (one forward pass per step), seeded from
+        VALIDATION_SEED, far from the final evaluation's seeds; it decides early stopping and model selection.
+        """
         c = self.config
-        result = evaluate_agent(self.policy, n_eval_episodes=c.n_val_episodes, max_steps=c.max_t, seed=VALIDATION_SEED)
-        score = result.score
+        batch = rollouts.collect(self.policy.sampler(), run_seed=VALIDATION_SEED, update=0, env_seed=VALIDATION_SEED,
+                                 max_t=c.max_t, gamma=c.gamma)
+        score = float(batch.episode_returns.mean() - batch.episode_returns.std())
         if self.best_val_score is None or score > self.best_val_score:
             self.best_val_score = score
             if c.select_best:
@@ -401,6 +406,8 @@ def train(
     torch.set_num_threads(config.torch_threads)
     rollouts = Rollouts(config.env_id, config.batch_episodes, workers=config.rollout_workers,
                         env_options=config.env_options)
+    val_rollouts = Rollouts(config.env_id, config.n_val_episodes, env_options=config.env_options) if config.val_every \
+        else None
     recent = deque((row["mean_return"] for row in trainer.history[-100:]), maxlen=100)
     bar = _progress_bar(config, trainer, enabled=progress)
     started = time.perf_counter()
@@ -430,7 +437,7 @@ def train(
                    "mean_length": float(batch.episode_lengths.mean()), **stats}
             validate_now = config.val_every and trainer.updates % config.val_every == 0
             if validate_now and (config.val_threshold is None or mean_return >= config.val_threshold):
-                row["val_score"] = trainer.validate()
+                row["val_score"] = trainer.validate(val_rollouts)
             trainer.history.append(row)
             if bar is not None:
                 _show_progress(bar, trainer, recent, trainer.wall_s + time.perf_counter() - started)
@@ -452,6 +459,8 @@ def train(
     finally:
         trainer.wall_s += time.perf_counter() - started
         rollouts.close()
+        if val_rollouts is not None:
+            val_rollouts.close()
         torch.set_num_threads(previous_threads)
         if bar is not None:
             bar.close()
