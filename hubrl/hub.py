@@ -13,14 +13,14 @@ hubrl repos (safetensors + config.json, strict) and Deep RL Course notebook repo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hubrl.card import card_problems
 from hubrl.envs import ENVS
 from hubrl.errors import AgentFormatError, CardError, ConfigError, HubError, UnknownEnvError
-from hubrl.run import CARD, RESULTS, RUN_FILES, Agent, load_run, read_json, validate_run_folder, write_card
+from hubrl.run import CARD, RESULTS, Agent, load_run, read_json, validate_run_folder, write_card
 
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 HUBRL_FILES = ("config.json", "model.safetensors")
@@ -284,4 +284,4 @@ def load_agent(source: str | Path, *, revision: str | None = None, endpoint: str
     raise RunFolderError(f"{source} is neither an existing run folder nor a repo id like namespace/name")
 
 
-__all__ = ["PushResult", "check_repo_id", "hub_api", "load_agent", "load_from_hub", "push_to_hub", "RUN_FILES"]
+__all__ = ["PushResult", "check_repo_id", "hub_api", "load_agent", "load_from_hub", "push_to_hub"]

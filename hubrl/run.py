@@ -21,7 +21,7 @@ from typing import Any
 from hubrl.card import build_card
 from hubrl.errors import HubrlError, OutputExistsError, RunFolderError
 from hubrl.evaluate import DEFAULT_EVAL_SEED, Evaluation, evaluate_agent
-from hubrl.policy import Policy, load_policy, save_policy, sha256_file
+from hubrl.policy import Policy, load_policy, save_policy
 from hubrl.presets import TrainConfig, make_config
 from hubrl.reinforce import TrainResult, train
 from hubrl.video import record_video

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from huggingface_hub import HfApi, ModelCard, hf_hub_download
+from huggingface_hub import HfApi, hf_hub_download
 
 from course_fixtures import make_course_model_pt, make_malicious_model_pt
 from hubrl.errors import CardError, ConfigError, HubError, RunFolderError, UnsafePickleError
