@@ -130,8 +130,29 @@ class Verification:
         }
 
 
+class _ClaimScore:
+    """Score, pass mark and pass/fail derived from a claimed ``mean`` and ``std`` for ``env_id``."""
+
+    env_id: str | None
+    mean: float | None
+    std: float | None
+
+    @property
+    def score(self) -> float | None:
+        return None if self.mean is None or self.std is None else self.mean - self.std
+
+    @property
+    def pass_mark(self) -> float | None:
+        return _pass_mark(self.env_id)
+
+    @property
+    def passes(self) -> bool | None:
+        """The course pass mark met (mean - std >= mark)? None where the course sets none or the card is unranked."""
+        return None if self.pass_mark is None or self.score is None else self.score >= self.pass_mark
+
+
 @dataclass
-class LeaderboardEntry:
+class LeaderboardEntry(_ClaimScore):
     """One model tagged with the env id, as the leaderboard reads its card."""
 
     repo_id: str
@@ -151,19 +172,6 @@ class LeaderboardEntry:
     sha: str | None = None
     verification: Verification | None = None
 
-    @property
-    def score(self) -> float | None:
-        return None if self.mean is None or self.std is None else self.mean - self.std
-
-    @property
-    def pass_mark(self) -> float | None:
-        return _pass_mark(self.env_id)
-
-    @property
-    def passes(self) -> bool | None:
-        """The course pass mark met (mean - std >= mark)? None where the course sets none or the card is unranked."""
-        return None if self.pass_mark is None or self.score is None else self.score >= self.pass_mark
-
     def to_json(self) -> dict[str, Any]:
         return {
             "rank": self.rank, "repo_id": self.repo_id, "env_id": self.env_id,
@@ -177,7 +185,7 @@ class LeaderboardEntry:
 
 
 @dataclass
-class SubmissionReport:
+class SubmissionReport(_ClaimScore):
     """Whether and where a repo will appear on the course leaderboard, what keeps it off, and what was done."""
 
     repo_id: str
@@ -206,18 +214,6 @@ class SubmissionReport:
     recorded_verification: dict[str, Any] | None = None
     """The ``hubrl_verification`` already in the repo's results.json (from an earlier ``--verify``), if any."""
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def score(self) -> float | None:
-        return None if self.mean is None or self.std is None else self.mean - self.std
-
-    @property
-    def pass_mark(self) -> float | None:
-        return _pass_mark(self.env_id)
-
-    @property
-    def passes(self) -> bool | None:
-        return None if self.pass_mark is None or self.score is None else self.score >= self.pass_mark
 
     def to_json(self) -> dict[str, Any]:
         return {
