@@ -103,19 +103,20 @@ def evaluate_agent(
     alive = np.ones(n_eval_episodes, dtype=bool)
     try:
         sampler = policy.sampler()
-        for _ in range(max_steps):
-            idx = np.flatnonzero(alive)
-            if idx.size == 0:
-                break
-            uniforms = None if deterministic else np.array([rngs[i].random() for i in idx])
-            actions = sampler.act(obs[idx], uniforms=uniforms)
-            for i, action in zip(idx, actions):
-                o, r, terminated, truncated, _ = envs[i].step(int(action))
-                obs[i] = o
-                returns[i] += float(r)
-                lengths[i] += 1
-                if terminated or truncated:
-                    alive[i] = False
+        with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
+            for _ in range(max_steps):
+                idx = np.flatnonzero(alive)
+                if idx.size == 0:
+                    break
+                uniforms = None if deterministic else np.array([rngs[i].random() for i in idx])
+                actions = sampler.act(obs[idx], uniforms=uniforms)
+                for i, action in zip(idx, actions):
+                    o, r, terminated, truncated, _ = envs[i].step(int(action))
+                    obs[i] = o
+                    returns[i] += float(r)
+                    lengths[i] += 1
+                    if terminated or truncated:
+                        alive[i] = False
     finally:
         for env in envs:
             env.close()

@@ -122,7 +122,8 @@ class Policy(nn.Module):
     @torch.no_grad()
     def act(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
         """Actions for a batch of observations (see :meth:`NumpySampler.act`); for loops use :meth:`sampler`."""
-        return self.sampler().act(obs, uniforms=uniforms)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.sampler().act(obs, uniforms=uniforms)
 
     @torch.no_grad()
     def sampler(self) -> NumpySampler:
@@ -153,15 +154,22 @@ class NumpySampler:
     norm: tuple[np.ndarray, np.ndarray] | None = None
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
-        x = np.asarray(obs, dtype=np.float32)
+        """Action logits for a batch of observations.
+
+        Diverged (huge) weights make numpy warn about overflow; the per-step loops run inside
+        ``np.errstate(over="ignore", invalid="ignore")`` once (training's NaN check reports divergence) rather
+        than paying for the context manager on every call.
+        """
+        x = obs if isinstance(obs, np.ndarray) and obs.dtype == np.float32 else np.asarray(obs, dtype=np.float32)
         if self.norm is not None:
             x = np.clip((x - self.norm[0]) / self.norm[1], -10.0, 10.0)
         last = len(self.weights) - 1
-        with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: training's NaN check reports it
-            for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-                x = x @ w + b
-                if i < last:
-                    x = np.maximum(x, 0.0) if self.activation == "relu" else np.tanh(x)
+        relu = self.activation == "relu"
+        for i in range(last + 1):
+            x = x @ self.weights[i]
+            x += self.biases[i]  # in place: same bits as x + b, one allocation less per layer
+            if i < last:
+                x = np.maximum(x, 0.0, out=x) if relu else np.tanh(x, out=x)
         return x
 
     def act(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
@@ -173,9 +181,16 @@ class NumpySampler:
         logits = self.logits(obs)
         if uniforms is None:
             return logits.argmax(-1)
-        z = np.exp(logits - logits.max(-1, keepdims=True))
+        u = uniforms.astype(np.float32) if isinstance(uniforms, np.ndarray) else np.asarray(uniforms, np.float32)
+        z = logits - logits.max(-1, keepdims=True)
+        np.exp(z, out=z)
+        if z.shape[-1] == 2:
+            # The two-action case of the general rule below, with the same float32 operations (same bits):
+            # action 1 iff u * (z0 + z1) > z0.
+            z0 = z[..., 0]
+            return (z0 < u * (z0 + z[..., 1])).astype(np.int64)
         cdf = np.cumsum(z, -1)
-        threshold = np.asarray(uniforms, dtype=np.float32)[..., None] * cdf[..., -1:]
+        threshold = u[..., None] * cdf[..., -1:]
         return np.minimum((cdf < threshold).sum(-1), cdf.shape[-1] - 1)
 
 

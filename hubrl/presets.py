@@ -33,6 +33,13 @@ class TrainConfig:
     max_env_steps: int | None = None
     time_budget_s: float | None = None
     max_t: int = 1000
+    train_max_t: int | None = None
+    """Cut training episodes at this many steps (None: ``max_t``). A batch waits for its longest episode, so
+    with long, uneven episodes most copies sit finished; cutting keeps them all busy. Validation and evaluation
+    still play to ``max_t``."""
+    cut_tail: int = 0
+    """Steps at the end of a cut episode left out of the loss: their reward-to-go misses the rest of the episode
+    (about 3 / (1 - gamma) steps makes the missing part negligible)."""
     # REINFORCE
     batch_episodes: int = 1
     """Episodes collected in parallel (one per vector-env copy) for each update."""
@@ -54,6 +61,9 @@ class TrainConfig:
     val_every: int = 0
     """Updates between validation evaluations (0: never)."""
     n_val_episodes: int = 10
+    val_on_batch: bool = False
+    """Score the policy on the training batch it just played instead of ``n_val_episodes`` separate episodes:
+    free (the batch is a seeded sample of that very policy), but fresh seeds every update."""
     val_threshold: float | None = None
     """Only validate after a batch whose mean training return reaches this (None: every ``val_every`` updates)."""
     target_score: float | None = None
@@ -86,7 +96,7 @@ class TrainConfig:
         for name in ("n_training_episodes", "max_t", "batch_episodes", "n_evaluation_episodes", "n_val_episodes",
                      "lr", "value_lr", "torch_threads", "rollout_workers", "checkpoint_every_s"):
             positive(name, getattr(self, name))
-        for name in ("max_env_steps", "time_budget_s", "lr_final", "max_grad_norm"):
+        for name in ("max_env_steps", "time_budget_s", "lr_final", "max_grad_norm", "train_max_t"):
             positive(name, getattr(self, name), allow_none=True)
         for name in ("hidden_sizes", "value_hidden_sizes"):
             sizes = getattr(self, name)
@@ -98,6 +108,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):
                 raise ConfigError(f"{name} must be zero or positive, got {value!r}")
+        if self.cut_tail < 0 or (self.train_max_t and self.cut_tail >= self.train_max_t):
+            raise ConfigError(f"cut_tail must be >= 0 and below train_max_t, got {self.cut_tail}")
+        if self.val_on_batch and self.train_max_t and self.train_max_t < self.max_t:
+            raise ConfigError("val_on_batch scores whole training episodes; it cannot be combined with train_max_t")
         if self.val_every < 0:
             raise ConfigError(f"val_every must be 0 (off) or a positive number of updates, got {self.val_every}")
         if self.select_best and not self.val_every:
@@ -127,8 +141,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "CartPole-v1": {
         "course": dict(hidden_sizes=(16,), n_training_episodes=1000, max_t=1000, gamma=1.0, lr=1e-2),
         "default": dict(
-            hidden_sizes=(32,), batch_episodes=16, n_training_episodes=20000, max_env_steps=1_000_000, max_t=1000,
-            gamma=0.99, lr=6e-2, val_every=1, val_threshold=475.0, n_val_episodes=32, target_score=500.0,
+            hidden_sizes=(32,), batch_episodes=64, n_training_episodes=20000, max_env_steps=1_000_000, max_t=1000,
+            gamma=0.99, lr=0.1, val_every=1, val_on_batch=True, target_score=500.0,
             select_best=True,
         ),
     },

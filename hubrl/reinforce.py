@@ -2,8 +2,10 @@
 
 One update:
   1. reset ``batch_episodes`` copies of the env (a gymnasium vector env) with seeds derived from the run seed and
-     the update number, and run every copy until its first episode ends or ``max_t`` steps pass; actions are
-     sampled without autograd, one batched forward pass per step;
+     the update number, and run every copy until its first episode ends or ``max_t`` steps pass (``train_max_t``
+     if set: cut episodes leave their last ``cut_tail`` steps out of the loss); actions are sampled without
+     autograd, one batched forward pass per step; every ``val_every`` updates the policy that played the batch is
+     validated (on separate seeded episodes, or on the batch itself with ``val_on_batch``) before it is updated;
   2. discounted reward-to-go returns G_t for every step of every episode;
   3. advantages: G_t, or G_t - V(s_t) with a learned Monte-Carlo value baseline; standardised over the batch
      (the course standardises per episode: identical when the batch holds one episode);
@@ -104,48 +106,56 @@ class Batch:
         )
 
 
-def collect_arrays(venv, sampler, rng: np.random.Generator, *, seed: int, max_t: int, gamma: float) -> dict[str, Any]:
+def collect_arrays(venv, sampler, rng: np.random.Generator, *, seed: int, max_t: int, gamma: float,
+                   tail: int = 0) -> dict[str, Any]:
     """Run every copy of ``venv`` through one episode (capped at ``max_t`` steps); return the valid steps as arrays.
 
+    An episode still running after ``max_t`` steps is cut there; its last ``tail`` steps stay out of the returned
+    steps (their reward-to-go misses what the cut removed) but count in the episode's return and length.
     ``sampler`` acts with numpy (:meth:`hubrl.policy.Policy.sampler`), so this runs without torch, also in workers.
     """
     n = venv.num_envs
     obs, _ = venv.reset(seed=seed)
     alive = np.ones(n, dtype=bool)
     obs_steps, act_steps, rewards, masks = [], [], [], []
-    env_steps = 0
-    for _ in range(max_t):
-        actions = sampler.act(obs, uniforms=rng.random(n))
-        next_obs, reward, terminated, truncated, _ = venv.step(actions)
-        env_steps += n
-        obs_steps.append(obs[alive])
-        act_steps.append(actions[alive])
-        rewards.append(np.where(alive, reward, 0.0))
-        masks.append(alive.copy())
-        alive &= ~(terminated | truncated)
-        obs = next_obs
-        if not alive.any():
-            break
-    rewards_arr = np.asarray(rewards, dtype=np.float64)  # (T, n)
-    masks_arr = np.asarray(masks)
+    with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: the update's NaN check reports them
+        for _ in range(max_t):  # the per-step loop: keep it to a forward pass, an env step and appends
+            actions = sampler.act(obs, uniforms=rng.random(n))
+            next_obs, reward, terminated, truncated, _ = venv.step(actions)
+            obs_steps.append(obs)
+            act_steps.append(actions)
+            rewards.append(reward)
+            masks.append(alive)
+            alive = alive & ~(terminated | truncated)
+            obs = next_obs
+            if not alive.any():
+                break
+    masks_arr = np.asarray(masks)  # (T, n): True while the copy's first episode runs
+    rewards_arr = np.where(masks_arr, np.asarray(rewards, dtype=np.float64), 0.0)
     returns = np.zeros_like(rewards_arr)
     running = np.zeros(n)
     for t in range(len(rewards_arr) - 1, -1, -1):  # reward-to-go, backwards; zero past each episode's end
         running = (rewards_arr[t] + gamma * running) * masks_arr[t]
         returns[t] = running
+    keep = masks_arr
+    if tail and alive.any():  # episodes cut by max_t: leave out the steps whose reward-to-go the cut truncated
+        keep = masks_arr.copy()
+        keep[max(0, len(masks) - tail):, alive] = False
     return {
-        "obs": np.concatenate(obs_steps).astype(np.float32, copy=False),
-        "actions": np.concatenate(act_steps).astype(np.int64, copy=False),
-        "returns": returns[masks_arr].astype(np.float32),
+        "obs": np.asarray(obs_steps, dtype=np.float32)[keep],
+        "actions": np.asarray(act_steps, dtype=np.int64)[keep],
+        "returns": returns[keep].astype(np.float32),
         "episode_returns": rewards_arr.sum(0),
         "episode_lengths": masks_arr.sum(0),
-        "env_steps": env_steps,
+        "env_steps": n * len(masks),
     }
 
 
-def collect_batch(venv, policy: Policy, rng: np.random.Generator, *, seed: int, max_t: int, gamma: float) -> Batch:
+def collect_batch(venv, policy: Policy, rng: np.random.Generator, *, seed: int, max_t: int, gamma: float,
+                  tail: int = 0) -> Batch:
     """One batch of episodes from ``venv`` with ``policy`` (see :func:`collect_arrays`)."""
-    return Batch.from_parts([collect_arrays(venv, policy.sampler(), rng, seed=seed, max_t=max_t, gamma=gamma)])
+    return Batch.from_parts([collect_arrays(venv, policy.sampler(), rng, seed=seed, max_t=max_t, gamma=gamma,
+                                            tail=tail)])
 
 
 def standardize(x: torch.Tensor) -> torch.Tensor:
@@ -265,15 +275,18 @@ class Trainer:
         return {"loss": loss.item(), "value_loss": value_loss, "entropy": entropy.mean().item(), "lr": lr,
                 "ent_coef": ent_coef, "grad_norm": grad_norm}
 
-    def validate(self, rollouts: Rollouts) -> float:
-        """Score (mean - std) of ``n_val_episodes`` batched episodes from the same validation seeds every time.
+    def validate(self, rollouts: Rollouts | None, batch: Batch | None = None) -> float:
+        """Score (mean - std) of the current policy; keep its weights if best; note when it reaches the target.
 
-        Validation runs the episodes side by side on a vector env (one forward pass per step), seeded from
-        VALIDATION_SEED, far from the final evaluation's seeds; it decides early stopping and model selection.
+        By default the score comes from ``n_val_episodes`` batched episodes from the same validation seeds every
+        time (seeded from VALIDATION_SEED, far from the final evaluation's seeds). With ``val_on_batch`` it comes
+        from ``batch``, the training episodes this very policy just played (seeded too, fresh seeds every update):
+        no extra env steps, a fresh sample each time.
         """
         c = self.config
-        batch = rollouts.collect(self.policy.sampler(), run_seed=VALIDATION_SEED, update=0, env_seed=VALIDATION_SEED,
-                                 max_t=c.max_t, gamma=c.gamma)
+        if batch is None:
+            batch = rollouts.collect(self.policy.sampler(), run_seed=VALIDATION_SEED, update=0,
+                                     env_seed=VALIDATION_SEED, max_t=c.max_t, gamma=c.gamma)
         score = float(batch.episode_returns.mean() - batch.episode_returns.std())
         if self.best_val_score is None or score > self.best_val_score:
             self.best_val_score = score
@@ -406,8 +419,9 @@ def train(
     torch.set_num_threads(config.torch_threads)
     rollouts = Rollouts(config.env_id, config.batch_episodes, workers=config.rollout_workers,
                         env_options=config.env_options)
-    val_rollouts = Rollouts(config.env_id, config.n_val_episodes, env_options=config.env_options) if config.val_every \
-        else None
+    val_rollouts = None
+    if config.val_every and not config.val_on_batch:
+        val_rollouts = Rollouts(config.env_id, config.n_val_episodes, env_options=config.env_options)
     recent = deque((row["mean_return"] for row in trainer.history[-100:]), maxlen=100)
     bar = _progress_bar(config, trainer, enabled=progress)
     started = time.perf_counter()
@@ -417,27 +431,35 @@ def train(
         while trainer.budget_left(started):
             seed = TRAIN_SEED_OFFSET + config.seed * 10_000_019 + trainer.updates * config.batch_episodes
             batch = rollouts.collect(trainer.policy.sampler(), run_seed=config.seed, update=trainer.updates,
-                                     env_seed=seed, max_t=config.max_t, gamma=config.gamma)
-            try:
-                stats = trainer.update(batch)
-            except TrainingDivergedError as err:
-                if checkpoint_dir:
-                    trainer.wall_s += time.perf_counter() - started
-                    started = time.perf_counter()
-                    trainer.save_checkpoint(checkpoint_dir)
-                    raise TrainingDivergedError(f"{err}; the last good state is saved in {checkpoint_dir}") from None
-                raise
+                                     env_seed=seed, max_t=config.train_max_t or config.max_t, gamma=config.gamma,
+                                     tail=config.cut_tail if config.train_max_t else 0)
+            mean_return = float(batch.episode_returns.mean())
+            val_score = None
+            validate_now = config.val_every and (trainer.updates + 1) % config.val_every == 0
+            if validate_now and (config.val_threshold is None or mean_return >= config.val_threshold):
+                # Validate the policy that collected this batch: a batch that reached the threshold is evidence for
+                # this policy, not for the one the update below makes of it. Reaching the target ends training here.
+                val_score = trainer.validate(val_rollouts, batch if config.val_on_batch else None)
+            stats = dict.fromkeys(("loss", "value_loss", "entropy", "lr", "ent_coef", "grad_norm"), float("nan"))
+            if not trainer.reached_target:
+                try:
+                    stats = trainer.update(batch)
+                except TrainingDivergedError as err:
+                    if checkpoint_dir:
+                        trainer.wall_s += time.perf_counter() - started
+                        started = time.perf_counter()
+                        trainer.save_checkpoint(checkpoint_dir)
+                        raise TrainingDivergedError(f"{err}; the last good state is saved in {checkpoint_dir}") from None
+                    raise
             trainer.updates += 1
             trainer.episodes += len(batch.episode_returns)
             trainer.env_steps += batch.env_steps
-            mean_return = float(batch.episode_returns.mean())
             recent.append(mean_return)
             row = {"update": trainer.updates, "episodes": trainer.episodes, "env_steps": trainer.env_steps,
                    "wall_s": round(trainer.wall_s + time.perf_counter() - started, 4), "mean_return": mean_return,
                    "mean_length": float(batch.episode_lengths.mean()), **stats}
-            validate_now = config.val_every and trainer.updates % config.val_every == 0
-            if validate_now and (config.val_threshold is None or mean_return >= config.val_threshold):
-                row["val_score"] = trainer.validate(val_rollouts)
+            if val_score is not None:
+                row["val_score"] = val_score
             trainer.history.append(row)
             if bar is not None:
                 _show_progress(bar, trainer, recent, trainer.wall_s + time.perf_counter() - started)

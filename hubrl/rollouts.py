@@ -35,9 +35,9 @@ def _worker(conn, env_id: str, num_envs: int, env_options: dict[str, Any]) -> No
             message = conn.recv()
             if message is None:
                 break
-            sampler, rng_seed, env_seed, max_t, gamma = message
+            sampler, rng_seed, env_seed, max_t, gamma, tail = message
             conn.send(collect_arrays(venv, sampler, np.random.default_rng(rng_seed), seed=env_seed, max_t=max_t,
-                                     gamma=gamma))
+                                     gamma=gamma, tail=tail))
     except (EOFError, KeyboardInterrupt):
         pass
     finally:
@@ -66,20 +66,22 @@ class Rollouts:
             child.close()
             self.procs.append((proc, parent))
 
-    def collect(self, sampler, *, run_seed: int, update: int, env_seed: int, max_t: int, gamma: float):
+    def collect(self, sampler, *, run_seed: int, update: int, env_seed: int, max_t: int, gamma: float,
+                tail: int = 0):
+        """One batch (see :func:`hubrl.reinforce.collect_arrays` for ``max_t``, ``gamma`` and ``tail``)."""
         from hubrl.reinforce import Batch, collect_arrays
 
         if self.venv is not None:
             parts = [collect_arrays(self.venv, sampler, shard_rng(run_seed, update, 0), seed=env_seed, max_t=max_t,
-                                    gamma=gamma)]
+                                    gamma=gamma, tail=tail)]
         else:
             offset = 0
             for shard, (size, (_, conn)) in enumerate(zip(self.sizes, self.procs)):
-                conn.send((sampler, [run_seed, update, shard], env_seed + offset, max_t, gamma))
+                conn.send((sampler, [run_seed, update, shard], env_seed + offset, max_t, gamma, tail))
                 offset += size
             try:
                 parts = [conn.recv() for _, conn in self.procs]
-            except EOFError:
+            except (EOFError, ConnectionError):
                 raise RuntimeError("a rollout worker process died (its traceback is printed above)") from None
         return Batch.from_parts(parts)
 

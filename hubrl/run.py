@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import shutil
@@ -279,7 +280,9 @@ def package_run(
                 "machine": machine_description()}
     results = results_json(evaluation, weights_sha256=sha, training=training)
     (stage / RESULTS).write_text(json.dumps(results, indent=2) + "\n")
-    (stage / "history.json").write_text(json.dumps(result.history) + "\n")
+    history = [{k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+               for row in result.history]  # standard JSON: no NaN (steps without an update, no clipping, ...)
+    (stage / "history.json").write_text(json.dumps(history, allow_nan=False) + "\n")
     plot_training_curve(result.history, stage / CURVE, title=f"REINFORCE on {config.env_id} (seed {config.seed})")
     if record:
         record_video(result.policy, stage / VIDEO, seed=eval_seed)

@@ -124,7 +124,8 @@ def record_video(
                 if done or frames >= max_frames:
                     break
                 uniforms = None if deterministic else np.array([rng.random()])
-                action = int(sampler.act(np.asarray(obs, dtype=np.float32)[None], uniforms=uniforms)[0])
+                with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
+                    action = int(sampler.act(np.asarray(obs, dtype=np.float32)[None], uniforms=uniforms)[0])
                 obs, reward, terminated, truncated, _ = env.step(action)
                 total += float(reward)
                 done = terminated or truncated

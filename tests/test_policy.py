@@ -78,3 +78,31 @@ def test_numpy_sampler_matches_torch_distribution():
     freq = (draws == 1).mean(0)
     np.testing.assert_allclose(freq, probs[:, 1], atol=0.03)
     assert np.array_equal(sampler.act(obs), probs.argmax(-1))
+
+
+def inverse_cdf(logits: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """The general sampling rule, written out: first action whose float32 CDF reaches u * total."""
+    z = np.exp(logits - logits.max(-1, keepdims=True))
+    cdf = np.cumsum(z, -1)
+    threshold = np.asarray(uniforms, dtype=np.float32)[:, None] * cdf[:, -1:]
+    return np.minimum((cdf < threshold).sum(-1), cdf.shape[-1] - 1)
+
+
+@pytest.mark.parametrize("n_actions", [2, 3, 6])
+def test_sampler_fast_paths_give_the_general_rule_bit_for_bit(n_actions):
+    """The two-action shortcut must pick exactly what the general inverse-CDF rule picks, ties and overflow
+    included, or agents' published evaluation numbers would change with the code path."""
+    torch.manual_seed(n_actions)
+    policy = Policy(PolicyConfig("CartPole-v1", 4, n_actions, (16,)))
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.mul_(20)  # extreme logits: probabilities of exactly 0 and 1, float32 rounding at the boundary
+    sampler = policy.sampler()
+    rng = np.random.default_rng(n_actions)
+    obs = (rng.standard_normal((50_000, 4)) * 3).astype(np.float32)
+    uniforms = np.concatenate([rng.random(49_998), [0.0, np.nextafter(1.0, 0)]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = inverse_cdf(sampler.logits(obs), uniforms)
+        got = sampler.act(obs, uniforms=uniforms)
+    assert got.dtype == np.int64 and np.array_equal(got, expected)
+    assert len(np.unique(got)) > 1

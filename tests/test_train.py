@@ -37,6 +37,45 @@ def test_reward_to_go_returns():
     assert batch.env_steps == 4 * lengths.max()
 
 
+def test_cut_episodes_leave_their_tail_out_of_the_loss():
+    venv = make_vector_env("CartPole-v1", 16)
+    torch.manual_seed(0)
+    policy = Policy(PolicyConfig("CartPole-v1", 4, 2, (8,)))
+    full = collect_batch(venv, policy, np.random.default_rng(0), seed=5, max_t=1000, gamma=0.9)
+    cut = collect_batch(venv, policy, np.random.default_rng(0), seed=5, max_t=25, gamma=0.9, tail=10)
+    was_cut = full.episode_lengths > 25
+    assert was_cut.any() and (~was_cut).any()
+    np.testing.assert_array_equal(cut.episode_lengths, np.minimum(full.episode_lengths, 25))
+    np.testing.assert_array_equal(cut.episode_returns, cut.episode_lengths)
+    # every finished episode keeps all its steps, every cut one loses its last 10 (of 25)
+    assert cut.obs.shape[0] == cut.returns.shape[0] == cut.actions.shape[0]
+    assert cut.obs.shape[0] == full.episode_lengths[~was_cut].sum() + 15 * was_cut.sum()
+    # the kept steps of a cut episode have the reward-to-go of the first 25 steps only
+    gamma, kept = 0.9, []
+    for t in range(25):
+        for env in range(16):
+            length = cut.episode_lengths[env]
+            if t < length and not (was_cut[env] and t >= 15):
+                kept.append((1 - gamma ** (length - t)) / (1 - gamma))
+    np.testing.assert_allclose(cut.returns.numpy(), kept, rtol=1e-5)
+
+
+def test_validation_on_the_training_batch_stops_before_updating():
+    """With val_on_batch the score is the batch's own (mean - std of its returns), and the policy that reached the
+    target is the one returned: no update is applied after it."""
+    seen = []
+    result = train(make_config("CartPole-v1", seed=0), progress=False,
+                   callback=lambda row, policy: seen.append({k: v.clone() for k, v in policy.state_dict().items()}))
+    last = result.history[-1]
+    assert result.stopped == "target" and last["val_score"] == 500.0 and last["mean_return"] == 500.0
+    assert np.isnan(last["loss"])  # no update after the batch that reached the target
+    assert all("val_score" in row for row in result.history)
+    final = result.policy.state_dict()
+    # the callback sees the policy after each update: the one after the second-to-last update played the last batch
+    assert all(torch.equal(seen[-2][k], v) and torch.equal(seen[-1][k], v) for k, v in final.items())
+    assert not all(torch.equal(seen[-3][k], v) for k, v in final.items())
+
+
 def test_standardize_is_the_course_formula():
     x = torch.tensor([1.0, 2.0, 4.0])
     eps = np.finfo(np.float32).eps.item()
@@ -95,7 +134,9 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_a_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("override", [dict(lr=0), dict(lr=-1e-3), dict(hidden_sizes=(0,)), dict(batch_episodes=0),
-                                      dict(n_training_episodes=-5), dict(gamma=1.5), dict(max_t=0)])
+                                      dict(n_training_episodes=-5), dict(gamma=1.5), dict(max_t=0),
+                                      dict(train_max_t=0), dict(train_max_t=100, cut_tail=100), dict(cut_tail=-1),
+                                      dict(val_on_batch=True, val_every=1, train_max_t=200)])
 def test_nonsensical_hyperparameters_are_refused(override):
     with pytest.raises(ConfigError):
         make_config("CartPole-v1", **override)
