@@ -158,8 +158,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "Pong-PLE-v0": {
         "course": dict(hidden_sizes=(64, 128), n_training_episodes=20000, max_t=5000, gamma=0.99, lr=1e-2),
         "default": dict(
-            hidden_sizes=(64, 64), batch_episodes=64, n_training_episodes=10**7, max_env_steps=500_000_000,
-            time_budget_s=3600, max_t=5000, gamma=0.99, lr=3e-3, lr_final=3e-4, obs_norm=True, baseline=True,
+            hidden_sizes=(64, 64), batch_episodes=64, n_training_episodes=10**7, max_env_steps=120_000_000,
+            time_budget_s=1200, max_t=5000, gamma=0.99, lr=3e-3, lr_final=3e-4, obs_norm=True, baseline=True,
             ent_coef=0.01, ent_coef_final=0.0, max_grad_norm=1.0, val_every=25, n_val_episodes=32, select_best=True,
             rollout_workers=2, torch_threads=2,
         ),

@@ -17,7 +17,7 @@ FOLDERS = sorted(p for p in REFERENCE.iterdir() if (p / "results.json").exists()
 
 
 def test_reference_agents_exist():
-    assert {p.name for p in FOLDERS} >= {"CartPole-v1", "Pixelcopter-PLE-v0"}
+    assert {p.name for p in FOLDERS} >= {"CartPole-v1", "Pixelcopter-PLE-v0", "Pong-PLE-v0"}
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
