@@ -23,6 +23,7 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 import pytest
+from ple_replay import load_reference, replay
 
 from hubrl.envs import register_envs
 from hubrl.envs.pong import PongEnv, PongVectorEnv
@@ -32,28 +33,7 @@ DATA = Path(__file__).parent / "data" / "pong_reference.npz"
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, np.ndarray]:
-    with np.load(DATA) as data:
-        return dict(data)
-
-
-def replay(env: gymnasium.Env, ref: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Play the recorded ops on ``env``; returns (obs, rewards, terminated, frames by op index)."""
-    n = len(ref["ops"])
-    obs = np.empty((n, 7), dtype=np.float32)
-    rewards = np.zeros(n)
-    terminated = np.zeros(n, dtype=bool)
-    frames = {}
-    wanted = set(ref["frame_idx"].tolist())
-    for i in range(n):
-        if ref["ops"][i] == 0:
-            seed = int(ref["seeds"][i])
-            obs[i] = env.reset(seed=None if seed < 0 else seed)[0]
-        else:
-            obs[i], rewards[i], terminated[i], truncated, _ = env.step(int(ref["actions"][i]))
-            assert truncated is False
-        if i in wanted:
-            frames[i] = env.render()
-    return obs, rewards, terminated, frames
+    return load_reference(DATA)
 
 
 def winning_actions(ref: dict[str, np.ndarray]) -> np.ndarray:
