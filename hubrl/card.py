@@ -185,6 +185,7 @@ def build_card(
         video=video,
         curve=curve,
         training_text=training_text,
+        obs_lags=(hyperparameters.get("env_options") or {}).get("obs_lags"),
         hyperparameters=[(k, _short(v)) for k, v in hyperparameters.items()],
     )
 

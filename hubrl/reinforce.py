@@ -3,7 +3,8 @@
 One update:
   1. reset ``batch_episodes`` copies of the env (a gymnasium vector env) with seeds derived from the run seed and
      the update number, and run every copy until its first episode ends or ``max_t`` steps pass (``train_max_t``
-     if set: cut episodes leave their last ``cut_tail`` steps out of the loss); actions are sampled without
+     if set: cut episodes leave their last ``cut_tail`` steps out of the loss; with ``train_autoreset`` every copy
+     plays exactly ``train_max_t`` steps, a new episode after each end); actions are sampled without
      autograd, one batched forward pass per step; every ``val_every`` updates the policy that played the batch is
      validated (on separate seeded episodes, or on the batch itself with ``val_on_batch``) before it is updated;
   2. discounted reward-to-go returns G_t for every step of every episode;
@@ -107,17 +108,20 @@ class Batch:
 
 
 def collect_arrays(venv, sampler, rng: np.random.Generator, *, seed: int, max_t: int, gamma: float,
-                   tail: int = 0) -> dict[str, Any]:
+                   tail: int = 0, autoreset: bool = False) -> dict[str, Any]:
     """Run every copy of ``venv`` through one episode (capped at ``max_t`` steps); return the valid steps as arrays.
 
     An episode still running after ``max_t`` steps is cut there; its last ``tail`` steps stay out of the returned
     steps (their reward-to-go misses what the cut removed) but count in the episode's return and length.
+    With ``autoreset`` every copy plays exactly ``max_t`` steps instead, starting a new episode whenever one ends
+    (the vector env's NEXT_STEP reset step is not a transition and is left out); only each copy's last, cut
+    episode loses its tail. Every episode started in the window is reported, cut ones with their partial return.
     ``sampler`` acts with numpy (:meth:`hubrl.policy.Policy.sampler`), so this runs without torch, also in workers.
     """
     n = venv.num_envs
     obs, _ = venv.reset(seed=seed)
-    alive = np.ones(n, dtype=bool)
-    obs_steps, act_steps, rewards, masks = [], [], [], []
+    alive = np.ones(n, dtype=bool)  # this step is a transition of a running episode
+    obs_steps, act_steps, rewards, masks, ends = [], [], [], [], []
     with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: the update's NaN check reports them
         for _ in range(max_t):  # the per-step loop: keep it to a forward pass, an env step and appends
             actions = sampler.act(obs, uniforms=rng.random(n))
@@ -126,28 +130,50 @@ def collect_arrays(venv, sampler, rng: np.random.Generator, *, seed: int, max_t:
             act_steps.append(actions)
             rewards.append(reward)
             masks.append(alive)
-            alive = alive & ~(terminated | truncated)
+            done = terminated | truncated
+            if autoreset:
+                ends.append(done & alive)
+                alive = ~done  # an ended copy's next step is its reset
+            else:
+                alive = alive & ~done
+                if not alive.any():
+                    break
             obs = next_obs
-            if not alive.any():
-                break
-    masks_arr = np.asarray(masks)  # (T, n): True while the copy's first episode runs
+    masks_arr = np.asarray(masks)  # (T, n)
     rewards_arr = np.where(masks_arr, np.asarray(rewards, dtype=np.float64), 0.0)
     returns = np.zeros_like(rewards_arr)
     running = np.zeros(n)
-    for t in range(len(rewards_arr) - 1, -1, -1):  # reward-to-go, backwards; zero past each episode's end
+    for t in range(len(rewards_arr) - 1, -1, -1):  # reward-to-go, backwards; a reset step (mask 0) separates episodes
         running = (rewards_arr[t] + gamma * running) * masks_arr[t]
         returns[t] = running
+    steps = len(masks)
+    if autoreset:
+        ends_arr = np.asarray(ends)
+        # Episode index of every step per copy: a new episode starts after each end (its reset step is masked).
+        episode_of = np.cumsum(ends_arr, axis=0) - ends_arr
+        cut = masks_arr[-1] & ~ends_arr[-1]  # copies whose last episode is still running at the window's end
+        n_episodes = ends_arr.sum(0) + cut
+        offsets = np.concatenate([[0], np.cumsum(n_episodes)[:-1]])
+        flat = (episode_of + offsets)[masks_arr]
+        total = int(n_episodes.sum())
+        episode_returns = np.bincount(flat, weights=rewards_arr[masks_arr], minlength=total)
+        episode_lengths = np.bincount(flat, minlength=total)
+        last_start = np.where(ends_arr.any(0), steps - np.argmax(ends_arr[::-1], axis=0), 0)
+    else:
+        episode_returns, episode_lengths = rewards_arr.sum(0), masks_arr.sum(0)
+        cut, last_start = alive, np.zeros(n, dtype=np.int64)
     keep = masks_arr
-    if tail and alive.any():  # episodes cut by max_t: leave out the steps whose reward-to-go the cut truncated
+    if tail and cut.any():  # episodes cut by the window: leave out the steps whose reward-to-go the cut truncated
         keep = masks_arr.copy()
-        keep[max(0, len(masks) - tail):, alive] = False
+        t_index = np.arange(steps)[:, None]
+        keep &= ~((t_index >= np.maximum(steps - tail, last_start)[None, :]) & cut[None, :])
     return {
         "obs": np.asarray(obs_steps, dtype=np.float32)[keep],
         "actions": np.asarray(act_steps, dtype=np.int64)[keep],
         "returns": returns[keep].astype(np.float32),
-        "episode_returns": rewards_arr.sum(0),
-        "episode_lengths": masks_arr.sum(0),
-        "env_steps": n * len(masks),
+        "episode_returns": episode_returns,
+        "episode_lengths": episode_lengths,
+        "env_steps": n * steps,
     }
 
 
@@ -432,7 +458,8 @@ def train(
             seed = TRAIN_SEED_OFFSET + config.seed * 10_000_019 + trainer.updates * config.batch_episodes
             batch = rollouts.collect(trainer.policy.sampler(), run_seed=config.seed, update=trainer.updates,
                                      env_seed=seed, max_t=config.train_max_t or config.max_t, gamma=config.gamma,
-                                     tail=config.cut_tail if config.train_max_t else 0)
+                                     tail=config.cut_tail if config.train_max_t else 0,
+                                     autoreset=config.train_autoreset)
             mean_return = float(batch.episode_returns.mean())
             val_score = None
             validate_now = config.val_every and (trainer.updates + 1) % config.val_every == 0

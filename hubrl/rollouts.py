@@ -41,9 +41,9 @@ def _worker(conn, env_id: str, num_envs: int, env_options: dict[str, Any]) -> No
             message = conn.recv()
             if message is None:
                 break
-            sampler, rng_seed, env_seed, max_t, gamma, tail = message
+            sampler, rng_seed, env_seed, max_t, gamma, tail, autoreset = message
             conn.send(collect_arrays(venv, sampler, np.random.default_rng(rng_seed), seed=env_seed, max_t=max_t,
-                                     gamma=gamma, tail=tail))
+                                     gamma=gamma, tail=tail, autoreset=autoreset))
     except (EOFError, KeyboardInterrupt):
         pass
     finally:
@@ -73,17 +73,17 @@ class Rollouts:
             self.procs.append((proc, parent))
 
     def collect(self, sampler, *, run_seed: int, update: int, env_seed: int, max_t: int, gamma: float,
-                tail: int = 0):
-        """One batch (see :func:`hubrl.reinforce.collect_arrays` for ``max_t``, ``gamma`` and ``tail``)."""
+                tail: int = 0, autoreset: bool = False):
+        """One batch (see :func:`hubrl.reinforce.collect_arrays` for ``max_t``, ``gamma``, ``tail``, ``autoreset``)."""
         from hubrl.reinforce import Batch, collect_arrays
 
         if self.venv is not None:
             parts = [collect_arrays(self.venv, sampler, shard_rng(run_seed, update, 0), seed=env_seed, max_t=max_t,
-                                    gamma=gamma, tail=tail)]
+                                    gamma=gamma, tail=tail, autoreset=autoreset)]
         else:
             offset = 0
             for shard, (size, (_, conn)) in enumerate(zip(self.sizes, self.procs)):
-                conn.send((sampler, [run_seed, update, shard], env_seed + offset, max_t, gamma, tail))
+                conn.send((sampler, [run_seed, update, shard], env_seed + offset, max_t, gamma, tail, autoreset))
                 offset += size
             try:
                 parts = [conn.recv() for _, conn in self.procs]

@@ -133,10 +133,66 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_a_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("policy."))
 
 
+class _ActsOnUniforms:
+    """A sampler whose actions depend on the uniforms only, so single envs can replay them (thrust 1 in 10)."""
+
+    def act(self, obs, uniforms):
+        return (uniforms >= 0.1).astype(np.int64)
+
+
+def test_autoreset_windows_match_single_envs_replayed_with_the_same_actions():
+    from hubrl.envs import make_env
+    from hubrl.reinforce import collect_arrays
+
+    # Pixelcopter's vector env is bit-identical to single envs (gymnasium's CartPole vector env seeds differently).
+    n, window, tail, gamma = 3, 150, 8, 0.9
+    out = collect_arrays(make_vector_env("Pixelcopter-PLE-v0", n), _ActsOnUniforms(), np.random.default_rng(7), seed=11,
+                         max_t=window, gamma=gamma, tail=tail, autoreset=True)
+    uniforms = np.random.default_rng(7).random((window, n))
+    # Replay every copy alone: NEXT_STEP autoreset means the step after an episode's end is its reset.
+    obs_t, act_t, ret_t, keep_t = {}, {}, {}, {}
+    episode_returns = []
+    for i in range(n):
+        env = make_env("Pixelcopter-PLE-v0")
+        obs, _ = env.reset(seed=11 + i)
+        episodes, current, reset_next = [], [], False
+        for t in range(window):
+            if reset_next:
+                obs, _ = env.reset()
+                episodes.append(current)
+                current, reset_next = [], False
+                continue
+            action = int(uniforms[t, i] >= 0.1)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            current.append((t, obs, action, reward))
+            obs = next_obs
+            reset_next = terminated or truncated
+        if current:
+            episodes.append(current)
+        for k, episode in enumerate(episodes):
+            cut = k == len(episodes) - 1 and not reset_next  # still running at the window's end
+            episode_returns.append((i, sum(r for *_, r in episode), len(episode)))
+            for j, (t, o, a, _) in enumerate(episode):
+                obs_t[t, i], act_t[t, i] = o, a
+                ret_t[t, i] = sum(gamma ** (m - j) * episode[m][3] for m in range(j, len(episode)))
+                keep_t[t, i] = not (cut and t >= window - tail)
+    kept = sorted(k for k, keep in keep_t.items() if keep)  # time-major, then copy
+    assert len(kept) < len(keep_t)  # some steps were left out: a tail and the reset steps
+    np.testing.assert_array_equal(out["obs"], np.array([obs_t[k] for k in kept], dtype=np.float32))
+    np.testing.assert_array_equal(out["actions"], [act_t[k] for k in kept])
+    np.testing.assert_allclose(out["returns"], [ret_t[k] for k in kept], rtol=1e-5)
+    # every episode started in the window, copy after copy, cut ones with their partial return
+    np.testing.assert_array_equal(out["episode_returns"], [r for _, r, _ in episode_returns])
+    np.testing.assert_array_equal(out["episode_lengths"], [length for *_, length in episode_returns])
+    assert len(episode_returns) > 2 * n and out["env_steps"] == n * window
+
+
 @pytest.mark.parametrize("override", [dict(lr=0), dict(lr=-1e-3), dict(hidden_sizes=(0,)), dict(batch_episodes=0),
                                       dict(n_training_episodes=-5), dict(gamma=1.5), dict(max_t=0),
                                       dict(train_max_t=0), dict(train_max_t=100, cut_tail=100), dict(cut_tail=-1),
-                                      dict(val_on_batch=True, val_every=1, train_max_t=200)])
+                                      dict(val_on_batch=True, val_every=1, train_max_t=200),
+                                      dict(train_autoreset=True), dict(train_max_t=2000),
+                                      dict(val_on_batch=True, val_every=1, train_max_t=1000, train_autoreset=True)])
 def test_nonsensical_hyperparameters_are_refused(override):
     with pytest.raises(ConfigError):
         make_config("CartPole-v1", **override)

@@ -83,27 +83,51 @@ def env_info(env_id: str) -> EnvInfo:
 
 
 def make_env(env_id: str, *, render_mode: str | None = None, **env_options) -> gymnasium.Env:
-    """One environment, as evaluation and recording use it (ALE games get hubrl's preprocessing wrapper)."""
+    """One environment, as evaluation and recording use it (ALE games get hubrl's preprocessing wrapper).
+
+    ``obs_lags=[6, 12, 24]`` (any env) appends the observations of that many frames ago (see
+    :mod:`hubrl.envs.history`).
+    """
     info = env_info(env_id)
     register_envs()
+    lags = env_options.pop("obs_lags", None)
     if info.family == "atari":
         from hubrl.envs.atari import make_atari_env
 
-        return make_atari_env(env_id, render_mode=render_mode, **env_options)
-    if env_options:
-        raise UnknownEnvError(f"{env_id} takes no environment options, got {sorted(env_options)}")
-    return gymnasium.make(env_id, render_mode=render_mode)
+        env = make_atari_env(env_id, render_mode=render_mode, **env_options)
+    elif env_options:
+        raise UnknownEnvError(f"{env_id} takes no environment options but obs_lags, got {sorted(env_options)}")
+    else:
+        env = gymnasium.make(env_id, render_mode=render_mode)
+    if lags is not None:
+        from hubrl.envs.history import ObservationHistory
+
+        env = ObservationHistory(env, lags)
+    return env
 
 
 def make_vector_env(env_id: str, num_envs: int, **env_options) -> gymnasium.vector.VectorEnv:
     """``num_envs`` copies for training: numpy-batched where hubrl/gymnasium has them, worker processes otherwise.
 
-    Every vector env here autoresets in gymnasium's NEXT_STEP mode.
+    Every vector env here autoresets in gymnasium's NEXT_STEP mode. ``obs_lags`` as in :func:`make_env`.
     """
     info = env_info(env_id)
     register_envs()
+    lags = env_options.pop("obs_lags", None)
+    if lags is not None:
+        from hubrl.envs.history import check_lags
+
+        check_lags(lags)  # before starting any copies
     if info.family == "atari":
         from hubrl.envs.atari import make_atari_vector_env
 
-        return make_atari_vector_env(env_id, num_envs, **env_options)
-    return gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        venv = make_atari_vector_env(env_id, num_envs, **env_options)
+    elif env_options:
+        raise UnknownEnvError(f"{env_id} takes no environment options but obs_lags, got {sorted(env_options)}")
+    else:
+        venv = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+    if lags is not None:
+        from hubrl.envs.history import VectorObservationHistory
+
+        venv = VectorObservationHistory(venv, lags)
+    return venv
