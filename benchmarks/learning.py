@@ -1,11 +1,14 @@
 """Learning curves: the tuned preset vs the course preset, each for a fixed wall-clock budget, over several seeds.
 
-Every run trains with its preset's recipe for ``--budget`` seconds of training time; at ``--points`` moments it is
+Every run trains with its preset's recipe (its own step budget and schedules, as ``hubrl train`` does) for at most
+``--budget`` seconds of training time; at ``--points`` moments it is
 evaluated with the seeded protocol (10 episodes, seeds 0..9, stochastic, course episode cap) inside a training
 callback, whose time does not count as training time. Prints score (mean - std) against wall time and env steps as a
-table, writes a PNG and a JSON next to it, and the final scores of the policy each run returns.
+table, writes a PNG and a JSON next to it, and the final scores of the policy each run returns. ``--save-runs DIR``
+also packages every run as a complete run folder (weights, card, video; what ``hubrl train`` writes).
 
     python benchmarks/learning.py Pixelcopter-PLE-v0 --budget 1800 --seeds 3
+    python benchmarks/learning.py Pixelcopter-PLE-v0 --presets default --budget 1800 --seeds 3 --save-runs runs/bench
     python benchmarks/learning.py CartPole-v1 --budget 20 --seeds 3 --workers 2
 """
 
@@ -23,15 +26,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def run_one(env_id: str, preset: str, seed: int, budget: float, points: int, overrides: dict) -> dict:
+def run_one(env_id: str, preset: str, seed: int, budget: float, points: int, overrides: dict,
+            save_runs: Path | None = None) -> dict:
     import torch
 
     from hubrl.evaluate import evaluate_agent
     from hubrl.presets import make_config
     from hubrl.reinforce import train
+    from hubrl.run import package_run
 
-    settings = {"time_budget_s": budget, "n_training_episodes": 10**9, "max_env_steps": None, **overrides}
-    config = make_config(env_id, preset, seed=seed, **settings)
+    config = make_config(env_id, preset, seed=seed, **overrides)
+    # The preset's own step budget drives its schedules; the benchmark's budget caps the wall time.
+    config.time_budget_s = min(budget, config.time_budget_s or budget)
     torch.set_num_threads(config.torch_threads)
     curve = []
     next_at = [budget / points]
@@ -46,6 +52,9 @@ def run_one(env_id: str, preset: str, seed: int, budget: float, points: int, ove
 
     result = train(config, progress=False, callback=probe)
     final = evaluate_agent(result.policy, n_eval_episodes=10, seed=0, max_steps=config.max_t)
+    if save_runs is not None:
+        out = save_runs / f"{env_id.replace('/', '-')}-{preset}-seed{seed}"
+        package_run(result, out, staging=out.with_name(out.name + ".staging"))
     return {"preset": preset, "seed": seed, "curve": curve, "final": final.to_json(), "wall_s": result.wall_s,
             "env_steps": result.env_steps, "episodes": result.episodes}
 
@@ -62,13 +71,20 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override for the first preset only (to try a change against the course recipe)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
+    parser.add_argument("--save-runs", type=Path, default=None, metavar="DIR",
+                        help="also write every run's complete run folder (weights, card, video) under DIR")
     args = parser.parse_args()
+    if args.save_runs is not None:
+        taken = [p for p in args.presets.split(",") for s in range(args.seeds)
+                 if (args.save_runs / f"{args.env_id.replace('/', '-')}-{p}-seed{s}").exists()]
+        if taken:
+            parser.error(f"{args.save_runs} already holds runs for {', '.join(sorted(set(taken)))}; choose another --save-runs")
 
     from hubrl.presets import parse_override
 
     presets = args.presets.split(",")
     overrides = dict(parse_override(s) for s in args.overrides)
-    jobs = [(args.env_id, p, s, args.budget, args.points, overrides if i == 0 else {})
+    jobs = [(args.env_id, p, s, args.budget, args.points, overrides if i == 0 else {}, args.save_runs)
             for i, p in enumerate(presets) for s in range(args.seeds)]
     with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(pool.map(run_one, *zip(*jobs)))

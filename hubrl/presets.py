@@ -8,6 +8,7 @@ which learns from the 128-byte console RAM instead of pixels). ``hubrl train ENV
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ class TrainConfig:
     """Cut training episodes at this many steps (None: ``max_t``). A batch waits for its longest episode, so
     with long, uneven episodes most copies sit finished; cutting keeps them all busy. Validation and evaluation
     still play to ``max_t``."""
+    train_autoreset: bool = False
+    """With ``train_max_t``: every copy plays exactly ``train_max_t`` steps per update, starting a new episode
+    whenever one ends, so no copy ever waits (only each copy's last episode is cut)."""
     cut_tail: int = 0
     """Steps at the end of a cut episode left out of the loss: their reward-to-go misses the rest of the episode
     (about 3 / (1 - gamma) steps makes the missing part negligible)."""
@@ -110,7 +114,11 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be zero or positive, got {value!r}")
         if self.cut_tail < 0 or (self.train_max_t and self.cut_tail >= self.train_max_t):
             raise ConfigError(f"cut_tail must be >= 0 and below train_max_t, got {self.cut_tail}")
-        if self.val_on_batch and self.train_max_t and self.train_max_t < self.max_t:
+        if self.train_max_t and self.train_max_t > self.max_t:
+            raise ConfigError(f"train_max_t ({self.train_max_t}) cannot exceed max_t ({self.max_t}); lower train_max_t too")
+        if self.train_autoreset and not self.train_max_t:
+            raise ConfigError("train_autoreset needs train_max_t: the number of steps every copy plays per update")
+        if self.val_on_batch and self.train_max_t and (self.train_max_t < self.max_t or self.train_autoreset):
             raise ConfigError("val_on_batch scores whole training episodes; it cannot be combined with train_max_t")
         if self.val_every < 0:
             raise ConfigError(f"val_every must be 0 (off) or a positive number of updates, got {self.val_every}")
@@ -149,9 +157,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "Pixelcopter-PLE-v0": {
         "course": dict(hidden_sizes=(64, 128), n_training_episodes=50000, max_t=10000, gamma=0.99, lr=1e-4),
         "default": dict(
-            hidden_sizes=(64, 64), batch_episodes=64, n_training_episodes=10**7, max_env_steps=150_000_000,
-            time_budget_s=1800, max_t=10000, gamma=0.99, lr=3e-3, lr_final=3e-4, obs_norm=True, baseline=True,
-            ent_coef=0.01, ent_coef_final=0.0, max_grad_norm=1.0, val_every=25, n_val_episodes=32, select_best=True,
+            hidden_sizes=(64, 64), batch_episodes=128, train_max_t=1000, train_autoreset=True, cut_tail=150,
+            env_options={"obs_lags": [6, 12, 24]}, n_training_episodes=10**7, max_env_steps=380_000_000,
+            time_budget_s=1500, max_t=10000, gamma=0.99, lr=3e-3, lr_final=3e-4, obs_norm=True, baseline=True,
+            ent_coef=0.01, ent_coef_final=0.0, max_grad_norm=1.0, val_every=50, n_val_episodes=64, select_best=True,
             rollout_workers=2, torch_threads=2,
         ),
     },
@@ -199,7 +208,7 @@ def make_config(env_id: str, preset: str = "default", **overrides: Any) -> Train
     unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__) - {"env_id", "preset"})
     if unknown:
         raise ConfigError(f"unknown hyperparameter(s) {', '.join(unknown)}; known: {', '.join(TrainConfig.__dataclass_fields__)}")
-    values = {**presets[preset], **overrides}
+    values = copy.deepcopy({**presets[preset], **overrides})  # a config never shares a dict with the table
     return TrainConfig(env_id=env_id, preset=preset, **values)
 
 

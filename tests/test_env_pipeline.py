@@ -12,7 +12,7 @@ from hubrl.run import train_run
 
 @pytest.mark.parametrize("env_id, overrides", [
     ("Pixelcopter-PLE-v0", dict(max_env_steps=20_000, val_every=2, n_val_episodes=2, n_evaluation_episodes=3,
-                                rollout_workers=1, max_t=300)),
+                                rollout_workers=1, max_t=300, train_max_t=100, cut_tail=20, batch_episodes=8)),
     ("Pong-PLE-v0", dict(max_env_steps=20_000, val_every=2, n_val_episodes=2, n_evaluation_episodes=2,
                          rollout_workers=1, max_t=300)),
 ])
@@ -23,6 +23,10 @@ def test_ple_games_produce_a_complete_run_folder(tmp_path, env_id, overrides):
         results["episode_returns"])
     card = ModelCard.load(path / "README.md")
     assert card.data.to_dict()["tags"][0] == env_id and card_problems(card) == []
+    if env_id.startswith("Pixel"):  # the tuned preset's agent sees 6, 12 and 24 frames back: saved and explained
+        config = json.loads((path / "config.json").read_text())
+        assert config["env_options"] == {"obs_lags": [6, 12, 24]} and config["obs_dim"] == 28
+        assert "ObservationHistory(env, [6, 12, 24])" in card.text
     frames = list(iio.imiter(path / "replay.mp4", plugin="FFMPEG"))
     assert frames[0].shape[:2] == (288, 288 if env_id.startswith("Pixel") else 384)  # 6x nearest-neighbour
     assert len(frames) >= 2
