@@ -127,7 +127,7 @@ def plot(runs: list[dict], env_id: str, path: Path) -> None:
         ax.set_ylabel("score (mean - std)")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle(f"REINFORCE on {env_id}: tuned vs course preset")
+    fig.suptitle(f"REINFORCE on {env_id}: " + " vs ".join(dict.fromkeys(r["preset"] for r in runs)) + " preset")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
