@@ -26,6 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def run_folder(save_runs: Path, env_id: str, preset: str, seed: int) -> Path:
+    """Where ``--save-runs`` puts one run's folder."""
+    return save_runs / f"{env_id.replace('/', '-')}-{preset}-seed{seed}"
+
+
 def run_one(env_id: str, preset: str, seed: int, budget: float, points: int, overrides: dict,
             save_runs: Path | None = None) -> dict:
     import torch
@@ -53,7 +58,7 @@ def run_one(env_id: str, preset: str, seed: int, budget: float, points: int, ove
     result = train(config, progress=False, callback=probe)
     final = evaluate_agent(result.policy, n_eval_episodes=10, seed=0, max_steps=config.max_t)
     if save_runs is not None:
-        out = save_runs / f"{env_id.replace('/', '-')}-{preset}-seed{seed}"
+        out = run_folder(save_runs, env_id, preset, seed)
         package_run(result, out, staging=out.with_name(out.name + ".staging"))
     return {"preset": preset, "seed": seed, "curve": curve, "final": final.to_json(), "wall_s": result.wall_s,
             "env_steps": result.env_steps, "episodes": result.episodes}
@@ -74,15 +79,14 @@ def main() -> None:
     parser.add_argument("--save-runs", type=Path, default=None, metavar="DIR",
                         help="also write every run's complete run folder (weights, card, video) under DIR")
     args = parser.parse_args()
+    presets = args.presets.split(",")
     if args.save_runs is not None:
-        taken = [p for p in args.presets.split(",") for s in range(args.seeds)
-                 if (args.save_runs / f"{args.env_id.replace('/', '-')}-{p}-seed{s}").exists()]
+        taken = [p for p in presets for s in range(args.seeds) if run_folder(args.save_runs, args.env_id, p, s).exists()]
         if taken:
             parser.error(f"{args.save_runs} already holds runs for {', '.join(sorted(set(taken)))}; choose another --save-runs")
 
     from hubrl.presets import parse_override
 
-    presets = args.presets.split(",")
     overrides = dict(parse_override(s) for s in args.overrides)
     jobs = [(args.env_id, p, s, args.budget, args.points, overrides if i == 0 else {}, args.save_runs)
             for i, p in enumerate(presets) for s in range(args.seeds)]

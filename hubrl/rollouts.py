@@ -41,9 +41,8 @@ def _worker(conn, env_id: str, num_envs: int, env_options: dict[str, Any]) -> No
             message = conn.recv()
             if message is None:
                 break
-            sampler, rng_seed, env_seed, max_t, gamma, tail, autoreset = message
-            conn.send(collect_arrays(venv, sampler, np.random.default_rng(rng_seed), seed=env_seed, max_t=max_t,
-                                     gamma=gamma, tail=tail, autoreset=autoreset))
+            sampler, rng_seed, env_seed, options = message
+            conn.send(collect_arrays(venv, sampler, np.random.default_rng(rng_seed), seed=env_seed, **options))
     except (EOFError, KeyboardInterrupt):
         pass
     finally:
@@ -72,18 +71,17 @@ class Rollouts:
             child.close()
             self.procs.append((proc, parent))
 
-    def collect(self, sampler, *, run_seed: int, update: int, env_seed: int, max_t: int, gamma: float,
-                tail: int = 0, autoreset: bool = False):
-        """One batch (see :func:`hubrl.reinforce.collect_arrays` for ``max_t``, ``gamma``, ``tail``, ``autoreset``)."""
+    def collect(self, sampler, *, run_seed: int, update: int, env_seed: int, **options: Any):
+        """One batch; ``options`` (``max_t``, ``gamma``, ``tail``, ``autoreset``) go to
+        :func:`hubrl.reinforce.collect_arrays` unchanged."""
         from hubrl.reinforce import Batch, collect_arrays
 
         if self.venv is not None:
-            parts = [collect_arrays(self.venv, sampler, shard_rng(run_seed, update, 0), seed=env_seed, max_t=max_t,
-                                    gamma=gamma, tail=tail, autoreset=autoreset)]
+            parts = [collect_arrays(self.venv, sampler, shard_rng(run_seed, update, 0), seed=env_seed, **options)]
         else:
             offset = 0
             for shard, (size, (_, conn)) in enumerate(zip(self.sizes, self.procs)):
-                conn.send((sampler, [run_seed, update, shard], env_seed + offset, max_t, gamma, tail, autoreset))
+                conn.send((sampler, [run_seed, update, shard], env_seed + offset, options))
                 offset += size
             try:
                 parts = [conn.recv() for _, conn in self.procs]
