@@ -143,6 +143,11 @@ class HubClient:
         return HubError(f"Hub operation on {repo_id} failed: {first_line(err)}", repo_id=repo_id)
 
 
+def hub_api(endpoint: str | None = None, token: str | bool | None = None):
+    """``HubClient(endpoint, token).api``: an ``HfApi``, for callers of the earlier API (new code holds a client)."""
+    return HubClient(endpoint, token).api
+
+
 def _is_network_error(err: Exception) -> bool:
     """No answer at all: socket errors, and the HTTP library's transport errors (connect, timeout, protocol)."""
     from huggingface_hub.errors import HfHubHTTPError
@@ -392,4 +397,4 @@ def load_agent(source: str | Path, *, revision: str | None = None, endpoint: str
     raise RunFolderError(f"{source} is neither an existing run folder nor a repo id like namespace/name")
 
 
-__all__ = ["HubClient", "PushResult", "check_repo_id", "load_agent", "load_from_hub", "push_to_hub"]
+__all__ = ["HubClient", "PushResult", "check_repo_id", "hub_api", "load_agent", "load_from_hub", "push_to_hub"]
