@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubrl.card import card_problems
+from hubrl.card import card_problems, match_generated_card
 from hubrl.envs import ENVS
 from hubrl.errors import (
     AgentFormatError, CardError, ConfigError, HubError, HubUnreachableError, NotAuthorizedError, RepoNotFoundError,
@@ -192,8 +192,6 @@ def prepare_card(run_dir: Path, repo_id: str) -> str:
     "Generated" is :func:`hubrl.card.match_generated_card`: the card equals what hubrl renders now from the
     folder's JSON files, for no repo, for this repo or for the repo it was last pushed to.
     """
-    from hubrl.card import match_generated_card
-
     current = (run_dir / CARD).read_text(encoding="utf-8")
     hyper, results = read_json(run_dir / "hyperparameters.json"), read_json(run_dir / RESULTS)
     generated, _ = match_generated_card(current, hyperparameters=hyper, results=results, repo_id=repo_id)
