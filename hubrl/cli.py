@@ -117,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("user", metavar="USER")
     q.add_argument("--data", type=Path, default=None, help="data folder of the local Hub")
     q.set_defaults(func=cmd_hub_token)
+    q = hub_sub.add_parser("class", help="tokens for a whole roster (one user per line), printed once",
+                           description="Create a user and a new write token for every student of ROSTER (a text "
+                                       "file, one user name per line) and print each student's HF_ENDPOINT and "
+                                       "HF_TOKEN lines. Tokens are shown once; only their hashes are stored.")
+    q.add_argument("roster", metavar="ROSTER", type=Path)
+    q.add_argument("--endpoint", default="http://127.0.0.1:8080",
+                   help="the URL students reach the Hub at (e.g. http://192.168.1.10:8080)")
+    q.add_argument("--data", type=Path, default=None, help="data folder of the local Hub")
+    q.set_defaults(func=cmd_hub_class)
 
     p = sub.add_parser("demo", help="the whole story offline: local Hub, train, push, load back, leaderboard",
                        description="Start a local Hub in-process, train CartPole-v1, evaluate, record, push as "
@@ -273,6 +282,18 @@ def cmd_hub_token(args: argparse.Namespace) -> int:
     token = create_token(data, args.user)
     _stderr(f"new token for {args.user} on the local Hub in {data} (shown once; use it as HF_TOKEN):")
     print(token)
+    return 0
+
+
+def cmd_hub_class(args: argparse.Namespace) -> int:
+    from hubrl.server import default_data_dir
+    from hubrl.server.classroom import create_class_tokens, student_lines
+
+    data = args.data or default_data_dir()
+    tokens = create_class_tokens(data, args.roster)
+    _stderr(f"{len(tokens)} new tokens on the local Hub in {data} (shown once; give each student their lines):")
+    for user, token in tokens.items():
+        print(f"# {user}\n{student_lines(args.endpoint, token)}")
     return 0
 
 

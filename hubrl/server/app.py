@@ -49,6 +49,10 @@ INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 """The exact 401 message the client recognises as a bad token (rather than a hidden repository)."""
 MAX_JSON_BODY = 16 << 20
 """Largest JSON request body (create, preupload, paths-info, ...) read into memory; commits stream instead."""
+_MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "png": "image/png", "jpg": "image/jpeg",
+                "jpeg": "image/jpeg", "gif": "image/gif"}
+"""Types a browser may show inline (the pages' replays and curves); anything else, HTML and SVG included, is
+served as ``application/octet-stream`` with ``nosniff``, so a file in a repo never runs as a page."""
 _MODEL_SORTS = {
     "lastModified": "lastModified",
     "last_modified": "lastModified",
@@ -407,14 +411,10 @@ class HubApp:
     def paths_info(self, req: Request, repo_id: str, revision: str) -> Response:
         self._visible(req, repo_id)
         commit = self.storage.resolve(repo_id, revision)
-        raw = req.read_small()
         if req.headers.get("content-type", "").startswith("application/json"):
-            try:
-                paths = json.loads(raw).get("paths", [])
-            except (ValueError, AttributeError):
-                raise BadRequest("The request body is not valid JSON.") from None
+            paths = req.json().get("paths", [])
         else:
-            paths = parse_qs(raw.decode("utf-8", "replace")).get("paths", [])
+            paths = parse_qs(req.read_small().decode("utf-8", "replace")).get("paths", [])
         trees = self.storage.tree_oids(repo_id, commit)
         out = []
         for p in paths if isinstance(paths, list) else [paths]:
@@ -437,14 +437,16 @@ class HubApp:
         if entry is None:
             raise _with_commit(EntryNotFound(f"Entry not found: {path} at revision {revision}."), commit)
         headers = {
-            "Content-Type": "application/octet-stream",
+            "Content-Type": _MEDIA_TYPES.get(path.rsplit(".", 1)[-1].lower(), "application/octet-stream"),
+            "X-Content-Type-Options": "nosniff",
             "ETag": f'"{entry.oid}"',
             "X-Repo-Commit": commit.id,
             "Accept-Ranges": "bytes",
         }
-        start, end = _parse_range(req.headers.get("range"), entry.size)
+        span = _parse_range(req.headers.get("range"), entry.size)
+        start, end = span or (0, entry.size)
         status = 200
-        if (start, end) != (0, entry.size):
+        if span is not None:
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{entry.size}"
         if req.method == "HEAD":
@@ -670,14 +672,14 @@ def _expand(item: dict, expand: list[str] | None) -> dict:
     return {k: v for k, v in item.items() if k in keep}
 
 
-def _parse_range(header: str | None, size: int) -> tuple[int, int]:
-    """``(start, end)`` (end exclusive) for a single ``bytes=a-b`` range (RFC 9110); the whole file when there is
-    no range, several ranges or a malformed one. RangeNotSatisfiable (416) when it starts past the end."""
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(start, end)`` (end exclusive) for a single ``bytes=a-b`` range (RFC 9110); None (the whole file) when
+    there is no range, several ranges or a malformed one. RangeNotSatisfiable (416) when it starts past the end."""
     if not header or not header.startswith("bytes=") or "," in header or size == 0:
-        return 0, size
+        return None
     first, _, last = header[6:].strip().partition("-")
     if not (first.isdigit() or first == "") or not (last.isdigit() or last == "") or first == last == "":
-        return 0, size
+        return None
     if first == "":
         start, end = max(size - int(last), 0), size
     else:
@@ -687,5 +689,5 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int]:
         err.headers["Content-Range"] = f"bytes */{size}"
         raise err
     if end <= start:
-        return 0, size
+        return None
     return start, min(end, size)
