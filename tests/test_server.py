@@ -852,7 +852,8 @@ def test_ndjson_reader_splits_at_any_chunk_boundary(tmp_path):
     for size in (1, 2, 3, 5, 7, 4096, len(body)):
         pieces = iter([body[i:i + size] for i in range(0, len(body), size)])
         n = iter(range(10**6))
-        reader = NdjsonReader(lambda: next(pieces, b""), lambda: BlobWriter(tmp_path / f"b{size}-{next(n)}"))
+        reader = NdjsonReader(lambda p=pieces: next(p, b""),
+                              lambda s=size, n=n: BlobWriter(tmp_path / f"b{s}-{next(n)}"))
         lines = list(reader)
         reader.close()
         assert [line.item["key"] for line in lines] == ["header", "file", "file", "deletedFile"]

@@ -8,6 +8,11 @@ hundreds of MiB. Each line's structure (everything but long strings) is kept in 
 (:class:`~hubrl.server.storage.BlobWriter`) and the line is parsed with a placeholder in its place. Only a file's
 ``content`` may be that long, and it must be base64 without JSON escapes (which base64 never needs).
 
+Why a scanner of our own: the maintained streaming JSON parsers (ijson, json-stream) stream structures but still
+hand each string over whole (streaming one string is json-stream's open issue #45), and that string is exactly the
+problem here. The scanner below only finds line ends and long strings (with C-speed regex searches); all parsing
+proper stays with ``json``.
+
 Everything malformed is a :class:`~hubrl.server.errors.BadRequest` naming the line: invalid JSON, nesting too deep,
 invalid base64, a long string anywhere else, a body that ends inside a line.
 """

@@ -18,7 +18,6 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import anyio
@@ -272,5 +271,3 @@ def create_app(hub: HubApp, *, max_body_bytes: int, display_host: Callable[[], s
 def _models_only() -> HubServerError:
     return RepoNotFound("This local Hub only hosts model repositories.")
 
-
-__all__: list[Any] = ["create_app", "base_url", "EncodedPathRouting"]
