@@ -123,6 +123,15 @@ def file_op(path: str, data: bytes) -> dict:
     return {"key": "file", "value": {"path": path, "content": base64.b64encode(data).decode(), "encoding": "base64"}}
 
 
+def in_threads(fn, n: int) -> None:
+    """Run ``fn(0)`` ... ``fn(n - 1)`` at once, one thread each, and wait for all."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def head_sha(api: HfApi, repo_id: str) -> str:
     return api.model_info(repo_id).sha
 
@@ -503,11 +512,7 @@ def test_concurrent_pushes_both_land(hub, api):
         except BaseException as err:  # noqa: BLE001 - reported below
             errors.append(err)
 
-    threads = [threading.Thread(target=push, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(push, 4)
     assert errors == []
     titles = [c.title for c in api.list_repo_commits("alice/busy")]
     assert sorted(titles[:4]) == [f"push {i}" for i in range(4)] and titles[4] == "initial commit"
@@ -695,3 +700,295 @@ def test_symlinks_in_the_data_directory_are_not_followed(hub, api, tmp_path):
     blob.symlink_to(secret)
     status, _, body = raw(hub, "GET", "/alice/real/resolve/main/f.txt")
     assert status != 200 and b"secret" not in body
+
+
+# ------------------------------------------------------------------------------------------ hostile input, streaming
+def _tmp_files(hub: LocalHub) -> list[str]:
+    return os.listdir(hub.data_dir / "tmp")
+
+
+def test_hostile_requests_get_a_4xx_and_store_nothing(hub, api, alice):
+    api.create_repo("alice/target")
+    before = head_sha(api, "alice/target")
+    auth = {"Authorization": f"Bearer {alice}", "Content-Type": "application/x-ndjson"}
+    commit = "/api/models/alice/target/commit/main"
+    big_b64 = base64.b64encode(b"z" * 300_000).decode()
+    bodies = {
+        "deep nesting": ndjson("x") + b"[" * 100_000 + b"\n",
+        "deep nesting in a value": ndjson("x", {"key": "file", "value": {"path": "a", "content": [[[[]]]] * 1}})
+        + b'{"key": "file", "value": ' + b"[" * 100_000 + b"}\n",
+        "bad json": ndjson("x") + b"{not json}\n",
+        "not an object": ndjson("x") + b"[1, 2]\n",
+        "bad base64 (small)": ndjson("x", {"key": "file", "value": {"path": "a", "content": "@@@", "encoding": "base64"}}),
+        "bad base64 (streamed)": ndjson(
+            "x", {"key": "file", "value": {"path": "a", "content": big_b64[:-8] + "@@@@@@@@", "encoding": "base64"}}
+        ),
+        "data after padding (streamed)": ndjson(
+            "x", {"key": "file", "value": {"path": "a", "content": "QQ==" + big_b64, "encoding": "base64"}}
+        ),
+        "long string outside content": ndjson("x", {"key": "file", "value": {"path": "p" * 100_000, "content": ""}}),
+        "long content not base64": ndjson("x", {"key": "file", "value": {"path": "a", "content": big_b64, "encoding": "utf-8"}}),
+        "escapes in long content": ndjson(
+            "x", {"key": "file", "value": {"path": "a", "content": big_b64 + "\\n", "encoding": "base64"}}
+        ).replace(b"\\\\n", b"\\n"),
+        "truncated inside content": ndjson("x")
+        + b'{"key": "file", "value": {"content": "' + big_b64.encode()[:200_000],
+        "no header": b"".join(json.dumps(file_op("a.txt", b"a")).encode() + b"\n" for _ in range(1)),
+        "not utf-8": ndjson("x") + b'{"key": "file", "value": {"path": "\xff\xfe", "content": ""}}\n',
+    }
+    for what, body in bodies.items():
+        status, headers, answer = raw(hub, "POST", commit, body, auth)
+        assert 400 <= status < 500, (what, status, answer[:200])
+        assert json.loads(answer)["error"], what
+        assert _tmp_files(hub) == [], what
+    for url in [
+        "/api/models?cursor=" + base64.urlsafe_b64encode(b'[1,"x"]').decode(),
+        "/api/models?cursor=" + base64.urlsafe_b64encode(b"[" * 5_000).decode(),
+        "/api/models?cursor=%%%",
+        "/api/models?limit=-1",
+        "/api/models?limit=abc",
+        "/alice/target/resolve/main/.gitattributes%ff",
+    ]:
+        status, _, answer = raw(hub, "GET", url)
+        assert 400 <= status < 500, (url, status)
+    for path, body in [
+        ("/api/repos/create", b"[" * 100_000),
+        ("/api/repos/create", b'{"name": ' * 1000),
+        ("/api/models/alice/target/preupload/main", b'{"files": [1, 2]}'),
+        ("/api/models/alice/target/preupload/main", b'{"files": "x"}'),
+        ("/api/models/alice/target/paths-info/main", b"[" * 100_000),
+    ]:
+        status, _, answer = raw(hub, "POST", path, body, {"Authorization": f"Bearer {alice}",
+                                                          "Content-Type": "application/json"})
+        assert 400 <= status < 500, (path, status, answer[:200])
+    assert head_sha(api, "alice/target") == before and api.list_repo_files("alice/target") == [".gitattributes"]
+    assert _tmp_files(hub) == []
+
+
+def _chunked_request(port: int, path: str, chunks, headers: dict[str, str]) -> tuple[int, bytes]:
+    """A POST with a chunked body written by hand (so that malformed chunk sizes can be sent)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        s.sendall(head.encode())
+        try:
+            for chunk in chunks:
+                s.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        resp = http.client.HTTPResponse(s)
+        resp.begin()
+        return resp.status, resp.read()
+
+
+def framed(payload: bytes, size: int = 65536):
+    """``payload`` as correctly framed chunks, then the last (empty) chunk."""
+    for i in range(0, len(payload), size):
+        yield b"%x\r\n%s\r\n" % (len(payload[i:i + size]), payload[i:i + size])
+    yield b"0\r\n\r\n"
+
+
+def test_uploads_are_refused_before_their_body_is_read_and_limits_count_received_bytes(tmp_path):
+    with LocalHub(tmp_path / "hub", max_body_bytes=1 << 20) as hub:
+        token = hub.create_token("alice")
+        bob = hub.create_token("bob")
+        api = HfApi(endpoint=hub.endpoint, token=token)
+        api.create_repo("alice/limited")
+        before = head_sha(api, "alice/limited")
+        payload = ndjson("x", file_op("big.bin", b"y" * (4 << 20)))
+        # anonymous, forged and foreign tokens: refused, nothing spooled (the body is far above the limit too)
+        for headers, expected in [({}, 401), ({"Authorization": "Bearer hf_forged"}, 401),
+                                  ({"Authorization": f"Bearer {bob}"}, 403)]:
+            status, _ = _chunked_request(hub.port, "/api/models/alice/limited/commit/main", framed(payload), headers)
+            assert status == expected
+            assert _tmp_files(hub) == []
+        # a negative chunk size is malformed framing, not a smaller body
+        status, _ = _chunked_request(hub.port, "/api/models/alice/limited/commit/main",
+                                     [b"-e1000\r\n" + b"x" * 100 + b"\r\n0\r\n\r\n"],
+                                     {"Authorization": f"Bearer {token}"})
+        assert status == 400
+        # with a valid token, the limit counts the bytes actually received (chunked: no Content-Length to trust)
+        status, answer = _chunked_request(hub.port, "/api/models/alice/limited/commit/main", framed(payload),
+                                          {"Authorization": f"Bearer {token}"})
+        assert status == 413 and b"limit" in answer
+        status, _, _ = raw(hub, "POST", "/api/models/alice/limited/commit/main", payload,
+                           {"Authorization": f"Bearer {token}"})
+        assert status == 413
+        assert head_sha(api, "alice/limited") == before and _tmp_files(hub) == []
+
+
+def test_large_files_stream_through_a_commit_intact(hub, api, alice, tmp_path):
+    """Files far above the 64 KiB in-memory string limit, odd sizes, several in one commit, with a small one."""
+    api.create_repo("alice/big")
+    rng = __import__("random").Random(0)
+    files = {f"f{n}.bin": rng.randbytes(n) for n in (70_001, 1_000_003, 3 << 20)}
+    files["small.txt"] = b"tiny"
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    api.upload_folder(repo_id="alice/big", folder_path=folder)
+    tree = {f.path: f for f in api.list_repo_tree("alice/big")}
+    for name, data in files.items():
+        assert tree[name].blob_id == git_hash(data) and tree[name].size == len(data)
+        got = hf_hub_download("alice/big", name, endpoint=hub.endpoint, token=alice, cache_dir=tmp_path / "c")
+        assert Path(got).read_bytes() == data
+    assert _tmp_files(hub) == []
+
+
+def test_ndjson_reader_splits_at_any_chunk_boundary(tmp_path):
+    from hubrl.server.storage import BlobWriter
+    from hubrl.server.uploads import LARGE_STRING, NdjsonReader
+
+    big = bytes(range(256)) * ((LARGE_STRING // 256) + 7)
+    body = ndjson(
+        'summary with "quotes" \\ and \u00e9',
+        file_op("big.bin", big),
+        {"key": "file", "value": {"path": "esc\"aped.txt", "content": "aGk=", "encoding": "base64"}},
+        {"key": "deletedFile", "value": {"path": "old.txt"}},
+    )
+    for size in (1, 2, 3, 5, 7, 4096, len(body)):
+        pieces = iter([body[i:i + size] for i in range(0, len(body), size)])
+        n = iter(range(10**6))
+        reader = NdjsonReader(lambda p=pieces: next(p, b""),
+                              lambda s=size, n=n: BlobWriter(tmp_path / f"b{s}-{next(n)}"))
+        lines = list(reader)
+        reader.close()
+        assert [line.item["key"] for line in lines] == ["header", "file", "file", "deletedFile"]
+        assert lines[0].item["value"]["summary"] == 'summary with "quotes" \\ and \u00e9'
+        assert lines[1].blob is not None and lines[1].blob.path.read_bytes() == big
+        assert lines[1].blob.oid == git_hash(big) and lines[1].item["value"]["path"] == "big.bin"
+        assert lines[2].blob is None and lines[2].item["value"]["path"] == 'esc"aped.txt'
+
+
+def test_range_requests_for_seeking(hub, api):
+    api.create_repo("alice/video")
+    data = bytes(range(256)) * 4
+    api.upload_file(path_or_fileobj=data, path_in_repo="replay.mp4", repo_id="alice/video")
+    url = "/alice/video/resolve/main/replay.mp4"
+    status, headers, body = raw(hub, "GET", url)
+    assert status == 200 and body == data and headers["content-type"] == "video/mp4"
+    assert headers["accept-ranges"] == "bytes"
+    for rng, expected in [("bytes=0-", data), ("bytes=10-19", data[10:20]), ("bytes=-5", data[-5:]),
+                          ("bytes=1000-5000", data[1000:])]:
+        status, headers, body = raw(hub, "GET", url, headers={"Range": rng})
+        assert status == 206 and body == expected, rng
+        assert headers["content-length"] == str(len(expected))
+    status, headers, _ = raw(hub, "GET", url, headers={"Range": "bytes=5000-"})
+    assert status == 416 and headers["content-range"] == f"bytes */{len(data)}"
+    assert raw(hub, "GET", url, headers={"Range": "bytes=abc"})[0] == 200  # malformed: the whole file
+
+
+def test_reserved_namespaces_cannot_be_users_or_repos(hub, api, tmp_path):
+    from hubrl.server.naming import RESERVED_NAMESPACES
+
+    assert {"leaderboard", "progress", "api", "models", "datasets", "spaces", "settings"} <= RESERVED_NAMESPACES
+    for name in ("leaderboard", "progress", "API", "settings"):
+        with pytest.raises(ConfigError, match="reserved"):
+            create_token(tmp_path / "hub", name)
+    status, _, body = raw(hub, "POST", "/api/repos/create",
+                          json.dumps({"name": "x", "organization": "leaderboard"}).encode(),
+                          {"Authorization": f"Bearer {api.token}"})
+    assert status in (400, 403)
+    assert not (tmp_path / "hub" / "repos" / "leaderboard").exists()
+
+
+def test_80_concurrent_commits_make_a_linear_history(hub, api, alice):
+    api.create_repo("alice/crowd")
+    results: list[int] = []
+
+    def push(i: int):
+        body = ndjson(f"push {i}", file_op(f"f{i}.txt", b"%d" % i))
+        status, _, _ = raw(hub, "POST", "/api/models/alice/crowd/commit/main", body,
+                           {"Authorization": f"Bearer {alice}", "Content-Type": "application/x-ndjson"})
+        results.append(status)
+
+    in_threads(push, 80)
+    assert results == [200] * 80
+    commits = api.list_repo_commits("alice/crowd")
+    assert len(commits) == 81 and sorted(c.title for c in commits[:80]) == sorted(f"push {i}" for i in range(80))
+    storage = hub.app.storage
+    head = storage.resolve("alice/crowd", "main")
+    chain = list(storage.history("alice/crowd", head.id))
+    assert len(chain) == 81 and all(len(c.parents) == (1 if c.parents else 0) for c in chain)
+    assert len(head.files) == 81  # every file of every commit: none was lost to a race
+
+
+def test_kill_9_mid_commit_leaves_all_old_or_all_new(tmp_path):
+    import signal
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    data = tmp_path / "hub"
+    token = create_token(data, "alice")
+    code = f"from hubrl.server import serve; serve(port=0, data_dir={str(data)!r})"
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    old = {"a.bin": b"old-a" * 1000, "b.txt": b"old-b"}
+    new = {"a.bin": os.urandom(6 << 20), "b.txt": b"new-b"}
+
+    def start():
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+        return proc, proc.stdout.readline().strip().removeprefix("Hub listening on ")
+
+    proc, endpoint = start()
+    api = HfApi(endpoint=endpoint, token=token)
+    api.create_repo("alice/crash")
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for name, content in old.items():
+        (folder / name).write_bytes(content)
+    api.upload_folder(repo_id="alice/crash", folder_path=folder)
+    body = ndjson("new", *(file_op(n, c) for n, c in new.items()))
+    try:
+        # kill while the body is half received, then right after it was all sent (the server is decoding,
+        # hashing, moving blobs, writing the commit and the branch), then a little later
+        for sent_fraction, delay in ((0.5, 0.2), (1.0, 0.0), (1.0, 0.02), (1.0, 0.1)):
+            import socket
+
+            host, port = endpoint.removeprefix("http://").rsplit(":", 1)
+            s = socket.create_connection((host, int(port)), timeout=30)
+            s.sendall(
+                b"POST /api/models/alice/crash/commit/main HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                b"application/x-ndjson\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n"
+                % (token.encode(), len(body))
+            )
+            s.sendall(body[: int(len(body) * sent_fraction)])
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            s.close()
+            proc, endpoint = start()
+            got = {}
+            for name in old:
+                path = hf_hub_download("alice/crash", name, endpoint=endpoint, token=token,
+                                       cache_dir=tmp_path / f"c{sent_fraction}-{delay}")
+                got[name] = Path(path).read_bytes()
+            assert got in (old, new), (sent_fraction, delay)
+            assert os.listdir(data / "tmp") == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_classroom_tokens_for_a_roster(hub, tmp_path):
+    from hubrl.server.classroom import create_class_tokens, student_lines
+
+    roster = tmp_path / "class.txt"
+    roster.write_text("alice\n\n# the second row\nbob   # late\ncarol\n")
+    tokens = create_class_tokens(tmp_path / "hub", roster)
+    assert list(tokens) == ["alice", "bob", "carol"]
+    for user, token in tokens.items():
+        assert HfApi(endpoint=hub.endpoint, token=token).whoami()["name"] == user
+    assert student_lines(hub.endpoint + "/", tokens["bob"]) == (
+        f"export HF_ENDPOINT={hub.endpoint}\nexport HF_TOKEN={tokens['bob']}"
+    )
+    users = (tmp_path / "hub" / "auth" / "users.json").read_text()
+    assert not any(t in users for t in tokens.values())
+    before = users
+    for bad in ["dave\nnot a name\n", "erin\nerin\n", "frank\nprogress\n", "\n# nobody\n"]:
+        roster.write_text(bad)
+        with pytest.raises(ConfigError):
+            create_class_tokens(tmp_path / "hub", roster)
+    assert (tmp_path / "hub" / "auth" / "users.json").read_text() == before  # nothing half-done

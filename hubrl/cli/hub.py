@@ -35,6 +35,15 @@ def register(sub) -> None:
     q.add_argument("user", metavar="USER")
     q.add_argument("--data", type=Path, default=None, help="data folder of the local Hub")
     q.set_defaults(func=cmd_hub_token)
+    q = hub_sub.add_parser("class", help="tokens for a whole roster (one user per line), printed once",
+                           description="Create a user and a new write token for every student of ROSTER (a text "
+                                       "file, one user name per line) and print each student's HF_ENDPOINT and "
+                                       "HF_TOKEN lines. Tokens are shown once; only their hashes are stored.")
+    q.add_argument("roster", metavar="ROSTER", type=Path)
+    q.add_argument("--endpoint", default="http://127.0.0.1:8080",
+                   help="the URL students reach the Hub at (e.g. http://192.168.1.10:8080)")
+    q.add_argument("--data", type=Path, default=None, help="data folder of the local Hub")
+    q.set_defaults(func=cmd_hub_class)
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -61,4 +70,16 @@ def cmd_hub_token(args: argparse.Namespace) -> int:
     token = create_token(data, args.user)
     stderr(f"new token for {args.user} on the local Hub in {data} (shown once; use it as HF_TOKEN):")
     print(token)
+    return 0
+
+
+def cmd_hub_class(args: argparse.Namespace) -> int:
+    from hubrl.server import default_data_dir
+    from hubrl.server.classroom import create_class_tokens, student_lines
+
+    data = args.data or default_data_dir()
+    tokens = create_class_tokens(data, args.roster)
+    stderr(f"{len(tokens)} new tokens on the local Hub in {data} (shown once; give each student their lines):")
+    for user, token in tokens.items():
+        print(f"# {user}\n{student_lines(args.endpoint, token)}")
     return 0

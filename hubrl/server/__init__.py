@@ -26,6 +26,7 @@ What it implements (model repositories; ``{repo}`` is ``namespace/name``, ``{rev
 ``POST /api/models/{repo}/commit/{rev}``        ndjson commits: header, file, deletedFile, deletedFolder;
                                                 a stale ``parentCommit`` is refused with 412
 ``HEAD|GET /{repo}/resolve/{rev}/{path}``       downloads: ``X-Repo-Commit``, quoted git-sha1 ``ETag``, byte ranges
+                                                (206/416, for seeking in a replay)
 ==============================================  ==========================================================
 
 Errors carry the ``X-Error-Code`` header the client maps to its exceptions (RepoNotFound, RevisionNotFound,
@@ -37,12 +38,21 @@ organisations, dataset and Space repositories (their routes answer RepoNotFound)
 counters, ``lastCommit`` details in tree listings, garbage collection of blobs no commit references any more,
 several servers on one data directory (a second one is refused: the directory is locked while served).
 
+Pages, at the same URLs, for people: ``/`` (models, by env tag and name), ``/{namespace}/{name}`` (card, replay,
+curve, metric, files), ``/leaderboard/{env_id}``, ``/progress/{user}`` (Unit 4 "Check my progress"). The first
+path segments ``leaderboard``, ``progress``, ``api``, ``models``, ``datasets``, ``spaces`` and ``settings`` are
+reserved: no user or repository namespace may take them.
+
 Modules: :mod:`~hubrl.server.naming` (validation), :mod:`~hubrl.server.storage` (repos, commits, blobs on disk),
-:mod:`~hubrl.server.auth` (users, hashed tokens), :mod:`~hubrl.server.cards` (cardData and derived tags),
-:mod:`~hubrl.server.app` (routes and access rules), :mod:`~hubrl.server.httpd` (HTTP/1.1, LocalHub, serve).
+:mod:`~hubrl.server.auth` (users, hashed tokens), :mod:`~hubrl.server.classroom` (tokens for a roster),
+:mod:`~hubrl.server.cards` (cardData and derived tags), :mod:`~hubrl.server.uploads` (streamed commit bodies),
+:mod:`~hubrl.server.app` (API handlers and access rules), :mod:`~hubrl.server.render` (safe card HTML),
+:mod:`~hubrl.server.pages` (the pages), :mod:`~hubrl.server.web` (Starlette routes),
+:mod:`~hubrl.server.serving` (uvicorn: LocalHub, serve).
 """
 
 from hubrl.server.auth import create_token
-from hubrl.server.httpd import DEFAULT_MAX_BODY_BYTES, LocalHub, default_data_dir, serve
+from hubrl.server.classroom import create_class_tokens
+from hubrl.server.serving import DEFAULT_MAX_BODY_BYTES, LocalHub, default_data_dir, serve
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "LocalHub", "create_token", "default_data_dir", "serve"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "LocalHub", "create_class_tokens", "create_token", "default_data_dir", "serve"]

@@ -1,8 +1,11 @@
-"""The HTTP routes of the local Hub, as plain functions from a parsed :class:`Request` to a :class:`Response`.
+"""The Hub API of the local Hub, as plain functions from a parsed :class:`Request` to a :class:`Response`.
 
-No sockets here (see :mod:`hubrl.server.httpd`): this module decides who may do what, reads and writes through
+No HTTP here (see :mod:`hubrl.server.web`, which routes requests to these methods): this module decides who may do what, reads and writes through
 :class:`~hubrl.server.storage.Storage`, and shapes answers the way the huggingface_hub client expects them
 (JSON fields, ``X-Error-Code`` headers, ``Link: <...>; rel="next"`` pagination).
+
+Every method decides who may do what before it reads the request body (which it reads lazily, in pieces, through
+:class:`Body`), so an anonymous or unauthorised upload is refused without being received.
 
 Access rules: reads are anonymous; a private repository is visible (info, listings, downloads) only with a
 token of its owner, and answers 404 ``RepoNotFound`` to everyone else. Writes need ``Authorization: Bearer
@@ -20,11 +23,10 @@ import html
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
-from urllib.parse import parse_qs, quote, unquote, urlencode
+from typing import BinaryIO, Protocol
+from urllib.parse import parse_qs, quote, urlencode
 
 from hubrl.server.auth import TokenStore
 from hubrl.server.cards import MAX_FRONT_MATTER_BYTES, CardInfo, card_info, validation_errors
@@ -34,15 +36,23 @@ from hubrl.server.errors import (
     EntryNotFound,
     Forbidden,
     HubServerError,
-    NotFound,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
     RepoNotFound,
     Unauthorized,
 )
-from hubrl.server.naming import check_name, check_path, check_repo_id
+from hubrl.server.naming import check_name, check_namespace, check_path, check_repo_id
 from hubrl.server.storage import Commit, RepoMeta, StagedBlob, Storage
+from hubrl.server.uploads import NdjsonReader
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 """The exact 401 message the client recognises as a bad token (rather than a hidden repository)."""
+MAX_JSON_BODY = 16 << 20
+"""Largest JSON request body (create, preupload, paths-info, ...) read into memory; commits stream instead."""
+_MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "png": "image/png", "jpg": "image/jpeg",
+                "jpeg": "image/jpeg", "gif": "image/gif"}
+"""Types a browser may show inline (the pages' replays and curves); anything else, HTML and SVG included, is
+served as ``application/octet-stream`` with ``nosniff``, so a file in a repo never runs as a page."""
 _MODEL_SORTS = {
     "lastModified": "lastModified",
     "last_modified": "lastModified",
@@ -56,15 +66,19 @@ _MODEL_SORTS = {
 }
 
 
+class Body(Protocol):
+    def read_chunk(self) -> bytes:
+        """The next piece of the request body; ``b""`` at its end. Raises PayloadTooLarge past the limit."""
+
+
 @dataclass
 class Request:
     method: str
     path: str
-    """The raw (still percent-encoded) path, without the query string."""
     query: dict[str, list[str]]
     headers: dict[str, str]
     """Lower-case header names."""
-    body: BinaryIO
+    body: Body
     base_url: str
     """``http://host:port`` as the client addressed the server (from the Host header)."""
     token: str | None = None
@@ -76,9 +90,21 @@ class Request:
     def flag(self, name: str) -> bool:
         return (self.arg(name) or "").lower() in ("1", "true", "yes")
 
+    def read_small(self, limit: int = MAX_JSON_BODY) -> bytes:
+        """The whole body, which must be at most ``limit`` bytes (PayloadTooLarge otherwise)."""
+        parts, size = [], 0
+        while chunk := self.body.read_chunk():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"This request's body may be at most {limit} bytes.")
+            parts.append(chunk)
+        return b"".join(parts)
+
     def json(self) -> dict:
         try:
-            data = json.loads(self.body.read() or b"{}")
+            data = json.loads(self.read_small() or b"{}")
+        except RecursionError:
+            raise BadRequest("The request body is nested too deeply.") from None
         except (ValueError, UnicodeDecodeError):
             raise BadRequest("The request body is not valid JSON.") from None
         if not isinstance(data, dict):
@@ -132,71 +158,6 @@ class HubApp:
 
     def close(self) -> None:
         self.storage.close()
-
-    # ---------------------------------------------------------------- dispatch
-    def handle(self, req: Request) -> Response:
-        try:
-            handler, args = self._route(req)
-            return handler(req, *args)
-        except HubServerError as err:
-            return Response.error(err)
-
-    def _route(self, req: Request) -> tuple[Callable[..., Response], tuple]:
-        try:
-            parts = [unquote(p, errors="strict") for p in req.path.split("/")[1:]]
-        except UnicodeDecodeError:
-            raise BadRequest("The URL is not valid UTF-8.") from None
-        m = req.method
-        routes: dict[tuple[str, ...], dict[str, Callable[..., Response]]] = {
-            ("api", "whoami-v2"): {"GET": self.whoami},
-            ("api", "repos", "create"): {"POST": self.create_repo},
-            ("api", "repos", "delete"): {"DELETE": self.delete_repo},
-            ("api", "validate-yaml"): {"POST": self.validate_yaml},
-            ("api", "models"): {"GET": self.list_models},
-        }
-        if tuple(parts) in routes:
-            return self._method(routes[tuple(parts)], m), ()
-        if len(parts) >= 4 and parts[0] == "api" and parts[1] in ("models", "datasets", "spaces"):
-            if parts[1] != "models":
-                raise RepoNotFound("This local Hub only hosts model repositories.")
-            repo_id = f"{parts[2]}/{parts[3]}"
-            rest = parts[4:]
-            action = rest[0] if rest else ""
-            rev = "/".join(rest[1:])  # a revision sent unquoted ("refs/pr/1") spans several segments
-            table: dict[str, dict[str, Callable[..., Response]]] = {
-                "": {"GET": self.model_info},
-                "revision": {"GET": self.model_info},
-                "commits": {"GET": self.list_commits},
-                "preupload": {"POST": self.preupload},
-                "commit": {"POST": self.commit},
-                "paths-info": {"POST": self.paths_info},
-                "refs": {"GET": self.list_refs},
-                "settings": {"PUT": self.update_settings},
-                "branch": {"POST": self.create_branch, "DELETE": self.delete_branch},
-            }
-            if action == "tree" and len(rest) >= 2:
-                return self._method({"GET": self.tree}, m), (repo_id, rest[1], "/".join(rest[2:]))
-            if action in table and (bool(rev) == (action not in ("", "refs", "settings"))):
-                return self._method(table[action], m), (repo_id, rev or "main")
-        if len(parts) >= 5 and parts[0] in ("datasets", "spaces") and parts[3] == "resolve":
-            raise RepoNotFound("This local Hub only hosts model repositories.")
-        if (len(parts) == 3 and parts[:2] == ["api", "models"]) or (len(parts) >= 4 and parts[1] == "resolve"):
-            raise RepoNotFound("Repository ids are 'namespace/name' on this local Hub.")
-        if len(parts) >= 5 and parts[2] == "resolve":
-            return self._method({"GET": self.resolve}, m), (
-                f"{parts[0]}/{parts[1]}",
-                parts[3],
-                "/".join(parts[4:]),
-            )
-        raise NotFound(f"No route for {m} {req.path[:200]}")
-
-    @staticmethod
-    def _method(handlers: dict[str, Callable[..., Response]], method: str) -> Callable[..., Response]:
-        if method == "HEAD" and "HEAD" not in handlers:
-            method = "GET"  # the same answer without its body (the HTTP layer drops it)
-        if method not in handlers:
-            raise HubServerError(f"Method {method} not allowed here.", status=405)
-        return handlers[method]
 
     # ---------------------------------------------------------------- access control
     def _user(self, req: Request) -> str | None:
@@ -259,10 +220,10 @@ class HubApp:
 
     def _repo_from_body(self, req: Request) -> tuple[dict, str]:
         """The JSON body of create/delete and the repo id it names, once the token may write there."""
+        user = self._authenticated(req)  # before reading the body
         data = req.json()
-        user = self._authenticated(req)
         namespace = data.get("organization") or user
-        self._writer(req, check_name(namespace, "namespace"))
+        self._writer(req, check_namespace(namespace))
         repo_id = f"{namespace}/{check_name(data.get('name'), 'repo name')}"
         repo_type = data.get("type") or "model"
         if repo_type != "model":
@@ -303,7 +264,8 @@ class HubApp:
         return Response.json({})
 
     # ---------------------------------------------------------------- model info and listing
-    def _card(self, repo_id: str, commit: Commit) -> CardInfo:
+    def card(self, repo_id: str, commit: Commit) -> CardInfo:
+        """The README metadata of a commit (cached: commits are immutable)."""
         key = (repo_id, commit.id)
         with self._cards_guard:
             if key in self._cards:
@@ -322,7 +284,7 @@ class HubApp:
         return info
 
     def _model_json(self, meta: RepoMeta, commit: Commit, *, full: bool, card: bool, blobs: bool = False) -> dict:
-        info = self._card(meta.id, commit)
+        info = self.card(meta.id, commit)
         item: dict = {
             "_id": hashlib.sha1(f"{meta.id}@{meta.created_at}".encode()).hexdigest()[:24],
             "id": meta.id,
@@ -385,7 +347,7 @@ class HubApp:
                 commit = self.storage.resolve(meta.id, "main")
             except HubServerError:
                 continue  # deleted meanwhile
-            if filters and not set(filters).issubset(self._card(meta.id, commit).tags):
+            if filters and not set(filters).issubset(self.card(meta.id, commit).tags):
                 continue
             key = {"lastModified": commit.date, "createdAt": meta.created_at, "id": meta.id}.get(sort, 0)
             rows.append(((key, meta.id), meta, commit))
@@ -393,7 +355,7 @@ class HubApp:
 
         cursor = req.arg("cursor")
         if cursor is not None:
-            after = _decode_cursor(cursor)
+            after = _decode_cursor(cursor, str if sort in ("id", "lastModified", "createdAt") else int)
             rows = [r for r in rows if (r[0] < after if descending else r[0] > after)]
         size = min(self.page_size, limit) if limit is not None else self.page_size
         page = rows[:size]
@@ -449,14 +411,10 @@ class HubApp:
     def paths_info(self, req: Request, repo_id: str, revision: str) -> Response:
         self._visible(req, repo_id)
         commit = self.storage.resolve(repo_id, revision)
-        raw = req.body.read()
         if req.headers.get("content-type", "").startswith("application/json"):
-            try:
-                paths = json.loads(raw).get("paths", [])
-            except (ValueError, AttributeError):
-                raise BadRequest("The request body is not valid JSON.") from None
+            paths = req.json().get("paths", [])
         else:
-            paths = parse_qs(raw.decode("utf-8", "replace")).get("paths", [])
+            paths = parse_qs(req.read_small().decode("utf-8", "replace")).get("paths", [])
         trees = self.storage.tree_oids(repo_id, commit)
         out = []
         for p in paths if isinstance(paths, list) else [paths]:
@@ -479,14 +437,16 @@ class HubApp:
         if entry is None:
             raise _with_commit(EntryNotFound(f"Entry not found: {path} at revision {revision}."), commit)
         headers = {
-            "Content-Type": "application/octet-stream",
+            "Content-Type": _MEDIA_TYPES.get(path.rsplit(".", 1)[-1].lower(), "application/octet-stream"),
+            "X-Content-Type-Options": "nosniff",
             "ETag": f'"{entry.oid}"',
             "X-Repo-Commit": commit.id,
             "Accept-Ranges": "bytes",
         }
-        start, end = _parse_range(req.headers.get("range"), entry.size)
+        span = _parse_range(req.headers.get("range"), entry.size)
+        start, end = span or (0, entry.size)
         status = 200
-        if (start, end) != (0, entry.size):
+        if span is not None:
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{entry.size}"
         if req.method == "HEAD":
@@ -581,34 +541,35 @@ class HubApp:
 
     def commit(self, req: Request, repo_id: str, revision: str) -> Response:
         _no_pull_requests(req)
-        user = self._writer(req, check_repo_id(repo_id)[0])
+        user = self._writer(req, check_repo_id(repo_id)[0])  # 401/403 before a byte of the body is read
         self.storage.get_repo(repo_id)
+        self.storage.resolve(repo_id, revision)
         header: dict | None = None
         additions: dict[str, StagedBlob] = {}
         deleted_files: list[str] = []
         deleted_folders: list[str] = []
+        reader = NdjsonReader(req.body.read_chunk, self.storage.blob_writer)
         try:
-            for number, line in enumerate(req.body, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                    key, value = item["key"], item["value"]
-                    if not isinstance(value, dict):
-                        raise TypeError
-                except (ValueError, KeyError, TypeError):
+            for line in reader:
+                number, item = line.number, line.item
+                if line.blob is not None:
+                    additions[f"\x00line {number}"] = line.blob  # discarded with the others if the commit fails
+                if not (isinstance(item, dict) and isinstance(item.get("value"), dict) and "key" in item):
                     raise BadRequest(
                         f"Line {number} of the commit payload is not a {{'key', 'value'}} JSON object "
                         "(expected application/x-ndjson)."
-                    ) from None
+                    )
+                key, value = item["key"], item["value"]
                 if key == "header":
                     header = value
                 elif key == "file":
                     path = check_path(value.get("path"))
-                    data = _decode_content(value, path)
+                    staged = additions.pop(f"\x00line {number}", None)
+                    if staged is None:
+                        staged = self.storage.stage_blob(_decode_content(value, path))
                     if path in additions:
                         self.storage.discard({path: additions.pop(path)})
-                    additions[path] = self.storage.stage_blob(data)
+                    additions[path] = staged
                 elif key == "deletedFile":
                     deleted_files.append(check_path(value.get("path")))
                 elif key == "deletedFolder":
@@ -639,6 +600,7 @@ class HubApp:
                 parent_commit=parent if parent is None else str(parent),
             )
         finally:
+            reader.close()
             self.storage.discard(additions)  # no-op for blobs the commit consumed
         return Response.json(
             {
@@ -688,14 +650,18 @@ def _encode_cursor(key: tuple) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple:
+def _decode_cursor(cursor: str, key_type: type) -> tuple:
+    """The (sort key, repo id) a cursor of :func:`_encode_cursor` holds; its sort key must compare with
+    ``key_type`` (a crafted cursor such as ``[1, "x"]`` on a sort by id is refused, not compared)."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not (isinstance(key, list) and len(key) == 2 and isinstance(key[1], str)):
             raise ValueError
+        if type(key[0]) is not key_type:
+            raise ValueError
         return tuple(key)
-    except (ValueError, binascii.Error):
-        raise BadRequest("Invalid pagination cursor.") from None
+    except (ValueError, binascii.Error, RecursionError):
+        raise BadRequest("Invalid pagination cursor: pass back the one from the Link header.") from None
 
 
 def _expand(item: dict, expand: list[str] | None) -> dict:
@@ -706,18 +672,22 @@ def _expand(item: dict, expand: list[str] | None) -> dict:
     return {k: v for k, v in item.items() if k in keep}
 
 
-def _parse_range(header: str | None, size: int) -> tuple[int, int]:
-    """``(start, end)`` (end exclusive) for a single ``bytes=a-b`` range; the whole file otherwise."""
-    if not header or not header.startswith("bytes=") or "," in header:
-        return 0, size
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(start, end)`` (end exclusive) for a single ``bytes=a-b`` range (RFC 9110); None (the whole file) when
+    there is no range, several ranges or a malformed one. RangeNotSatisfiable (416) when it starts past the end."""
+    if not header or not header.startswith("bytes=") or "," in header or size == 0:
+        return None
     first, _, last = header[6:].strip().partition("-")
-    try:
-        if first == "":
-            start, end = max(size - int(last), 0), size
-        else:
-            start, end = int(first), (int(last) + 1 if last else size)
-    except ValueError:
-        return 0, size
-    if not 0 <= start < end or start >= size:
-        return 0, size
+    if not (first.isdigit() or first == "") or not (last.isdigit() or last == "") or first == last == "":
+        return None
+    if first == "":
+        start, end = max(size - int(last), 0), size
+    else:
+        start, end = int(first), (int(last) + 1 if last else size)
+    if start >= size:
+        err = RangeNotSatisfiable(f"Range {header[:80]!r} starts past the end of the file ({size} bytes).")
+        err.headers["Content-Range"] = f"bytes */{size}"
+        raise err
+    if end <= start:
+        return None
     return start, min(end, size)

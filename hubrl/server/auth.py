@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hubrl.errors import ConfigError
 from hubrl.server.errors import BadRequest
-from hubrl.server.naming import check_name
+from hubrl.server.naming import check_namespace
 from hubrl.server.storage import atomic_write, utc_now_iso
 
 try:
@@ -70,7 +70,7 @@ class TokenStore:
     def create_token(self, user: str) -> str:
         """A new token for ``user`` (created if needed). Earlier tokens of the user stay valid."""
         try:
-            check_name(user, "user name")
+            check_namespace(user, "user name")
         except BadRequest as err:
             raise ConfigError(str(err)) from None
         token = TOKEN_PREFIX + secrets.token_urlsafe(30)

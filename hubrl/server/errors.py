@@ -67,3 +67,7 @@ class PreconditionFailed(HubServerError):
 
 class PayloadTooLarge(HubServerError):
     status = 413
+
+
+class RangeNotSatisfiable(HubServerError):
+    status = 416

@@ -16,6 +16,9 @@ MAX_PATH_BYTES = 1024
 MAX_SEGMENT_BYTES = 255
 MAX_REVISION_LEN = 255
 
+RESERVED_NAMESPACES = frozenset({"leaderboard", "progress", "api", "models", "datasets", "spaces", "settings"})
+"""First URL segments the Hub's own pages and API use: no user or repository namespace may take them."""
+
 _NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?", re.ASCII)
 COMMIT_ID_RE = re.compile(r"[0-9a-f]{40}", re.ASCII)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -37,6 +40,17 @@ def check_name(name: object, what: str = "name") -> str:
             "ending with a letter or digit, without '--' or '..'."
         )
     return name
+
+
+def check_namespace(name: object, what: str = "namespace") -> str:
+    """A name that may own repositories: a valid :func:`check_name` outside :data:`RESERVED_NAMESPACES`."""
+    check_name(name, what)
+    if name.lower() in RESERVED_NAMESPACES:  # type: ignore[union-attr]
+        raise BadRequest(
+            f"The {what} {name!r} is reserved for the Hub's own pages ({', '.join(sorted(RESERVED_NAMESPACES))}): "
+            "choose another one."
+        )
+    return name  # type: ignore[return-value]
 
 
 def check_repo_id(repo_id: object) -> tuple[str, str]:

@@ -240,6 +240,45 @@ class StagedBlob:
     size: int
 
 
+class BlobWriter:
+    """Uploaded content streamed into a new file; :meth:`finish` fsyncs it and names it by its git blob sha1.
+
+    The oid needs the size first (``blob <size>\\0``), so it is computed by reading the file back in 1 MiB pieces:
+    memory stays flat whatever the size of the upload.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.size = 0
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)  # type: ignore[arg-type]
+            view = view[written:]
+        self.size += len(data)
+
+    def finish(self) -> StagedBlob:
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)  # type: ignore[arg-type]
+        finally:
+            os.close(fd)  # type: ignore[arg-type]
+        digest = hashlib.sha1(b"blob %d\0" % self.size)
+        with open(os.open(self.path, os.O_RDONLY | _NOFOLLOW), "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        return StagedBlob(path=self.path, oid=digest.hexdigest(), size=self.size)
+
+    def abort(self) -> None:
+        """Drop the partial upload (safe to call twice, or after :meth:`finish`)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.path.unlink(missing_ok=True)
+
+
 class Storage:
     """All repository state of one data directory, which it holds locked until :meth:`close`."""
 
@@ -483,9 +522,17 @@ class Storage:
 
     def stage_blob(self, data: bytes) -> StagedBlob:
         """Write uploaded content under ``tmp/`` (fsynced); :meth:`commit` moves it into a repository."""
-        path = self.tmp_dir / f"blob-{secrets.token_hex(12)}"
-        _write_new_file(path, data)
-        return StagedBlob(path=path, oid=git_blob_oid(data), size=len(data))
+        writer = self.blob_writer()
+        try:
+            writer.write(data)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.finish()
+
+    def blob_writer(self) -> BlobWriter:
+        """A new staged upload under ``tmp/``, written piece by piece (for content too large to hold in memory)."""
+        return BlobWriter(self.tmp_dir / f"blob-{secrets.token_hex(12)}")
 
     @staticmethod
     def discard(staged: dict[str, StagedBlob]) -> None:
