@@ -10,3 +10,9 @@ DEFAULT_FPS = 30
 """Replay frame rate when an env's metadata names none."""
 DEFAULT_MAX_FRAMES = 3000
 """Replay frame cap, so a recording always ends."""
+VERIFY_EPISODES = 10
+"""Episodes of a leaderboard verification (seeds VERIFY_SEED, VERIFY_SEED + 1, ...)."""
+VERIFY_SEED = 0
+"""Base seed of a leaderboard verification."""
+DEFAULT_VERIFY_TOP = 5
+"""How many of the top-ranked agents ``hubrl leaderboard --verify`` re-evaluates when given no number."""

@@ -28,8 +28,7 @@ def run_demo(
     """Run the demo and return what it measured (repo id, pushed and re-measured results, leaderboard rows)."""
     from hubrl.evaluate import evaluate_agent
     from hubrl.hub import hub_api, load_from_hub, push_to_hub
-    from hubrl.cli_leaderboard import format_table
-    from hubrl.ranking import leaderboard
+    from hubrl.ranking import format_table, leaderboard
     from hubrl.run import train_run
 
     started = time.perf_counter()

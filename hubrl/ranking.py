@@ -48,14 +48,12 @@ from hubrl.card import (
     read_front_matter,
     replace_front_matter,
 )
+from hubrl.defaults import DEFAULT_VERIFY_TOP, VERIFY_EPISODES, VERIFY_SEED
 from hubrl.envs import ENVS
 from hubrl.errors import CardError, ConfigError, HubError, HubrlError
 
 COURSE_LEADERBOARD_URL = "https://huggingface.co/spaces/huggingface-projects/Deep-RL-Course-Leaderboard"
 """Where the course shows its ranking (it refreshes on a schedule: a new push can take hours to appear)."""
-VERIFY_EPISODES = 10
-VERIFY_SEED = 0
-DEFAULT_VERIFY_TOP = 5
 FAR_STDS = 3.0
 """A claimed mean further than this many measured stds (or ``FAR_RANGE_FRACTION``) from the measurement is flagged."""
 FAR_RANGE_FRACTION = 0.05
@@ -103,7 +101,7 @@ class Verification:
 
     @property
     def passes(self) -> bool | None:
-        mark = _pass_mark(self.env_id)
+        mark = pass_mark(self.env_id)
         return None if mark is None or self.score is None else self.score >= mark
 
     def to_json(self) -> dict[str, Any]:
@@ -143,7 +141,7 @@ class _ClaimScore:
 
     @property
     def pass_mark(self) -> float | None:
-        return _pass_mark(self.env_id)
+        return pass_mark(self.env_id)
 
     @property
     def passes(self) -> bool | None:
@@ -228,7 +226,8 @@ class SubmissionReport(_ClaimScore):
         }
 
 
-def _pass_mark(env_id: str | None) -> float | None:
+def pass_mark(env_id: str | None) -> float | None:
+    """The course pass mark (mean - std must reach it) for ``env_id``; None where the course sets none."""
     info = ENVS.get(env_id or "")
     return info.pass_mark if info else None
 
@@ -856,8 +855,67 @@ def _download_json(api, repo_id, filename, revision, files, token, cache_dir) ->
     return data if isinstance(data, dict) else None
 
 
+# -- text -----------------------------------------------------------------------------------------------------------
+
+def _num(value: float | None, width: int = 8) -> str:
+    return f"{value:>{width}.2f}" if value is not None else f"{'-':>{width}}"
+
+
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def _verified_cell(entry: LeaderboardEntry) -> str:
+    if entry.hub_verified:
+        return "hub"
+    v = entry.verification
+    if v is None:
+        return "no"
+    return {"consistent": "hubrl ok", "flagged": "hubrl FLAG", "error": "load failed"}[v.verdict]
+
+
+def format_table(entries: list[LeaderboardEntry], shown: list[LeaderboardEntry] | None = None, *, env_id: str,
+                 endpoint: str) -> str:
+    """The leaderboard as text: a header line, then rank, repo, mean, std, score, pass mark met, verified, notes."""
+    shown = entries if shown is None else shown
+    mark = pass_mark(env_id)
+    ranked = sum(e.rank is not None for e in entries)
+    mark_text = f"course pass mark: mean - std >= {mark:g}" if mark is not None else "no course pass mark"
+    lines = [f"{env_id} on {endpoint}: {len(entries)} models tagged, {ranked} ranked by mean - std ({mark_text})"]
+    if not shown:
+        return "\n".join(lines + ["no models are tagged with this env id"])
+    width = max(24, *(len(e.repo_id) for e in shown))
+    lines.append(f"{'rank':>4}  {'repo':<{width}}  {'mean':>8}  {'std':>8}  {'score':>8}  {'pass':<4}  "
+                 f"{'verified':<11}  notes")
+    for e in shown:
+        notes = e.parse_error or "; ".join(e.flags)
+        lines.append(f"{e.rank if e.rank is not None else '-':>4}  {e.repo_id:<{width}}  {_num(e.mean)}  "
+                     f"{_num(e.std)}  {_num(e.score)}  {_yes_no(e.passes):<4}  {_verified_cell(e):<11}  {notes}".rstrip())
+    return "\n".join(lines)
+
+
+def format_verifications(entries: list[LeaderboardEntry]) -> str:
+    """The verified entries as text (claimed vs measured, verdict); empty when none was verified."""
+    verified = [e for e in entries if e.verification is not None]
+    if not verified:
+        return ""
+    width = max(24, *(len(e.repo_id) for e in verified))
+    lines = [f"verification: {len(verified)} agents re-evaluated over {VERIFY_EPISODES} seeded episodes "
+             f"(seeds {VERIFY_SEED}..{VERIFY_SEED + VERIFY_EPISODES - 1}), flagged when "
+             "|claimed - measured mean| > max(3 x measured std, 5% of the return range)",
+             f"{'rank':>4}  {'repo':<{width}}  {'claimed':>18}  {'measured':>18}  {'score':>8}  verdict"]
+    for e in verified:
+        v = e.verification
+        claimed = f"{e.mean:.2f} +/- {e.std:.2f}"
+        measured = f"{v.mean_reward:.2f} +/- {v.std_reward:.2f}" if v.ok else "-"
+        verdict = (f"cannot load: {v.error}" if v.error else
+                   ("FLAGGED: " + "; ".join(v.flags)) if v.flags else "consistent")
+        lines.append(f"{e.rank:>4}  {e.repo_id:<{width}}  {claimed:>18}  {measured:>18}  {_num(v.score)}  {verdict}")
+    return "\n".join(lines)
+
+
 __all__ = [
-    "COURSE_LEADERBOARD_URL", "LeaderboardEntry", "SubmissionReport", "Verification", "check_submission",
+    "COURSE_LEADERBOARD_URL", "LeaderboardEntry", "format_table", "format_verifications", "pass_mark", "SubmissionReport", "Verification", "check_submission",
     "claim_tolerance", "impossible_claims", "judge_claim", "leaderboard", "repair_metadata", "verify_agent",
     "verify_entries",
 ]

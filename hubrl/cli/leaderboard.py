@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from hubrl.cli.options import add_hub_options, add_json_option, positive
+from hubrl.defaults import DEFAULT_VERIFY_TOP
+
 LEADERBOARD_EPILOG = """examples:
   hubrl leaderboard CartPole-v1                       ranked by claimed mean - std, as the course ranks
   hubrl leaderboard CartPole-v1 --verify 5            re-evaluate the top 5 and flag claims that do not hold
@@ -25,29 +28,25 @@ Exit status: 0 when the model will appear on the leaderboard (and, with --verify
 """
 
 
-def _hub_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--endpoint", default=None, help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co)")
-    p.add_argument("--token", default=None, help="Hub token (default: $HF_TOKEN or stored login); never printed")
+def _ranking_options(p: argparse.ArgumentParser) -> None:
+    add_hub_options(p)
     p.add_argument("--cache-dir", type=Path, default=None, help="download cache (default: the huggingface_hub cache)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(p)
 
 
 def register(sub) -> None:
-    """Add the ``leaderboard`` and ``submit`` subcommands to hubrl's argparse CLI."""
-    from hubrl.ranking import DEFAULT_VERIFY_TOP
-
     p = sub.add_parser("leaderboard", help="rank the Hub's models for an env as the course leaderboard does",
                        description="List the models tagged ENV_ID on the Hub, parse each card's first model-index "
                                    "metric ('X +/- Y'; a lone number means std 0) and rank them by mean - std, "
                                    "as the Deep RL Course leaderboard does. Unparseable cards are listed, unranked.",
                        epilog=LEADERBOARD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("env_id", metavar="ENV_ID", help="the env tag, e.g. CartPole-v1")
-    p.add_argument("--limit", type=_positive, default=None, metavar="N", help="show the first N (all pages are read)")
+    p.add_argument("--limit", type=positive, default=None, metavar="N", help="show the first N (all pages are read)")
     p.add_argument("--author", default=None, metavar="USER", help="only this user's models")
-    p.add_argument("--verify", type=_positive, nargs="?", const=DEFAULT_VERIFY_TOP, default=None, metavar="N",
+    p.add_argument("--verify", type=positive, nargs="?", const=DEFAULT_VERIFY_TOP, default=None, metavar="N",
                    help=f"re-evaluate the top N agents in parallel processes (default {DEFAULT_VERIFY_TOP})")
-    p.add_argument("--workers", type=_positive, default=None, help="verification processes (default min(N, CPUs))")
-    _hub_options(p)
+    p.add_argument("--workers", type=positive, default=None, help="verification processes (default min(N, CPUs))")
+    _ranking_options(p)
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("submit", help="check whether and where a model will appear on the course leaderboard",
@@ -61,61 +60,13 @@ def register(sub) -> None:
                         "the card (one commit; the Hub's verified flag stays false)")
     p.add_argument("--fix", action="store_true",
                    help="repair the card's YAML metadata only (tags, model-index) in one commit of README.md")
-    _hub_options(p)
+    _ranking_options(p)
     p.set_defaults(func=cmd_submit)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _num(value: float | None, width: int = 8) -> str:
-    return f"{value:>{width}.2f}" if value is not None else f"{'-':>{width}}"
-
-
-def _yes_no(value: bool | None) -> str:
-    return "-" if value is None else ("yes" if value else "no")
-
-
-def _verified_cell(entry) -> str:
-    if entry.hub_verified:
-        return "hub"
-    v = entry.verification
-    if v is None:
-        return "no"
-    return {"consistent": "hubrl ok", "flagged": "hubrl FLAG", "error": "load failed"}[v.verdict]
-
-
-def format_table(entries, shown=None, *, env_id: str, endpoint: str) -> str:
-    """The leaderboard as text: a header line, then rank, repo, mean, std, score, pass mark met, verified, notes."""
-    from hubrl.ranking import _pass_mark
-
-    shown = entries if shown is None else shown
-    mark = _pass_mark(env_id)
-    ranked = sum(e.rank is not None for e in entries)
-    mark_text = f"course pass mark: mean - std >= {mark:g}" if mark is not None else "no course pass mark"
-    lines = [f"{env_id} on {endpoint}: {len(entries)} models tagged, {ranked} ranked by mean - std ({mark_text})"]
-    if not shown:
-        return "\n".join(lines + ["no models are tagged with this env id"])
-    width = max(24, *(len(e.repo_id) for e in shown))
-    lines.append(f"{'rank':>4}  {'repo':<{width}}  {'mean':>8}  {'std':>8}  {'score':>8}  {'pass':<4}  "
-                 f"{'verified':<11}  notes")
-    for e in shown:
-        notes = e.parse_error or "; ".join(e.flags)
-        lines.append(f"{e.rank if e.rank is not None else '-':>4}  {e.repo_id:<{width}}  {_num(e.mean)}  "
-                     f"{_num(e.std)}  {_num(e.score)}  {_yes_no(e.passes):<4}  {_verified_cell(e):<11}  {notes}".rstrip())
-    return "\n".join(lines)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from hubrl.hub import hub_api
-    from hubrl.ranking import _pass_mark, leaderboard, verify_entries
+    from hubrl.ranking import format_table, format_verifications, leaderboard, pass_mark, verify_entries
 
     endpoint = hub_api(args.endpoint, args.token).endpoint
     entries = leaderboard(args.env_id, author=args.author, endpoint=endpoint, token=args.token,
@@ -124,27 +75,16 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.verify:
         verify_entries(entries, args.verify, endpoint=endpoint, token=args.token, cache_dir=args.cache_dir,
                        workers=args.workers)
-    mark = _pass_mark(args.env_id)
     if args.json:
-        print(json.dumps({"env_id": args.env_id, "endpoint": endpoint, "pass_mark": mark,
+        print(json.dumps({"env_id": args.env_id, "endpoint": endpoint, "pass_mark": pass_mark(args.env_id),
                           "n_listed": len(entries), "n_ranked": sum(e.rank is not None for e in entries),
                           "entries": [e.to_json() for e in shown]}))
         return 0
     print(format_table(entries, shown, env_id=args.env_id, endpoint=endpoint))
-    verified = [e for e in entries if e.verification is not None]
+    verified = format_verifications(entries)
     if verified:
-        width = max(24, *(len(e.repo_id) for e in verified))
         print()
-        print(f"verification: {len(verified)} agents re-evaluated over 10 seeded episodes (seeds 0..9), "
-              "flagged when |claimed - measured mean| > max(3 x measured std, 5% of the return range)")
-        print(f"{'rank':>4}  {'repo':<{width}}  {'claimed':>18}  {'measured':>18}  {'score':>8}  verdict")
-        for e in verified:
-            v = e.verification
-            claimed = f"{e.mean:.2f} +/- {e.std:.2f}"
-            measured = f"{v.mean_reward:.2f} +/- {v.std_reward:.2f}" if v.ok else "-"
-            verdict = (f"cannot load: {v.error}" if v.error else
-                       ("FLAGGED: " + "; ".join(v.flags)) if v.flags else "consistent")
-            print(f"{e.rank:>4}  {e.repo_id:<{width}}  {claimed:>18}  {measured:>18}  {_num(v.score)}  {verdict}")
+        print(verified)
     return 0
 
 

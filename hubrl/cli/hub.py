@@ -1,0 +1,64 @@
+"""``hubrl push`` (:func:`hubrl.hub.push_to_hub`) and ``hubrl hub serve/token`` (the local Hub, :mod:`hubrl.server`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hubrl.cli.options import add_hub_options, stderr
+
+
+def register(sub) -> None:
+    p = sub.add_parser("push", help="push a run folder to a Hub repo in one commit",
+                       description="Validate a run folder and its card, then push every file in ONE commit. "
+                                   "Identical content makes no new commit. Endpoint and token: --endpoint/--token, "
+                                   "else HF_ENDPOINT/HF_TOKEN, else the stored login.")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--repo-id", required=True, help="namespace/name (created if missing)")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--revision", default=None, help="branch to commit to (default main)")
+    p.add_argument("--commit-message", default=None)
+    p.add_argument("--dry-run", action="store_true", help="print files, sizes and card metadata; send nothing")
+    add_hub_options(p)
+    p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("hub", help="run a local Hub-compatible server and manage its users",
+                       description="A local, persistent Hub that the official huggingface_hub client talks to "
+                                   "(HF_ENDPOINT=http://HOST:PORT).")
+    hub_sub = p.add_subparsers(dest="hub_command", metavar="HUB_COMMAND", required=True)
+    q = hub_sub.add_parser("serve", help="serve the local Hub until Ctrl-C")
+    q.add_argument("--host", default="127.0.0.1")
+    q.add_argument("--port", type=int, default=8080)
+    q.add_argument("--data", type=Path, default=None, help="data folder (default $HUBRL_HUB_DATA or ~/.cache/hubrl/hub)")
+    q.set_defaults(func=cmd_hub_serve)
+    q = hub_sub.add_parser("token", help="create a user (if new) and print a new write token for it")
+    q.add_argument("user", metavar="USER")
+    q.add_argument("--data", type=Path, default=None, help="data folder of the local Hub")
+    q.set_defaults(func=cmd_hub_token)
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from hubrl.hub import push_to_hub
+
+    result = push_to_hub(args.run_dir, args.repo_id, private=args.private, revision=args.revision,
+                         commit_message=args.commit_message, dry_run=args.dry_run, endpoint=args.endpoint,
+                         token=args.token)
+    print(result.summary())
+    return 0
+
+
+def cmd_hub_serve(args: argparse.Namespace) -> int:
+    from hubrl.server import default_data_dir, serve
+
+    serve(host=args.host, port=args.port, data_dir=args.data or default_data_dir())
+    return 0
+
+
+def cmd_hub_token(args: argparse.Namespace) -> int:
+    from hubrl.server import create_token, default_data_dir
+
+    data = args.data or default_data_dir()
+    token = create_token(data, args.user)
+    stderr(f"new token for {args.user} on the local Hub in {data} (shown once; use it as HF_TOKEN):")
+    print(token)
+    return 0

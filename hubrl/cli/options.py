@@ -1,0 +1,53 @@
+"""Options several commands share, declared once: the Hub connection, an agent's SOURCE, ``--json``, counts.
+
+Nothing here imports more than argparse: help texts come from :mod:`hubrl.defaults` and :mod:`hubrl.envs` only, so
+``hubrl COMMAND --help`` and the parse of every command stay cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+ENDPOINT_HELP = "Hub URL (default: $HF_ENDPOINT or https://huggingface.co)"
+TOKEN_HELP = "Hub token (default: $HF_TOKEN or stored login); never printed"
+
+
+def add_hub_options(p: argparse.ArgumentParser, *, endpoint_help: str = ENDPOINT_HELP,
+                    token_help: str = TOKEN_HELP) -> None:
+    """``--endpoint`` and ``--token``: which Hub to talk to and as whom (the ecosystem's defaults otherwise)."""
+    p.add_argument("--endpoint", default=None, help=endpoint_help)
+    p.add_argument("--token", default=None, help=token_help)
+
+
+def add_source_options(p: argparse.ArgumentParser) -> None:
+    """SOURCE (a run folder or a repo id), ``--revision`` and the Hub connection to fetch it with."""
+    p.add_argument("source", metavar="SOURCE", help="a run folder, or a Hub repo id (namespace/name)")
+    p.add_argument("--revision", default=None, help="branch or commit of a Hub repo (default: main)")
+    add_hub_options(p, token_help="Hub token for private repos (default: $HF_TOKEN or stored login)")
+
+
+def add_json_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def positive(text: str) -> int:
+    """An argparse type: a positive integer, or a usage error that says so."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def load_source(args: argparse.Namespace):
+    """The agent named by the SOURCE options: a run folder path or a repo id -> :class:`hubrl.run.Agent`."""
+    from hubrl.hub import load_agent
+
+    return load_agent(args.source, revision=args.revision, endpoint=args.endpoint, token=args.token)
+
+
+def stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,61 @@
+"""``hubrl train``: :func:`hubrl.run.train_run`, then optionally :func:`hubrl.hub.push_to_hub`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from hubrl.cli.options import add_hub_options
+
+
+def register(sub) -> None:
+    from hubrl.envs import ENVS
+
+    p = sub.add_parser("train", help="train an agent and write a complete run folder",
+                       description="Train a REINFORCE agent, evaluate it over seeded episodes, record a replay and "
+                                   "write a run folder (weights, hyperparameters, results, video, curve, model card).")
+    p.add_argument("env_id", metavar="ENV_ID", help=f"one of: {', '.join(ENVS)}")
+    p.add_argument("--preset", default="default", help="'default' (tuned) or 'course' (the course notebook recipe)")
+    p.add_argument("--seed", type=int, default=0, help="run seed: same seed, same weights (default 0)")
+    p.add_argument("--output", type=Path, default=None, help="run folder (default runs/ENV-PRESET-seedN)")
+    p.add_argument("--n-eval-episodes", type=int, default=None, help="final evaluation episodes (default 10)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one hyperparameter, e.g. --set lr=3e-4 --set hidden_sizes=64,128 (repeatable)")
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS", help="stop training after this long")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    p.add_argument("--no-video", action="store_true", help="skip the replay video (the run cannot be pushed then)")
+    p.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="push the finished run to this repo")
+    add_hub_options(p, endpoint_help="Hub URL for --push-to-hub", token_help="Hub token for --push-to-hub")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from hubrl.presets import make_config, parse_override
+    from hubrl.run import train_run
+
+    overrides = dict(parse_override(item) for item in args.overrides)
+    if args.time_budget is not None:
+        overrides["time_budget_s"] = args.time_budget
+    config = make_config(args.env_id, args.preset, seed=args.seed, **overrides)
+    if args.push_to_hub:
+        from hubrl.hub import check_repo_id
+
+        check_repo_id(args.push_to_hub)
+    path = train_run(config, output=args.output, overwrite=args.overwrite, resume=args.resume,
+                     n_eval_episodes=args.n_eval_episodes, progress=not args.quiet, record=not args.no_video)
+    results = json.loads((path / "results.json").read_text())
+    training = results.get("training", {})
+    print(f"trained {config.env_id} ({config.preset} preset, seed {config.seed}): {training.get('episodes')} episodes, "
+          f"{training.get('env_steps'):,} env steps in {training.get('wall_s'):.1f} s ({training.get('stopped')})")
+    print(f"evaluation: {results['mean_reward']:.2f} +/- {results['std_reward']:.2f} "
+          f"(score {results['score']:.2f}) over {results['n_evaluation_episodes']} seeded episodes")
+    print(f"run folder: {path}")
+    if args.push_to_hub:
+        from hubrl.hub import push_to_hub
+
+        push = push_to_hub(path, repo_id=args.push_to_hub, endpoint=args.endpoint, token=args.token)
+        print(push.summary())
+    return 0
