@@ -79,10 +79,9 @@ def as_hubrl_policy(course_policy):
     """The notebook's fc1/fc2 network as a hubrl Policy (same weights), so it is verified by the same evaluator."""
     from hubrl.policy import Policy, PolicyConfig
 
-    policy = Policy(PolicyConfig("CartPole-v1", 4, 2, (16,)))
-    policy.load_state_dict({"net.0.weight": course_policy.fc1.weight, "net.0.bias": course_policy.fc1.bias,
-                            "net.2.weight": course_policy.fc2.weight, "net.2.bias": course_policy.fc2.bias})
-    return policy
+    layers = {"net.0": course_policy.fc1, "net.2": course_policy.fc2}
+    return Policy(PolicyConfig("CartPole-v1", 4, 2, (16,)),
+                  {f"{name}.{k}": getattr(m, k).detach().numpy() for name, m in layers.items() for k in ("weight", "bias")})
 
 
 def main() -> None:

@@ -5,7 +5,8 @@ The public API keeps the Deep RL Course's names::
     from hubrl import make_config, train, evaluate_agent, record_video, push_to_hub, load_from_hub
 
 Importing hubrl registers its environments with gymnasium (``Pixelcopter-PLE-v0``, ``Pong-PLE-v0``, ``ALE/...``).
-Heavy modules load lazily, so ``import hubrl`` stays cheap.
+Heavy modules load lazily, so ``import hubrl`` stays cheap; only training (``train``, ``PolicyNetwork``) imports
+torch: loading, evaluating and recording agents run on numpy.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Policy": "hubrl.policy",
     "PolicyConfig": "hubrl.policy",
+    "PolicyNetwork": "hubrl.network",
     "load_policy": "hubrl.policy",
     "save_policy": "hubrl.policy",
     "TrainConfig": "hubrl.presets",

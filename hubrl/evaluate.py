@@ -2,7 +2,7 @@
 
 Episode ``i`` is reset with seed ``seed + i`` and samples its actions from its own generator seeded the same way, so
 every number is reproducible and an episode's return does not depend on how many episodes run beside it. All
-episodes step together: one batched forward pass per step, no autograd.
+episodes step together: one batched numpy forward pass per step (:class:`hubrl.policy.NumpySampler`), no torch.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import numpy as np
 
 from hubrl.defaults import DEFAULT_EVAL_SEED, VALIDATION_SEED  # noqa: F401 - re-exported
 from hubrl.envs import env_info, make_env
-from hubrl.policy import Policy
-
+from hubrl.policy import Actor
 
 
 @dataclass
@@ -66,7 +65,7 @@ class Evaluation:
 
 
 def evaluate_agent(
-    policy: Policy,
+    policy: Actor,
     env_id: str | None = None,
     *,
     n_eval_episodes: int = 10,
@@ -77,7 +76,8 @@ def evaluate_agent(
     """Run ``n_eval_episodes`` seeded episodes and return their returns.
 
     Args:
-        policy: the agent (e.g. from :func:`hubrl.load_agent` or training).
+        policy: the agent: a :class:`~hubrl.policy.Policy` (e.g. from :func:`hubrl.load_agent`), or the torch
+            network training returns (anything with ``config`` and ``sampler()``).
         env_id: defaults to the env the policy was trained on.
         n_eval_episodes: episodes to run; episode ``i`` uses seed ``seed + i``.
         max_steps: cap per episode; defaults to the course's ``max_t`` for the env.
@@ -109,7 +109,7 @@ def evaluate_agent(
                 if idx.size == 0:
                     break
                 uniforms = None if deterministic else np.array([rngs[i].random() for i in idx])
-                actions = sampler.act(obs[idx], uniforms=uniforms)
+                actions = sampler.actions(obs[idx], uniforms=uniforms)
                 for i, action in zip(idx, actions):
                     o, r, terminated, truncated, _ = envs[i].step(int(action))
                     obs[i] = o

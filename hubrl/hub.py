@@ -254,10 +254,10 @@ def load_from_hub(
 
 def _load_course_repo(folder: Path, source: str) -> Agent:
     """Rebuild a course notebook agent (Linear/ReLU/.../Linear, softmax at the end) from its model.pt."""
-    import torch
+    import numpy as np
 
     from hubrl.course import load_course_model
-    from hubrl.policy import Policy, PolicyConfig, load_state_dict_strict
+    from hubrl.policy import Policy, PolicyConfig
 
     if not (folder / "hyperparameters.json").exists():
         raise AgentFormatError(f"{source} has model.pt but no hyperparameters.json, so its env id is unknown")
@@ -269,14 +269,13 @@ def _load_course_repo(folder: Path, source: str) -> Agent:
     for key, actual in (("state_space", model.obs_dim), ("action_space", model.n_actions)):
         if key in hyper and int(hyper[key]) != actual:
             raise AgentFormatError(f"{source}: hyperparameters.json says {key}={hyper[key]} but model.pt has {actual}")
-    policy = Policy(PolicyConfig(env_id=env_id, obs_dim=model.obs_dim, n_actions=model.n_actions,
-                                 hidden_sizes=tuple(model.hidden_sizes), activation="relu"))
-    tensors: dict[str, torch.Tensor] = {}
+    config = PolicyConfig(env_id=env_id, obs_dim=model.obs_dim, n_actions=model.n_actions,
+                          hidden_sizes=tuple(model.hidden_sizes), activation="relu")
+    tensors: dict[str, np.ndarray] = {}
     for i, (_, weight, bias) in enumerate(model.layers):
-        tensors[f"net.{2 * i}.weight"] = weight
-        tensors[f"net.{2 * i}.bias"] = bias if bias is not None else torch.zeros(weight.shape[0])
-    load_state_dict_strict(policy, tensors, source=f"{source}/model.pt")
-    policy.eval()
+        tensors[f"net.{2 * i}.weight"] = weight.detach().numpy()
+        tensors[f"net.{2 * i}.bias"] = bias.detach().numpy() if bias is not None else np.zeros(weight.shape[0], np.float32)
+    policy = Policy(config, tensors, source=f"{source}/model.pt")
     results = read_json(folder / RESULTS) if (folder / RESULTS).exists() else {}
     return Agent(policy=policy, env_id=env_id, source=source, hyperparameters=hyper, results=results,
                  format="course", path=folder)

@@ -1,32 +1,33 @@
-"""The policy network: a categorical MLP, its config, and safetensors save/load.
+"""The policy for inference, in numpy: its config, safetensors save/load, and the forward pass that plays episodes.
 
-The network maps an observation to action logits (softmax gives the course's action probabilities). It can hold
-running observation statistics as buffers, so normalisation learned in training is saved with the weights and
-applied identically at evaluation. Weights are only ever written as safetensors: no pickle.
+Evaluating, recording and verifying agents never need torch: the weights are read with ``safetensors.numpy`` into a
+:class:`Policy`, whose forward pass is a few numpy operations. Training uses the torch network in
+:mod:`hubrl.network`, which hands the same numpy forward pass (:meth:`~hubrl.network.PolicyNetwork.sampler`) to the
+episode loops, so a trained agent plays exactly as its saved copy does. The network maps an observation to action
+logits (softmax gives the course's action probabilities); running observation statistics, when used, are part of
+the weights. Weights are only ever written as safetensors: no pickle.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
 
 from hubrl.errors import AgentFormatError, ConfigError
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+ACTIVATIONS = ("relu", "tanh")
 CONFIG_FORMAT = "hubrl-policy/1"
 
 
 @dataclass
 class PolicyConfig:
-    """Everything needed to rebuild a :class:`Policy` (stored as ``config.json``)."""
+    """Everything needed to rebuild a policy (stored as ``config.json``)."""
 
     env_id: str
     obs_dim: int
@@ -61,88 +62,25 @@ class PolicyConfig:
         try:
             return cls(**fields)
         except TypeError as err:
-            raise AgentFormatError(f"config.json is incomplete: {err}") from None
+            raise AgentFormatError(f"config.json is incomplete: {err}") from err
 
-
-def mlp(sizes: list[int], activation: str) -> nn.Sequential:
-    """Linear layers with ``activation`` between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
-    return nn.Sequential(*layers)
-
-
-class Policy(nn.Module):
-    """Categorical MLP policy: ``logits = net(normalise(obs))``.
-
-    Example:
-        >>> policy = Policy(PolicyConfig("CartPole-v1", obs_dim=4, n_actions=2, hidden_sizes=(16,)))
-        >>> policy(torch.zeros(1, 4)).shape
-        torch.Size([1, 2])
-    """
-
-    def __init__(self, config: PolicyConfig):
-        super().__init__()
-        self.config = config
-        self.net = mlp([config.obs_dim, *config.hidden_sizes, config.n_actions], config.activation)
-        if config.obs_norm:
-            self.register_buffer("obs_mean", torch.zeros(config.obs_dim))
-            self.register_buffer("obs_var", torch.ones(config.obs_dim))
-            self.register_buffer("obs_count", torch.zeros((), dtype=torch.float64))
-
-    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
-        if not self.config.obs_norm:
-            return obs
-        return ((obs - self.obs_mean) / torch.sqrt(self.obs_var + 1e-8)).clamp_(-10.0, 10.0)
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(self.normalize(obs))
-
-    @torch.no_grad()
-    def update_obs_stats(self, batch: torch.Tensor) -> None:
-        """Merge a batch of raw observations into the running mean/variance (parallel Welford)."""
-        if not self.config.obs_norm or batch.shape[0] == 0:
-            return
-        batch = batch.double()
-        b_mean, b_var, b_n = batch.mean(0), batch.var(0, unbiased=False), batch.shape[0]
-        n = self.obs_count.item()
-        mean, var = self.obs_mean.double(), self.obs_var.double()
-        if n == 0:
-            var = torch.zeros_like(var)
-        total = n + b_n
-        delta = b_mean - mean
-        new_mean = mean + delta * b_n / total
-        m2 = var * n + b_var * b_n + delta.pow(2) * n * b_n / total
-        self.obs_mean.copy_(new_mean.float())
-        self.obs_var.copy_((m2 / total).float())
-        self.obs_count.fill_(total)
-
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
-        """Actions for a batch of observations (see :meth:`NumpySampler.act`); for loops use :meth:`sampler`."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self.sampler().act(obs, uniforms=uniforms)
-
-    @torch.no_grad()
-    def sampler(self) -> NumpySampler:
-        """A frozen numpy copy of the current weights for fast acting (no torch dispatch per environment step)."""
-        linears = [m for m in self.net if isinstance(m, nn.Linear)]
-        norm = None
-        if self.config.obs_norm:
-            norm = (self.obs_mean.numpy().copy(), np.sqrt(self.obs_var.numpy() + 1e-8).astype(np.float32))
-        return NumpySampler(
-            weights=[m.weight.detach().numpy().T.copy() for m in linears],
-            biases=[m.bias.detach().numpy().copy() for m in linears],
-            activation=self.config.activation,
-            norm=norm,
-        )
+    def weight_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """The state-dict names, shapes and dtypes of this policy's weights (torch's ``nn.Sequential`` naming)."""
+        sizes = [self.obs_dim, *self.hidden_sizes, self.n_actions]
+        shapes: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+        if self.obs_norm:
+            shapes["obs_mean"] = ((self.obs_dim,), np.dtype(np.float32))
+            shapes["obs_var"] = ((self.obs_dim,), np.dtype(np.float32))
+            shapes["obs_count"] = ((), np.dtype(np.float64))
+        for i in range(len(sizes) - 1):  # Linear layers at 0, 2, 4, ...: an activation sits between them
+            shapes[f"net.{2 * i}.weight"] = ((sizes[i + 1], sizes[i]), np.dtype(np.float32))
+            shapes[f"net.{2 * i}.bias"] = ((sizes[i + 1],), np.dtype(np.float32))
+        return shapes
 
 
 @dataclass
 class NumpySampler:
-    """The policy's forward pass in numpy, for the per-step inner loops of rollouts, evaluation and recording.
+    """The policy's forward pass in numpy, for the per-step inner loops of collection, evaluation and recording.
 
     Torch dispatch costs tens of microseconds per call, more than the whole forward pass of these small networks;
     a numpy snapshot taken once per batch of episodes keeps the per-step cost to a few array operations.
@@ -172,11 +110,11 @@ class NumpySampler:
                 x = np.maximum(x, 0.0, out=x) if relu else np.tanh(x, out=x)
         return x
 
-    def act(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
+    def actions(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
         """Sample actions by inverse CDF from caller-supplied uniforms, or take the argmax when ``uniforms`` is None.
 
-        Drawing the uniforms outside (one generator per episode in evaluation, one per run in training) keeps every
-        run's randomness in the caller's hands, which is what makes runs reproducible.
+        Drawing the uniforms outside (one generator per episode in evaluation, one per shard in training) keeps
+        every run's randomness in the caller's hands, which is what makes runs reproducible.
         """
         logits = self.logits(obs)
         if uniforms is None:
@@ -194,11 +132,123 @@ class NumpySampler:
         return np.minimum((cdf < threshold).sum(-1), cdf.shape[-1] - 1)
 
 
-def save_policy(policy: Policy, directory: Path) -> str:
-    """Write ``model.safetensors`` and ``config.json`` into ``directory``; return the weights' sha256."""
+class Actor(Protocol):
+    """What the inference entry points need: a :class:`Policy`, or the torch :class:`~hubrl.network.PolicyNetwork`."""
+
+    config: PolicyConfig
+
+    def sampler(self) -> NumpySampler: ...
+
+
+class Policy:
+    """A trained categorical MLP policy in numpy: what :func:`load_policy` and :func:`hubrl.load_from_hub` return.
+
+    It speaks the course notebook's API: ``policy(x)`` / ``policy.forward(x)`` give action probabilities (batch
+    first, softmax over the last axis) and ``policy.act(state)`` samples one action, returning
+    ``(action, log_prob)``, from a generator the policy holds (``policy.seed(n)`` restarts it: then the actions
+    are those of seeded evaluation episode ``n``).
+
+    Args:
+        config: the architecture.
+        tensors: the weights by state-dict name (``net.0.weight``, ...); keys and shapes must match ``config``
+            exactly, so random or partial weights are never left behind.
+        source: names the weights in error messages.
+
+    Raises:
+        AgentFormatError: a key is missing or unexpected, or a shape differs from the config's.
+
+    Example:
+        >>> policy = load_policy("model_cards/reference/CartPole-v1")
+        >>> policy.seed(0)
+        >>> action, log_prob = policy.act(np.zeros(4, dtype=np.float32))
+    """
+
+    def __init__(self, config: PolicyConfig, tensors: Mapping[str, Any], *, source: str = "weights"):
+        expected = config.weight_shapes()
+        missing, unexpected = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+        if missing or unexpected:
+            raise AgentFormatError(f"{source} does not match its config: missing {missing or 'nothing'}, "
+                                   f"unexpected {unexpected or 'nothing'}")
+        self.config = config
+        self._tensors: dict[str, np.ndarray] = {}
+        for key, (shape, dtype) in expected.items():
+            value = np.asarray(tensors[key])
+            if value.shape != shape:
+                raise AgentFormatError(f"{source}: {key} has shape {value.shape}, config expects {shape}")
+            self._tensors[key] = np.array(value, dtype=dtype)  # an own copy: later changes to the source stay out
+        self._sampler = self._build_sampler()
+        self._rng = np.random.default_rng()
+
+    def _build_sampler(self) -> NumpySampler:
+        t, n_layers = self._tensors, len(self.config.hidden_sizes) + 1
+        norm = None
+        if self.config.obs_norm:
+            norm = (t["obs_mean"].copy(), np.sqrt(t["obs_var"] + 1e-8).astype(np.float32))
+        return NumpySampler(
+            weights=[t[f"net.{2 * i}.weight"].T.copy() for i in range(n_layers)],
+            biases=[t[f"net.{2 * i}.bias"].copy() for i in range(n_layers)],
+            activation=self.config.activation,
+            norm=norm,
+        )
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of the weights by state-dict name (what :func:`save_policy` writes)."""
+        return {k: v.copy() for k, v in self._tensors.items()}
+
+    def sampler(self) -> NumpySampler:
+        """The numpy forward pass the episode loops use (shared: it is never modified)."""
+        return self._sampler
+
+    def actions(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
+        """Actions for a batch of observations (see :meth:`NumpySampler.actions`)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._sampler.actions(obs, uniforms=uniforms)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Action probabilities for a batch of observations (softmax of the logits over the last axis)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = self._sampler.logits(np.asarray(x, dtype=np.float32))
+            z = np.exp(z - z.max(-1, keepdims=True))
+            return z / z.sum(-1, keepdims=True)
+
+    __call__ = forward
+
+    def seed(self, seed: int | None) -> None:
+        """Restart the generator :meth:`act` samples from (``None``: fresh entropy)."""
+        self._rng = np.random.default_rng(seed)
+
+    def act(self, state: np.ndarray) -> tuple[int, float]:
+        """Sample one action for one observation, as the course's ``Policy.act``: ``(action, log_prob)``."""
+        obs = np.asarray(state, dtype=np.float32)[None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            action = int(self._sampler.actions(obs, uniforms=np.array([self._rng.random()]))[0])
+            logits = self._sampler.logits(obs)[0].astype(np.float64)
+            shifted = logits - logits.max()
+            log_prob = float(shifted[action] - np.log(np.exp(shifted).sum()))
+        return action, log_prob
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"Policy({c.env_id}, {c.obs_dim} -> {list(c.hidden_sizes)} -> {c.n_actions}, {c.activation})"
+
+
+def _numpy(value: Any) -> np.ndarray:
+    """A C-contiguous array of the same shape (``np.ascontiguousarray`` would turn a scalar into shape ``(1,)``)."""
+    if not isinstance(value, np.ndarray):
+        value = value.detach().cpu().numpy()  # a torch tensor (duck-typed: this module never imports torch)
+    return value if value.flags.c_contiguous else value.copy(order="C")
+
+
+def save_policy(policy: Actor, directory: str | Path) -> str:
+    """Write ``model.safetensors`` and ``config.json`` into ``directory``; return the weights' sha256.
+
+    ``policy`` is a :class:`Policy` or a torch :class:`~hubrl.network.PolicyNetwork`: the bytes are the same.
+    """
+    from safetensors.numpy import save_file
+
     directory = Path(directory)
     weights = directory / "model.safetensors"
-    tensors = {k: v.detach().contiguous().cpu() for k, v in policy.state_dict().items()}
+    tensors = {k: _numpy(v) for k, v in policy.state_dict().items()}
     # One metadata key only: safetensors writes a metadata map in arbitrary order, and identical weights must give
     # identical bytes (reproducibility checks, no-op re-pushes).
     save_file(tensors, str(weights), metadata={"format": "pt"})
@@ -206,42 +256,28 @@ def save_policy(policy: Policy, directory: Path) -> str:
     return sha256_file(weights)
 
 
-def load_policy(directory: Path) -> Policy:
-    """Rebuild a policy from ``config.json`` + ``model.safetensors``, strictly: any key or shape mismatch is an error."""
+def load_policy(directory: str | Path) -> Policy:
+    """Rebuild a policy from ``config.json`` + ``model.safetensors``, strictly: any key or shape mismatch is an error.
+
+    Raises:
+        AgentFormatError: a file is missing, corrupt, or the weights do not match the config.
+    """
+    from safetensors.numpy import load_file
+
     directory = Path(directory)
     try:
         config = PolicyConfig.from_json(json.loads((directory / "config.json").read_text()))
-    except FileNotFoundError:
-        raise AgentFormatError(f"{directory} has no config.json; expected a hubrl run folder") from None
+    except FileNotFoundError as err:
+        raise AgentFormatError(f"{directory} has no config.json; expected a hubrl run folder") from err
     except json.JSONDecodeError as err:
-        raise AgentFormatError(f"{directory / 'config.json'} is not valid JSON ({err.msg}); re-create the run") from None
+        raise AgentFormatError(f"{directory / 'config.json'} is not valid JSON ({err.msg}); re-create the run") from err
     try:
         tensors = load_file(str(directory / "model.safetensors"))
-    except FileNotFoundError:
-        raise AgentFormatError(f"{directory} has no model.safetensors") from None
+    except FileNotFoundError as err:
+        raise AgentFormatError(f"{directory} has no model.safetensors") from err
     except Exception as err:  # safetensors raises its own SafetensorError for corrupt headers/data
-        raise AgentFormatError(f"{directory / 'model.safetensors'} is corrupt ({err}); re-create the run") from None
-    policy = Policy(config)
-    load_state_dict_strict(policy, tensors, source=str(directory / "model.safetensors"))
-    policy.eval()
-    return policy
-
-
-def load_state_dict_strict(policy: Policy, tensors: dict[str, torch.Tensor], *, source: str) -> None:
-    """Load weights requiring identical keys and shapes (never leave random weights behind)."""
-    expected = policy.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        raise AgentFormatError(
-            f"{source} does not match its config: missing {missing or 'nothing'}, unexpected {unexpected or 'nothing'}"
-        )
-    for key, value in expected.items():
-        if tuple(tensors[key].shape) != tuple(value.shape):
-            raise AgentFormatError(
-                f"{source}: {key} has shape {tuple(tensors[key].shape)}, config expects {tuple(value.shape)}"
-            )
-    policy.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()}, strict=True)
+        raise AgentFormatError(f"{directory / 'model.safetensors'} is corrupt ({err}); re-create the run") from err
+    return Policy(config, tensors, source=str(directory / "model.safetensors"))
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

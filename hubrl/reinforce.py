@@ -1,13 +1,13 @@
 """REINFORCE (Monte-Carlo policy gradient), readable top to bottom.
 
 One update:
-  1. reset ``batch_episodes`` copies of the env (a gymnasium vector env) with seeds derived from the run seed and
-     the update number, and run every copy until its first episode ends or ``max_t`` steps pass (``train_max_t``
-     if set: cut episodes leave their last ``cut_tail`` steps out of the loss; with ``train_autoreset`` every copy
-     plays exactly ``train_max_t`` steps, a new episode after each end); actions are sampled without
-     autograd, one batched forward pass per step; every ``val_every`` updates the policy that played the batch is
-     validated (on separate seeded episodes, or on the batch itself with ``val_on_batch``) before it is updated;
-  2. discounted reward-to-go returns G_t for every step of every episode;
+  1. play ``batch_episodes`` copies of the env (:mod:`hubrl.collect`), each until its first episode ends or
+     ``max_t`` steps pass (``train_max_t`` if set: cut episodes leave their last ``cut_tail`` steps out of the
+     loss; with ``train_autoreset`` every copy plays exactly ``train_max_t`` steps, a new episode after each end),
+     sampling actions with the policy's numpy forward pass; every ``val_every`` updates the policy that played the
+     batch is validated (on separate seeded episodes, or on the batch itself with ``val_on_batch``) before it is
+     updated;
+  2. discounted reward-to-go returns G_t for every step of every episode (:func:`batch_returns`);
   3. advantages: G_t, or G_t - V(s_t) with a learned Monte-Carlo value baseline; standardised over the batch
      (the course standardises per episode: identical when the batch holds one episode);
   4. one batched forward/backward: loss = -sum(log pi(a_t|s_t) * A_t) / episodes - entropy bonus; Adam step with
@@ -15,34 +15,31 @@ One update:
 
 Everything random comes from the run seed (network init; env seeds and action-sampling generators derived from the
 run seed and the update number), so the same seed gives the same weights on the same machine, and a resumed run
-continues exactly as if never stopped. ``rollout_workers`` collects the batch in shards on several cores
-(:mod:`hubrl.rollouts`).
+(:mod:`hubrl.checkpoint`) continues exactly as if never stopped.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import os
-import shutil
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
+from hubrl.checkpoint import read_checkpoint, save_checkpoint
+from hubrl.collect import Batch, Rollouts
+from hubrl.defaults import TRAIN_SEED_OFFSET, VALIDATION_SEED
 from hubrl.envs import make_vector_env
 from hubrl.errors import RunFolderError, TrainingDivergedError
-from hubrl.defaults import TRAIN_SEED_OFFSET, VALIDATION_SEED
-from hubrl.policy import Policy, PolicyConfig, mlp
+from hubrl.network import PolicyNetwork, mlp
+from hubrl.policy import PolicyConfig
 from hubrl.presets import TrainConfig
-from hubrl.rollouts import Rollouts
-
 
 
 class ValueBaseline(nn.Module):
@@ -80,108 +77,23 @@ class ValueBaseline(nn.Module):
         self.ret_count.fill_(total)
 
 
-@dataclass
-class Batch:
-    """The valid steps of one batch of episodes, flattened time-major (shard after shard)."""
+def reward_to_go(rewards: np.ndarray, in_episode: np.ndarray, gamma: float) -> np.ndarray:
+    """G_t = r_t + gamma * G_{t+1} within each episode, backwards over a ``(T, copies)`` grid (float64).
 
-    obs: torch.Tensor
-    actions: torch.Tensor
-    returns: torch.Tensor
-    episode_returns: np.ndarray
-    episode_lengths: np.ndarray
-    env_steps: int
-    """Steps the vector env simulated, including those of copies whose episode had already ended."""
-
-    @classmethod
-    def from_parts(cls, parts: list[dict[str, Any]]) -> Batch:
-        def cat(key):
-            return np.concatenate([p[key] for p in parts])
-
-        return cls(
-            obs=torch.as_tensor(cat("obs"), dtype=torch.float32),
-            actions=torch.as_tensor(cat("actions"), dtype=torch.int64),
-            returns=torch.as_tensor(cat("returns"), dtype=torch.float32),
-            episode_returns=cat("episode_returns"),
-            episode_lengths=cat("episode_lengths"),
-            env_steps=sum(p["env_steps"] for p in parts),
-        )
-
-
-def collect_arrays(venv, sampler, rng: np.random.Generator, *, seed: int, max_t: int, gamma: float,
-                   tail: int = 0, autoreset: bool = False) -> dict[str, Any]:
-    """Run every copy of ``venv`` through one episode (capped at ``max_t`` steps); return the valid steps as arrays.
-
-    An episode still running after ``max_t`` steps is cut there; its last ``tail`` steps stay out of the returned
-    steps (their reward-to-go misses what the cut removed) but count in the episode's return and length.
-    With ``autoreset`` every copy plays exactly ``max_t`` steps instead, starting a new episode whenever one ends
-    (the vector env's NEXT_STEP reset step is not a transition and is left out); only each copy's last, cut
-    episode loses its tail. Every episode started in the window is reported, cut ones with their partial return.
-    ``sampler`` acts with numpy (:meth:`hubrl.policy.Policy.sampler`), so this runs without torch, also in workers.
+    A step outside an episode (a reset step, or after the copy's episode ended) has G = 0 and separates episodes.
     """
-    n = venv.num_envs
-    obs, _ = venv.reset(seed=seed)
-    alive = np.ones(n, dtype=bool)  # this step is a transition of a running episode
-    obs_steps, act_steps, rewards, masks, ends = [], [], [], [], []
-    with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: the update's NaN check reports them
-        for _ in range(max_t):  # the per-step loop: keep it to a forward pass, an env step and appends
-            actions = sampler.act(obs, uniforms=rng.random(n))
-            next_obs, reward, terminated, truncated, _ = venv.step(actions)
-            obs_steps.append(obs)
-            act_steps.append(actions)
-            rewards.append(reward)
-            masks.append(alive)
-            done = terminated | truncated
-            if autoreset:
-                ends.append(done & alive)
-                alive = ~done  # an ended copy's next step is its reset
-            else:
-                alive = alive & ~done
-                if not alive.any():
-                    break
-            obs = next_obs
-    masks_arr = np.asarray(masks)  # (T, n)
-    rewards_arr = np.where(masks_arr, np.asarray(rewards, dtype=np.float64), 0.0)
-    returns = np.zeros_like(rewards_arr)
-    running = np.zeros(n)
-    for t in range(len(rewards_arr) - 1, -1, -1):  # reward-to-go, backwards; a reset step (mask 0) separates episodes
-        running = (rewards_arr[t] + gamma * running) * masks_arr[t]
+    returns = np.zeros_like(rewards)
+    running = np.zeros(rewards.shape[1])
+    for t in range(len(rewards) - 1, -1, -1):
+        running = (rewards[t] + gamma * running) * in_episode[t]
         returns[t] = running
-    steps = len(masks)
-    if autoreset:
-        ends_arr = np.asarray(ends)
-        # Episode index of every step per copy: a new episode starts after each end (its reset step is masked).
-        episode_of = np.cumsum(ends_arr, axis=0) - ends_arr
-        cut = masks_arr[-1] & ~ends_arr[-1]  # copies whose last episode is still running at the window's end
-        n_episodes = ends_arr.sum(0) + cut
-        offsets = np.concatenate([[0], np.cumsum(n_episodes)[:-1]])
-        flat = (episode_of + offsets)[masks_arr]
-        total = int(n_episodes.sum())
-        episode_returns = np.bincount(flat, weights=rewards_arr[masks_arr], minlength=total)
-        episode_lengths = np.bincount(flat, minlength=total)
-        last_start = np.where(ends_arr.any(0), steps - np.argmax(ends_arr[::-1], axis=0), 0)
-    else:
-        episode_returns, episode_lengths = rewards_arr.sum(0), masks_arr.sum(0)
-        cut, last_start = alive, np.zeros(n, dtype=np.int64)
-    keep = masks_arr
-    if tail and cut.any():  # episodes cut by the window: leave out the steps whose reward-to-go the cut truncated
-        keep = masks_arr.copy()
-        t_index = np.arange(steps)[:, None]
-        keep &= ~((t_index >= np.maximum(steps - tail, last_start)[None, :]) & cut[None, :])
-    return {
-        "obs": np.asarray(obs_steps, dtype=np.float32)[keep],
-        "actions": np.asarray(act_steps, dtype=np.int64)[keep],
-        "returns": returns[keep].astype(np.float32),
-        "episode_returns": episode_returns,
-        "episode_lengths": episode_lengths,
-        "env_steps": n * steps,
-    }
+    return returns
 
 
-def collect_batch(venv, policy: Policy, rng: np.random.Generator, *, seed: int, max_t: int, gamma: float,
-                  tail: int = 0) -> Batch:
-    """One batch of episodes from ``venv`` with ``policy`` (see :func:`collect_arrays`)."""
-    return Batch.from_parts([collect_arrays(venv, policy.sampler(), rng, seed=seed, max_t=max_t, gamma=gamma,
-                                            tail=tail)])
+def batch_returns(batch: Batch, gamma: float) -> torch.Tensor:
+    """The reward-to-go of every step in the loss, in the order of ``batch.obs`` (float32)."""
+    parts = [reward_to_go(r, m, gamma)[keep] for r, m, keep in zip(batch.rewards, batch.in_episode, batch.in_loss)]
+    return torch.as_tensor(np.concatenate(parts).astype(np.float32))
 
 
 def standardize(x: torch.Tensor) -> torch.Tensor:
@@ -193,9 +105,9 @@ def standardize(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the final policy and the run's history."""
+    """What :func:`train` returns: the final policy network and the run's history."""
 
-    policy: Policy
+    policy: PolicyNetwork
     config: TrainConfig
     history: list[dict[str, Any]] = field(default_factory=list)
     episodes: int = 0
@@ -207,13 +119,33 @@ class TrainResult:
     best_val_score: float | None = None
 
 
+class TrainingClock:
+    """The one measure of training time: wall time since the clock started, plus earlier sessions', minus pauses."""
+
+    def __init__(self, earlier_s: float = 0.0):
+        self._earlier_s = earlier_s
+        self._started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return self._earlier_s + time.perf_counter() - self._started
+
+    @contextmanager
+    def paused(self):
+        """Time spent inside is not training time (e.g. a callback's external evaluation)."""
+        paused_at = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._started += time.perf_counter() - paused_at
+
+
 class Trainer:
     """Holds the state of one run so it can be checkpointed and resumed exactly."""
 
     def __init__(self, config: TrainConfig, obs_dim: int, n_actions: int):
         self.config = config
         torch.manual_seed(config.seed)
-        self.policy = Policy(PolicyConfig(
+        self.policy = PolicyNetwork(PolicyConfig(
             env_id=config.env_id, obs_dim=obs_dim, n_actions=n_actions, hidden_sizes=config.hidden_sizes,
             activation=config.activation, obs_norm=config.obs_norm, env_options=dict(config.env_options),
         ))
@@ -244,13 +176,13 @@ class Trainer:
     def scheduled(self, start: float, end: float | None) -> float:
         return start if end is None else start + (end - start) * self.progress()
 
-    def budget_left(self, started: float) -> bool:
+    def budget_left(self, clock: TrainingClock) -> bool:
         c = self.config
         if self.episodes >= c.n_training_episodes:
             return False
         if c.max_env_steps and self.env_steps >= c.max_env_steps:
             return False
-        if c.time_budget_s and self.wall_s + (time.perf_counter() - started) >= c.time_budget_s:
+        if c.time_budget_s and clock.elapsed() >= c.time_budget_s:
             return False
         return not self.reached_target
 
@@ -258,19 +190,21 @@ class Trainer:
     def update(self, batch: Batch) -> dict[str, float]:
         c = self.config
         policy = self.policy
+        obs = torch.as_tensor(batch.obs, dtype=torch.float32)
+        actions = torch.as_tensor(batch.actions, dtype=torch.int64)
         n_episodes = len(batch.episode_returns)
-        returns = batch.returns
+        returns = batch_returns(batch, c.gamma)
         advantages = returns
         value_loss = float("nan")
         if self.value is not None:
-            obs_in = policy.normalize(batch.obs).detach()
+            obs_in = policy.normalize(obs).detach()
             with torch.no_grad():
                 advantages = returns - self.value.denormalize(self.value(obs_in))
         if c.normalize_returns:
             advantages = standardize(advantages)
-        logits = policy(batch.obs)
+        logits = policy(obs)
         log_probs = torch.log_softmax(logits, -1)
-        chosen = log_probs.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+        chosen = log_probs.gather(1, actions.unsqueeze(1)).squeeze(1)
         entropy = -(log_probs.exp() * log_probs).sum(-1)
         ent_coef = self.scheduled(c.ent_coef, c.ent_coef_final)
         loss = -(chosen * advantages).sum() / n_episodes - ent_coef * entropy.sum() / n_episodes
@@ -297,7 +231,7 @@ class Trainer:
                 nn.utils.clip_grad_norm_(self.value.parameters(), c.max_grad_norm)
             self.value_optimizer.step()
             value_loss = v_loss.item()
-        policy.update_obs_stats(batch.obs)
+        policy.update_obs_stats(obs)
         return {"loss": loss.item(), "value_loss": value_loss, "entropy": entropy.mean().item(), "lr": lr,
                 "ent_coef": ent_coef, "grad_norm": grad_norm}
 
@@ -312,7 +246,7 @@ class Trainer:
         c = self.config
         if batch is None:
             batch = rollouts.collect(self.policy.sampler(), run_seed=VALIDATION_SEED, update=0,
-                                     env_seed=VALIDATION_SEED, max_t=c.max_t, gamma=c.gamma)
+                                     env_seed=VALIDATION_SEED, max_t=c.max_t)
         score = float(batch.episode_returns.mean() - batch.episode_returns.std())
         if self.best_val_score is None or score > self.best_val_score:
             self.best_val_score = score
@@ -322,77 +256,25 @@ class Trainer:
             self.reached_target = True
         return score
 
-    # -- checkpoints (safetensors + JSON, never pickle) -----------------------------------------------------------
-    def save_checkpoint(self, directory: Path) -> None:
-        """Write the full training state atomically: ``directory`` is replaced only once the new one is complete."""
-        directory = Path(directory)
-        new = directory.with_name(directory.name + ".new")
-        shutil.rmtree(new, ignore_errors=True)
-        new.mkdir(parents=True)
-        tensors = {f"policy.{k}": v for k, v in self.policy.state_dict().items()}
-        optim_json = {}
-        for name, opt in (("optim", self.optimizer), ("value_optim", self.value_optimizer)):
-            if opt is None:
-                continue
-            state = opt.state_dict()
-            for idx, slots in state["state"].items():
-                for slot, value in slots.items():
-                    tensors[f"{name}.{idx}.{slot}"] = torch.as_tensor(value)
-            optim_json[name] = state["param_groups"]
-        if self.value is not None:
-            tensors.update({f"value.{k}": v for k, v in self.value.state_dict().items()})
-        if self.best_state is not None:
-            tensors.update({f"best.{k}": v for k, v in self.best_state.items()})
-        tensors["torch_rng"] = torch.get_rng_state()
-        save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, str(new / "state.safetensors"))
-        meta = {
-            "config": self.config.to_json(), "episodes": self.episodes, "env_steps": self.env_steps,
-            "updates": self.updates, "wall_s": self.wall_s, "history": self.history,
-            "best_val_score": self.best_val_score, "reached_target": self.reached_target,
-            "param_groups": optim_json,
-        }
-        with open(new / "state.json", "w") as f:
-            json.dump(meta, f)
-            f.flush()
-            os.fsync(f.fileno())
-        old = directory.with_name(directory.name + ".old")
-        if directory.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            directory.rename(old)
-        new.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
+    # -- checkpoints (hubrl.checkpoint) ---------------------------------------------------------------------------
+    COUNTERS = ("episodes", "env_steps", "updates", "wall_s", "history", "best_val_score", "reached_target")
+
+    def save(self, directory: Path) -> None:
+        save_checkpoint(directory, modules={"policy": self.policy, "value": self.value},
+                        optimizers={"optim": self.optimizer, "value_optim": self.value_optimizer},
+                        best=self.best_state,
+                        meta={"config": self.config.to_json(), **{k: getattr(self, k) for k in self.COUNTERS}})
 
     @classmethod
-    def from_checkpoint(cls, directory: Path, obs_dim: int, n_actions: int) -> Trainer:
-        directory = Path(directory)
-        if not (directory / "state.json").exists() and directory.with_name(directory.name + ".old").exists():
-            directory = directory.with_name(directory.name + ".old")  # a crash between the two renames
-        try:
-            meta = json.loads((directory / "state.json").read_text())
-            tensors = load_file(str(directory / "state.safetensors"))
-        except (OSError, ValueError) as err:
-            raise RunFolderError(f"cannot resume: checkpoint in {directory} is missing or corrupt ({err})") from None
-        trainer = cls(TrainConfig.from_json(meta["config"]), obs_dim, n_actions)
-
-        def sub(prefix: str) -> dict[str, torch.Tensor]:
-            return {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-
-        trainer.policy.load_state_dict(sub("policy"))
-        if trainer.value is not None:
-            trainer.value.load_state_dict(sub("value"))
-        for name, opt in (("optim", trainer.optimizer), ("value_optim", trainer.value_optimizer)):
-            if opt is None:
-                continue
-            state: dict[int, dict[str, torch.Tensor]] = {}
-            for key, value in sub(name).items():
-                idx, slot = key.split(".", 1)
-                state.setdefault(int(idx), {})[slot] = value
-            opt.load_state_dict({"state": state, "param_groups": meta["param_groups"][name]})
-        best = sub("best")
-        trainer.best_state = best or None
-        torch.set_rng_state(tensors["torch_rng"])
-        for key in ("episodes", "env_steps", "updates", "wall_s", "history", "best_val_score", "reached_target"):
-            setattr(trainer, key, meta[key])
+    def resume(cls, directory: Path, obs_dim: int, n_actions: int) -> Trainer:
+        checkpoint = read_checkpoint(directory)
+        trainer = cls(TrainConfig.from_json(checkpoint.meta["config"]), obs_dim, n_actions)
+        trainer.best_state = checkpoint.restore(
+            modules={"policy": trainer.policy, "value": trainer.value},
+            optimizers={"optim": trainer.optimizer, "value_optim": trainer.value_optimizer},
+        )
+        for key in cls.COUNTERS:
+            setattr(trainer, key, checkpoint.meta[key])
         return trainer
 
 
@@ -412,7 +294,7 @@ def train(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
-    callback: Callable[[dict[str, Any], Policy], bool | None] | None = None,
+    callback: Callable[[dict[str, Any], PolicyNetwork], bool | None] | None = None,
 ) -> TrainResult:
     """Train a REINFORCE agent.
 
@@ -424,12 +306,18 @@ def train(
         callback: called after every update with its history row and the current policy; return True to stop.
             Time spent in the callback (e.g. an external evaluation) does not count as training time.
 
-    Ctrl-C stops training after saving a checkpoint and returns with ``stopped="interrupted"``.
+    Ctrl-C during the training loop stops training after saving a checkpoint and returns with
+    ``stopped="interrupted"``.
+
+    Raises:
+        ConfigError: ``config`` holds a nonsensical value.
+        RunFolderError: ``resume`` without a readable checkpoint.
+        TrainingDivergedError: the loss became NaN or infinite (the last good state is checkpointed).
 
     Example:
         >>> from hubrl import make_config, train
         >>> result = train(make_config("CartPole-v1", seed=0))
-        >>> result.policy  # the trained Policy
+        >>> result.policy  # the trained PolicyNetwork
     """
     config.validate()
     obs_dim, n_actions = env_spaces(config)
@@ -437,27 +325,27 @@ def train(
     if resume:
         if checkpoint_dir is None:
             raise RunFolderError("resume needs a checkpoint directory")
-        trainer = Trainer.from_checkpoint(checkpoint_dir, obs_dim, n_actions)
+        trainer = Trainer.resume(checkpoint_dir, obs_dim, n_actions)
     else:
         trainer = Trainer(config, obs_dim, n_actions)
     config = trainer.config
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.torch_threads)
-    rollouts = Rollouts(config.env_id, config.batch_episodes, workers=config.rollout_workers,
-                        env_options=config.env_options)
-    val_rollouts = None
-    if config.val_every and not config.val_on_batch:
-        val_rollouts = Rollouts(config.env_id, config.n_val_episodes, env_options=config.env_options)
-    recent = deque((row["mean_return"] for row in trainer.history[-100:]), maxlen=100)
-    bar = _progress_bar(config, trainer, enabled=progress)
-    started = time.perf_counter()
-    last_checkpoint = started
+    rollouts = val_rollouts = bar = clock = None
     stopped = "budget"
     try:
-        while trainer.budget_left(started):
+        rollouts = Rollouts(config.env_id, config.batch_episodes, workers=config.rollout_workers,
+                            env_options=config.env_options)
+        if config.val_every and not config.val_on_batch:
+            val_rollouts = Rollouts(config.env_id, config.n_val_episodes, env_options=config.env_options)
+        recent = deque((row["mean_return"] for row in trainer.history[-100:]), maxlen=100)
+        bar = _progress_bar(config, enabled=progress)
+        clock = TrainingClock(trainer.wall_s)
+        next_checkpoint = time.perf_counter() + config.checkpoint_every_s
+        while trainer.budget_left(clock):
             seed = TRAIN_SEED_OFFSET + config.seed * 10_000_019 + trainer.updates * config.batch_episodes
             batch = rollouts.collect(trainer.policy.sampler(), run_seed=config.seed, update=trainer.updates,
-                                     env_seed=seed, max_t=config.train_max_t or config.max_t, gamma=config.gamma,
+                                     env_seed=seed, max_t=config.train_max_t or config.max_t,
                                      tail=config.cut_tail if config.train_max_t else 0,
                                      autoreset=config.train_autoreset)
             mean_return = float(batch.episode_returns.mean())
@@ -473,48 +361,47 @@ def train(
                     stats = trainer.update(batch)
                 except TrainingDivergedError as err:
                     if checkpoint_dir:
-                        trainer.wall_s += time.perf_counter() - started
-                        started = time.perf_counter()
-                        trainer.save_checkpoint(checkpoint_dir)
-                        raise TrainingDivergedError(f"{err}; the last good state is saved in {checkpoint_dir}") from None
+                        trainer.wall_s = clock.elapsed()
+                        trainer.save(checkpoint_dir)
+                        raise TrainingDivergedError(f"{err}; the last good state is saved in {checkpoint_dir}") from err
                     raise
             trainer.updates += 1
             trainer.episodes += len(batch.episode_returns)
             trainer.env_steps += batch.env_steps
             recent.append(mean_return)
             row = {"update": trainer.updates, "episodes": trainer.episodes, "env_steps": trainer.env_steps,
-                   "wall_s": round(trainer.wall_s + time.perf_counter() - started, 4), "mean_return": mean_return,
+                   "wall_s": round(clock.elapsed(), 4), "mean_return": mean_return,
                    "mean_length": float(batch.episode_lengths.mean()), **stats}
             if val_score is not None:
                 row["val_score"] = val_score
             trainer.history.append(row)
             if bar is not None:
-                _show_progress(bar, trainer, recent, trainer.wall_s + time.perf_counter() - started)
+                _show_progress(bar, trainer, recent, clock.elapsed())
             if callback is not None:
-                callback_started = time.perf_counter()
-                stop = callback(row, trainer.policy)
-                started += time.perf_counter() - callback_started  # a callback's time is not training time
+                with clock.paused():
+                    stop = callback(row, trainer.policy)
                 if stop:
                     stopped = "callback"
                     break
-            if checkpoint_dir and time.perf_counter() - last_checkpoint > config.checkpoint_every_s:
-                trainer.wall_s += time.perf_counter() - started
-                started = last_checkpoint = time.perf_counter()
-                trainer.save_checkpoint(checkpoint_dir)
+            if checkpoint_dir and time.perf_counter() >= next_checkpoint:
+                trainer.wall_s = clock.elapsed()
+                trainer.save(checkpoint_dir)
+                next_checkpoint = time.perf_counter() + config.checkpoint_every_s
         if trainer.reached_target and stopped == "budget":
             stopped = "target"
     except KeyboardInterrupt:
         stopped = "interrupted"
     finally:
-        trainer.wall_s += time.perf_counter() - started
-        rollouts.close()
-        if val_rollouts is not None:
-            val_rollouts.close()
+        if clock is not None:
+            trainer.wall_s = clock.elapsed()
+        for r in (rollouts, val_rollouts):
+            if r is not None:
+                r.close()
         torch.set_num_threads(previous_threads)
         if bar is not None:
             bar.close()
     if checkpoint_dir:
-        trainer.save_checkpoint(checkpoint_dir)
+        trainer.save(checkpoint_dir)
     policy = trainer.policy
     if config.select_best and trainer.best_state is not None and stopped != "interrupted":
         policy = copy.deepcopy(policy)
@@ -527,7 +414,7 @@ def train(
     )
 
 
-def _progress_bar(config: TrainConfig, trainer: Trainer, *, enabled: bool):
+def _progress_bar(config: TrainConfig, *, enabled: bool):
     """A bar over the share of the budget used (episodes, env steps or time, whichever is nearest its limit)."""
     if not enabled:
         return None

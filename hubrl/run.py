@@ -17,15 +17,17 @@ import platform
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hubrl.card import build_card
-from hubrl.errors import HubrlError, OutputExistsError, RunFolderError
+from hubrl.errors import AgentFormatError, HubrlError, OutputExistsError, RunFolderError
 from hubrl.evaluate import DEFAULT_EVAL_SEED, Evaluation, evaluate_agent
+from hubrl.folders import readable_folder, replace_folder
 from hubrl.policy import Policy, load_policy, save_policy
 from hubrl.presets import TrainConfig, make_config
-from hubrl.reinforce import TrainResult, train
 from hubrl.video import record_video
+
+if TYPE_CHECKING:
+    from hubrl.reinforce import TrainResult
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -137,6 +139,8 @@ def plot_training_curve(history: list[dict[str, Any]], path: Path, *, title: str
 
 def write_card(directory: Path, *, repo_id: str | None = None) -> str:
     """(Re)render ``README.md`` from the folder's JSON files; returns the text."""
+    from hubrl.card import build_card  # huggingface_hub's card classes: only packaging needs them
+
     hyperparameters, results = read_json(directory / HYPERPARAMETERS), read_json(directory / RESULTS)
     text = str(build_card(hyperparameters=hyperparameters, results=results, repo_id=repo_id))
     _write_text_atomic(directory / CARD, text)
@@ -182,8 +186,6 @@ def load_run(directory: str | Path) -> Agent:
         >>> agent = load_run("runs/CartPole-v1")
         >>> agent.policy, agent.env_id
     """
-    from hubrl.errors import AgentFormatError
-
     directory = validate_run_folder(directory, complete=False)
     try:
         policy = load_policy(directory)
@@ -238,7 +240,9 @@ def train_run(
     if output.exists() and not overwrite:
         raise OutputExistsError(f"{output} already exists; choose another --output or pass --overwrite to replace it")
     if resume:
-        if not (checkpoint / "state.json").exists() and not checkpoint.with_name("checkpoint.old").exists():
+        from hubrl.checkpoint import has_checkpoint
+
+        if not has_checkpoint(checkpoint):
             raise RunFolderError(f"nothing to resume: no checkpoint in {staging}")
     elif staging.exists():
         if not overwrite:
@@ -246,16 +250,36 @@ def train_run(
                 f"an interrupted run of {output} exists in {staging}; pass --resume to continue it or --overwrite to start over"
             )
         shutil.rmtree(staging)
-    staging.mkdir(parents=True, exist_ok=True)
-    result = train(config, checkpoint_dir=checkpoint, resume=resume, progress=progress)
-    if result.stopped == "interrupted":
-        raise TrainingInterrupted(
-            f"interrupted after {result.episodes} episodes; checkpoint saved in {checkpoint}; "
-            f"continue with: hubrl train {result.config.env_id} --output {output} --resume"
-        )
-    if n_eval_episodes is not None:
-        result.config.n_evaluation_episodes = n_eval_episodes
-    return package_run(result, output, staging=staging, overwrite=overwrite, eval_seed=eval_seed, record=record)
+    try:
+        from hubrl.reinforce import train  # torch: only training needs it
+
+        staging.mkdir(parents=True, exist_ok=True)
+        result = train(config, checkpoint_dir=checkpoint, resume=resume, progress=progress)
+        if result.stopped == "interrupted":
+            raise KeyboardInterrupt
+        if n_eval_episodes is not None:
+            result.config.n_evaluation_episodes = n_eval_episodes
+        return package_run(result, output, staging=staging, overwrite=overwrite, eval_seed=eval_seed, record=record)
+    except KeyboardInterrupt:
+        raise _interrupted(config, output, staging) from None
+
+
+def _interrupted(config: TrainConfig, output: Path, staging: Path) -> TrainingInterrupted:
+    """What a Ctrl-C at any moment of :func:`train_run` leaves: a resumable checkpoint, or nothing at all."""
+    from hubrl.checkpoint import STATE_JSON
+
+    checkpoint = staging / "checkpoint"
+    found = readable_folder(checkpoint, STATE_JSON)
+    if found is None:  # interrupted before the first checkpoint: there is nothing to keep
+        shutil.rmtree(staging, ignore_errors=True)
+        return TrainingInterrupted(f"interrupted before the first checkpoint; nothing to resume; start again with: "
+                                   f"hubrl train {config.env_id} --output {output}")
+    try:
+        episodes = f" after {json.loads((found / STATE_JSON).read_text())['episodes']} episodes"
+    except (OSError, ValueError, KeyError):
+        episodes = ""
+    return TrainingInterrupted(f"interrupted{episodes}; checkpoint saved in {checkpoint}; "
+                               f"continue with: hubrl train {config.env_id} --output {output} --resume")
 
 
 def package_run(
@@ -289,21 +313,6 @@ def package_run(
     if record:
         record_video(result.policy, stage / VIDEO, seed=eval_seed)
     write_card(stage)
-    _replace_dir(stage, output, overwrite=overwrite)
+    replace_folder(stage, output, overwrite=overwrite)
     shutil.rmtree(staging, ignore_errors=True)
     return output
-
-
-def _replace_dir(new: Path, target: Path, *, overwrite: bool) -> None:
-    """Move ``new`` to ``target``; an existing target is swapped out only with ``overwrite``, then deleted."""
-    if target.exists():
-        if not overwrite:
-            raise OutputExistsError(f"{target} already exists; pass --overwrite to replace it")
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        new.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        new.rename(target)

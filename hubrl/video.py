@@ -19,7 +19,7 @@ import numpy as np
 from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_FPS, DEFAULT_MAX_FRAMES
 from hubrl.envs import make_env
 from hubrl.errors import VideoError
-from hubrl.policy import Policy
+from hubrl.policy import Actor
 
 MIN_SHORT_SIDE = 256
 """Frames whose shorter side is below this are upscaled by the smallest integer factor that reaches it."""
@@ -61,7 +61,7 @@ def prepare_frame(frame: np.ndarray, factor: int) -> np.ndarray:
 
 
 def record_video(
-    policy: Policy,
+    policy: Actor,
     out_path: str | Path,
     *,
     env_id: str | None = None,
@@ -73,7 +73,7 @@ def record_video(
     """Render one seeded episode of ``policy`` to ``out_path`` (mp4).
 
     Args:
-        policy: the agent to film.
+        policy: the agent to film (a :class:`~hubrl.policy.Policy` or the torch network training returns).
         out_path: the mp4 to write (replaced only when the new video is complete).
         env_id: defaults to the policy's env.
         seed: the episode's reset seed; actions are sampled from a generator with the same seed, so the replay is
@@ -125,7 +125,7 @@ def record_video(
                     break
                 uniforms = None if deterministic else np.array([rng.random()])
                 with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
-                    action = int(sampler.act(np.asarray(obs, dtype=np.float32)[None], uniforms=uniforms)[0])
+                    action = int(sampler.actions(np.asarray(obs, dtype=np.float32)[None], uniforms=uniforms)[0])
                 obs, reward, terminated, truncated, _ = env.step(action)
                 total += float(reward)
                 done = terminated or truncated

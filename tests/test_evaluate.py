@@ -6,13 +6,14 @@ import torch
 
 from hubrl.errors import ConfigError
 from hubrl.evaluate import evaluate_agent
-from hubrl.policy import Policy, PolicyConfig
+from hubrl.network import PolicyNetwork
+from hubrl.policy import PolicyConfig
 
 
 @pytest.fixture(scope="module")
 def policy():
     torch.manual_seed(0)
-    return Policy(PolicyConfig("CartPole-v1", 4, 2, (16,)))
+    return PolicyNetwork(PolicyConfig("CartPole-v1", 4, 2, (16,))).to_policy()
 
 
 def test_same_inputs_same_numbers(policy):
@@ -49,3 +50,11 @@ def test_max_steps_caps_episodes(policy):
 def test_zero_episodes_is_refused(policy):
     with pytest.raises(ConfigError):
         evaluate_agent(policy, n_eval_episodes=0)
+
+
+def test_a_torch_network_evaluates_exactly_as_its_numpy_snapshot():
+    torch.manual_seed(3)
+    network = PolicyNetwork(PolicyConfig("CartPole-v1", 4, 2, (16,)))
+    a = evaluate_agent(network, n_eval_episodes=4, seed=1)
+    b = evaluate_agent(network.to_policy(), n_eval_episodes=4, seed=1)
+    assert a.episode_returns == b.episode_returns and a.episode_lengths == b.episode_lengths

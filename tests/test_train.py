@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from hubrl.envs import make_vector_env
+from hubrl.collect import Rollouts, shard_rng
 from hubrl.errors import ConfigError, TrainingDivergedError
 from hubrl.evaluate import evaluate_agent
-from hubrl.policy import Policy, PolicyConfig
+from hubrl.network import PolicyNetwork
+from hubrl.policy import PolicyConfig
 from hubrl.presets import PRESETS, make_config, parse_override
-from hubrl.reinforce import collect_batch, standardize, train
+from hubrl.reinforce import batch_returns, standardize, train
 
 
 def small(**kw):
@@ -17,14 +18,23 @@ def small(**kw):
                        val_every=0, select_best=False, target_score=None, **kw)
 
 
+def play(env_id, n_envs, sampler, *, seed, max_t, run_seed=0, **options):
+    """One batch through the real collection path (what training runs)."""
+    rollouts = Rollouts(env_id, n_envs)
+    try:
+        return rollouts.collect(sampler, run_seed=run_seed, update=0, env_seed=seed, max_t=max_t, **options)
+    finally:
+        rollouts.close()
+
+
 def test_reward_to_go_returns():
-    venv = make_vector_env("CartPole-v1", 4)
     torch.manual_seed(0)
-    policy = Policy(PolicyConfig("CartPole-v1", 4, 2, (8,)))
+    policy = PolicyNetwork(PolicyConfig("CartPole-v1", 4, 2, (8,)))
     gamma = 0.9
-    batch = collect_batch(venv, policy, np.random.default_rng(0), seed=1, max_t=1000, gamma=gamma)
+    batch = play("CartPole-v1", 4, policy.sampler(), seed=1, max_t=1000)
+    returns = batch_returns(batch, gamma)
     lengths = batch.episode_lengths
-    assert batch.returns.shape[0] == lengths.sum() == batch.obs.shape[0] == batch.actions.shape[0]
+    assert returns.shape[0] == lengths.sum() == batch.obs.shape[0] == batch.actions.shape[0]
     np.testing.assert_array_equal(batch.episode_returns, lengths)  # CartPole pays 1 per step
     # steps are stored time-major: at time t, every env still alive, in env order
     expected = []
@@ -33,22 +43,22 @@ def test_reward_to_go_returns():
             if t < lengths[env]:
                 remaining = lengths[env] - t
                 expected.append((1 - gamma**remaining) / (1 - gamma))
-    np.testing.assert_allclose(batch.returns.numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(returns.numpy(), expected, rtol=1e-5)
     assert batch.env_steps == 4 * lengths.max()
 
 
 def test_cut_episodes_leave_their_tail_out_of_the_loss():
-    venv = make_vector_env("CartPole-v1", 16)
     torch.manual_seed(0)
-    policy = Policy(PolicyConfig("CartPole-v1", 4, 2, (8,)))
-    full = collect_batch(venv, policy, np.random.default_rng(0), seed=5, max_t=1000, gamma=0.9)
-    cut = collect_batch(venv, policy, np.random.default_rng(0), seed=5, max_t=25, gamma=0.9, tail=10)
+    sampler = PolicyNetwork(PolicyConfig("CartPole-v1", 4, 2, (8,))).sampler()
+    full = play("CartPole-v1", 16, sampler, seed=5, max_t=1000)
+    cut = play("CartPole-v1", 16, sampler, seed=5, max_t=25, tail=10)
+    cut_returns = batch_returns(cut, 0.9)
     was_cut = full.episode_lengths > 25
     assert was_cut.any() and (~was_cut).any()
     np.testing.assert_array_equal(cut.episode_lengths, np.minimum(full.episode_lengths, 25))
     np.testing.assert_array_equal(cut.episode_returns, cut.episode_lengths)
     # every finished episode keeps all its steps, every cut one loses its last 10 (of 25)
-    assert cut.obs.shape[0] == cut.returns.shape[0] == cut.actions.shape[0]
+    assert cut.obs.shape[0] == cut_returns.shape[0] == cut.actions.shape[0]
     assert cut.obs.shape[0] == full.episode_lengths[~was_cut].sum() + 15 * was_cut.sum()
     # the kept steps of a cut episode have the reward-to-go of the first 25 steps only
     gamma, kept = 0.9, []
@@ -57,7 +67,7 @@ def test_cut_episodes_leave_their_tail_out_of_the_loss():
             length = cut.episode_lengths[env]
             if t < length and not (was_cut[env] and t >= 15):
                 kept.append((1 - gamma ** (length - t)) / (1 - gamma))
-    np.testing.assert_allclose(cut.returns.numpy(), kept, rtol=1e-5)
+    np.testing.assert_allclose(cut_returns.numpy(), kept, rtol=1e-5)
 
 
 def test_validation_on_the_training_batch_stops_before_updating():
@@ -136,19 +146,18 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_a_checkpoint(tmp_path):
 class _ActsOnUniforms:
     """A sampler whose actions depend on the uniforms only, so single envs can replay them (thrust 1 in 10)."""
 
-    def act(self, obs, uniforms):
+    def actions(self, obs, uniforms):
         return (uniforms >= 0.1).astype(np.int64)
 
 
 def test_autoreset_windows_match_single_envs_replayed_with_the_same_actions():
     from hubrl.envs import make_env
-    from hubrl.reinforce import collect_arrays
 
     # Pixelcopter's vector env is bit-identical to single envs (gymnasium's CartPole vector env seeds differently).
     n, window, tail, gamma = 3, 150, 8, 0.9
-    out = collect_arrays(make_vector_env("Pixelcopter-PLE-v0", n), _ActsOnUniforms(), np.random.default_rng(7), seed=11,
-                         max_t=window, gamma=gamma, tail=tail, autoreset=True)
-    uniforms = np.random.default_rng(7).random((window, n))
+    batch = play("Pixelcopter-PLE-v0", n, _ActsOnUniforms(), seed=11, max_t=window, run_seed=7, tail=tail,
+                 autoreset=True)
+    uniforms = shard_rng(7, 0, 0).random((window, n))
     # Replay every copy alone: NEXT_STEP autoreset means the step after an episode's end is its reset.
     obs_t, act_t, ret_t, keep_t = {}, {}, {}, {}
     episode_returns = []
@@ -178,13 +187,13 @@ def test_autoreset_windows_match_single_envs_replayed_with_the_same_actions():
                 keep_t[t, i] = not (cut and t >= window - tail)
     kept = sorted(k for k, keep in keep_t.items() if keep)  # time-major, then copy
     assert len(kept) < len(keep_t)  # some steps were left out: a tail and the reset steps
-    np.testing.assert_array_equal(out["obs"], np.array([obs_t[k] for k in kept], dtype=np.float32))
-    np.testing.assert_array_equal(out["actions"], [act_t[k] for k in kept])
-    np.testing.assert_allclose(out["returns"], [ret_t[k] for k in kept], rtol=1e-5)
+    np.testing.assert_array_equal(batch.obs, np.array([obs_t[k] for k in kept], dtype=np.float32))
+    np.testing.assert_array_equal(batch.actions, [act_t[k] for k in kept])
+    np.testing.assert_allclose(batch_returns(batch, gamma).numpy(), [ret_t[k] for k in kept], rtol=1e-5)
     # every episode started in the window, copy after copy, cut ones with their partial return
-    np.testing.assert_array_equal(out["episode_returns"], [r for _, r, _ in episode_returns])
-    np.testing.assert_array_equal(out["episode_lengths"], [length for *_, length in episode_returns])
-    assert len(episode_returns) > 2 * n and out["env_steps"] == n * window
+    np.testing.assert_array_equal(batch.episode_returns, [r for _, r, _ in episode_returns])
+    np.testing.assert_array_equal(batch.episode_lengths, [length for *_, length in episode_returns])
+    assert len(episode_returns) > 2 * n and batch.env_steps == n * window
 
 
 @pytest.mark.parametrize("override", [dict(lr=0), dict(lr=-1e-3), dict(hidden_sizes=(0,)), dict(batch_episodes=0),

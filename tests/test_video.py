@@ -6,14 +6,15 @@ import pytest
 import torch
 
 from hubrl.errors import VideoError
-from hubrl.policy import Policy, PolicyConfig
+from hubrl.network import PolicyNetwork
+from hubrl.policy import PolicyConfig
 from hubrl.video import prepare_frame, record_video, upscale_factor
 
 
 @pytest.fixture(scope="module")
 def policy():
     torch.manual_seed(0)
-    return Policy(PolicyConfig("CartPole-v1", 4, 2, (16,)))
+    return PolicyNetwork(PolicyConfig("CartPole-v1", 4, 2, (16,))).to_policy()
 
 
 def test_small_frames_are_upscaled_nearest_and_padded():
