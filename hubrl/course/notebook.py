@@ -114,7 +114,7 @@ class ModuleSampler:
                                    f"(e.g. {np.round(probs[0], 4).tolist()}); end forward with F.softmax(x, dim=1)")
         return probs
 
-    def act(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
+    def actions(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
         """Sample by inverse CDF from ``uniforms`` (one per state), or the most likely action when None."""
         probs = self.probabilities(obs)
         if uniforms is None:
@@ -219,7 +219,7 @@ def real_states(env_id: str, sampler: ModuleSampler, n: int = N_CHECK_STATES, *,
             while len(states) < n:
                 states.append(np.asarray(obs, dtype=np.float32))
                 if by_module:
-                    action = int(sampler.act(states[-1][None], uniforms=rng.random(1))[0])
+                    action = int(sampler.actions(states[-1][None], uniforms=rng.random(1))[0])
                 else:
                     action = int(rng.integers(sampler.n_actions))
                 obs, _, terminated, truncated, _ = env.step(action)
