@@ -1,7 +1,8 @@
 """The model card: metadata the course leaderboard reads, rendered with huggingface_hub from ``model_cards/``.
 
-One place for the card's facts: the course tags, the model-index layout, and the metric format
-``"<mean:.2f> +/- <std:.2f>"`` that the leaderboard splits and ranks by mean - std.
+One place for the card's facts: the course tags, the model-index layout, the metric format
+``"<mean:.2f> +/- <std:.2f>"`` that the leaderboard splits and ranks by mean - std, and what makes a card one hubrl
+generated. ``import hubrl.card`` is cheap: huggingface_hub loads when a card is built or read.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import math
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+if TYPE_CHECKING:
+    from huggingface_hub import EvalResult, ModelCard
 
 COURSE_TAGS = ("reinforce", "reinforcement-learning", "custom-implementation", "deep-rl-class")
 """Tags every course REINFORCE card carries, after the env id."""
@@ -68,14 +70,19 @@ def course_eval_result(env_id: str, mean: float, std: float) -> EvalResult:
 
     ``verified`` is always False: only the Hub sets it.
     """
+    from huggingface_hub import EvalResult
+
     return EvalResult(
         task_type=TASK, task_name=TASK, dataset_type=env_id, dataset_name=env_id,
         metric_type=METRIC, metric_name=METRIC, metric_value=format_metric(mean, std), verified=False,
     )
 
 
-# The front-matter pattern huggingface_hub uses (repocard.REGEX_YAML_BLOCK): the leaderboard reads the same block.
-_FRONT_MATTER_RE = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
+def _front_matter(text: str) -> re.Match | None:
+    """The YAML block as huggingface_hub finds it (``repocard.REGEX_YAML_BLOCK``): the leaderboard reads the same."""
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+    return REGEX_YAML_BLOCK.search(text)
 
 
 def read_front_matter(text: str) -> dict[str, Any] | None:
@@ -87,13 +94,13 @@ def read_front_matter(text: str) -> dict[str, Any] | None:
 
     from hubrl.errors import CardError
 
-    match = _FRONT_MATTER_RE.search(text)
+    match = _front_matter(text)
     if match is None:
         return None
     try:
         data = yaml.safe_load(match.group(2))
     except yaml.YAMLError as err:
-        raise CardError(f"the README front matter is not valid YAML: {str(err).splitlines()[0]}") from None
+        raise CardError(f"the README front matter is not valid YAML: {str(err).splitlines()[0]}") from err
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -106,7 +113,7 @@ def replace_front_matter(text: str, metadata: dict[str, Any]) -> str:
     import yaml
 
     block = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, width=1000)
-    match = _FRONT_MATTER_RE.search(text)
+    match = _front_matter(text)
     if match is None:
         return f"---\n{block}---\n{text}"
     newline = match.group(4) or "\n"
@@ -144,6 +151,8 @@ def build_card(
     ``repo_id`` names the model-index entry (its name part, as the course does) and the load instructions; without
     it the card uses ``Reinforce-<env>`` and a placeholder repo id.
     """
+    from huggingface_hub import ModelCard, ModelCardData
+
     env_id = results["env_id"]
     model_name = repo_id.split("/")[-1] if repo_id else default_model_name(env_id)
     mean, std = float(results["mean_reward"]), float(results["std_reward"])
@@ -210,6 +219,29 @@ def weights_note(weights: dict[str, Any]) -> str | None:
                 f"probabilities on {check.get('states', '?')} real states (max difference "
                 f"{check.get('max_probability_difference', float('nan')):.1e}). No pickle was written.")
     return None
+
+
+_LOAD_LINE_RE = re.compile(r'load_from_hub\("([^"]+)"\)')
+"""The load instructions in a rendered card name the repo it was rendered for."""
+
+
+def match_generated_card(
+    text: str, *, hyperparameters: Any, results: Any, repo_id: str | None = None
+) -> tuple[bool, str | None]:
+    """Is ``text`` a card hubrl generated from these JSON files, untouched since? -> (generated, repo id rendered for).
+
+    A generated card equals what :func:`build_card` renders now for no repo, for ``repo_id``, or for a repo its own
+    load instructions name (a run folder pushed elsewhere first). JSON files that cannot render a card (someone
+    else's repo) mean "not generated". A card the user edited is never regenerated over.
+    """
+    for name in dict.fromkeys([None, repo_id, *_LOAD_LINE_RE.findall(text)]):
+        try:
+            rendered = str(build_card(hyperparameters=hyperparameters, results=results, repo_id=name))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            return False, None
+        if rendered == text:
+            return True, name
+    return False, None
 
 
 def _short(value: Any) -> str:

@@ -27,7 +27,7 @@ def run_demo(
 ) -> dict:
     """Run the demo and return what it measured (repo id, pushed and re-measured results, leaderboard rows)."""
     from hubrl.evaluate import evaluate_agent
-    from hubrl.hub import hub_api, load_from_hub, push_to_hub
+    from hubrl.hub import HubClient, load_from_hub, push_to_hub
     from hubrl.ranking import format_table, leaderboard
     from hubrl.run import train_run
 
@@ -46,7 +46,7 @@ def run_demo(
             say(f"1/5 local Hub running at {endpoint} (data in {hub_dir}); users: student, classmate")
         else:
             student_token = classmate_token = token
-            student = hub_api(endpoint, token).whoami()["name"]
+            student = HubClient(endpoint, token).api.whoami()["name"]
             say(f"1/5 using the Hub at {endpoint} as {student}")
         repo_id = f"{student}/Reinforce-{ENV_ID}"
 

@@ -42,7 +42,31 @@ class CardError(HubrlError):
 
 
 class HubError(HubrlError):
-    """A Hub operation failed (repo/revision not found, auth, network)."""
+    """A Hub operation failed; the subclasses below say why where a caller may act differently.
+
+    ``repo_id`` names the repo concerned (None when none is), and ``__cause__`` holds the huggingface_hub or
+    network error it translates.
+    """
+
+    def __init__(self, message: str, *, repo_id: str | None = None):
+        super().__init__(message)
+        self.repo_id = repo_id
+
+
+class RepoNotFoundError(HubError, LookupError):
+    """The repo does not exist on that Hub, or is private and the token cannot see it."""
+
+
+class RevisionNotFoundError(HubError, LookupError):
+    """The repo exists but has no such branch, tag or commit."""
+
+
+class NotAuthorizedError(HubError, PermissionError):
+    """The Hub refused the token: missing or invalid (401), or not allowed to do this (403)."""
+
+
+class HubUnreachableError(HubError, ConnectionError):
+    """No answer from the Hub's endpoint (connection refused, DNS, timeout)."""
 
 
 class UnsafePickleError(HubrlError):
@@ -51,3 +75,9 @@ class UnsafePickleError(HubrlError):
 
 class AgentFormatError(HubrlError):
     """Weights found but not in a format hubrl can load (unknown layout, shape mismatch)."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none), for one-line reports."""
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

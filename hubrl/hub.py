@@ -1,8 +1,10 @@
 """Push run folders to a Hub and load agents back by repo id, through the official huggingface_hub client.
 
-Endpoint and token follow the ecosystem's conventions: ``endpoint=`` / ``token=`` arguments win, then
-``HF_ENDPOINT`` and ``HF_TOKEN``, then the stored ``huggingface-cli login``. Tokens are passed to the client and
-never printed, logged or written.
+One :class:`HubClient` holds the endpoint and token that push, load, the leaderboard, submission and verification
+share. They follow the ecosystem's conventions: ``endpoint=`` / ``token=`` arguments win, then ``HF_ENDPOINT`` and
+``HF_TOKEN``, then the stored ``hf auth login``. Tokens are passed to huggingface_hub and never printed, logged or
+written. Failures are typed :class:`~hubrl.errors.HubError` subclasses (repo or revision not found, not
+authorised, unreachable) with the client's error chained as their cause.
 
 A push validates the folder and its card first, then makes exactly one commit with every file
 (``HfApi.create_commit``), which the Hub applies atomically; identical content makes no new commit. Loading accepts
@@ -12,64 +14,143 @@ hubrl repos (safetensors + config.json, strict) and Deep RL Course notebook repo
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hubrl.card import card_problems
 from hubrl.envs import ENVS
-from hubrl.errors import AgentFormatError, CardError, ConfigError, HubError, UnknownEnvError
+from hubrl.errors import (
+    AgentFormatError, CardError, ConfigError, HubError, HubUnreachableError, NotAuthorizedError, RepoNotFoundError,
+    RevisionNotFoundError, UnknownEnvError, first_line,
+)
 from hubrl.run import CARD, RESULTS, Agent, load_run, read_json, validate_run_folder, write_card
 
-REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 HUBRL_FILES = ("config.json", "model.safetensors")
 COURSE_FILES = ("model.pt",)
 METADATA_FILES = ("hyperparameters.json", "results.json")
 
 
 def check_repo_id(repo_id: str) -> str:
-    """``namespace/name`` with the characters the Hub accepts, or a :class:`ConfigError` that says so."""
-    if not isinstance(repo_id, str) or not REPO_ID_RE.match(repo_id) or ".." in repo_id or repo_id.endswith((".", "-")):
-        raise ConfigError(f"invalid repo id {repo_id!r}; use namespace/name with letters, digits, '-', '_' or '.'")
+    """``repo_id`` if it is ``namespace/name`` as the Hub accepts it (``huggingface_hub.utils.validate_repo_id``).
+
+    Raises:
+        ConfigError: anything else (no namespace, ``a/b/c``, spaces, ``--`` or ``..``), in one line.
+    """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+            raise HFValidationError("not namespace/name")
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise ConfigError(f"invalid repo id {repo_id!r}; use namespace/name with letters, digits, '-', '_' or '.' "
+                          "(no '--' or '..', not starting or ending with '-' or '.')") from err
     return repo_id
 
 
-def hub_api(endpoint: str | None = None, token: str | None = None):
-    """An ``HfApi`` for ``endpoint`` (default: ``$HF_ENDPOINT`` or huggingface.co) and ``token`` (default: ecosystem)."""
-    from huggingface_hub import HfApi
+class HubClient:
+    """One connection to a Hub: endpoint and token, shared by push, load, leaderboard, submission and verification.
 
-    return HfApi(endpoint=endpoint.rstrip("/") if endpoint else None, token=token)
+    ``endpoint`` defaults to ``$HF_ENDPOINT`` or https://huggingface.co, ``token`` to ``$HF_TOKEN`` or the stored
+    login (``False``: anonymous). The token is handed to huggingface_hub only: never printed, logged or shown in the
+    client's repr. A client pickles as its endpoint and token, so worker processes rebuild the same connection.
+
+    Example:
+        >>> client = HubClient(endpoint="http://127.0.0.1:8080", token=False)
+        >>> client.api.model_info("alice/Reinforce-CartPole-v1").sha
+    """
+
+    def __init__(self, endpoint: str | None = None, token: str | bool | None = None):
+        from huggingface_hub import HfApi
+
+        self.token = token
+        self.api = HfApi(endpoint=endpoint.rstrip("/") if endpoint else None, token=token)
+        self.endpoint: str = self.api.endpoint
+
+    def __repr__(self) -> str:
+        return f"HubClient(endpoint={self.endpoint!r})"
+
+    def __reduce__(self):
+        return HubClient, (self.endpoint, self.token)
+
+    @classmethod
+    def resolve(cls, client: HubClient | None = None, *, endpoint: str | None = None,
+                token: str | bool | None = None) -> HubClient:
+        """``client`` when given, else one for ``endpoint`` and ``token`` (what public functions accept)."""
+        return client if client is not None else cls(endpoint, token)
+
+    def download(self, repo_id: str, filename: str, *, revision: str | None = None,
+                 cache_dir: str | Path | None = None) -> Path:
+        """One file of a repo, through the huggingface_hub cache (raises the client's own errors)."""
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo_id, filename, revision=revision, endpoint=self.endpoint, token=self.token,
+                                    cache_dir=cache_dir))
+
+    def snapshot(self, repo_id: str, *, revision: str | None = None, allow_patterns: list[str] | None = None,
+                 cache_dir: str | Path | None = None) -> Path:
+        """The files of a repo matching ``allow_patterns``, through the cache (raises the client's own errors)."""
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=allow_patterns,
+                                      endpoint=self.endpoint, token=self.token, cache_dir=cache_dir))
+
+    def require_login(self, purpose: str, repo_id: str) -> None:
+        """Fail before any work when a write will need a valid token and there is none.
+
+        Raises:
+            NotAuthorizedError: the Hub rejects the token or got none.
+        """
+        try:
+            self.api.whoami()
+        except Exception as err:
+            raise NotAuthorizedError(f"{purpose} commits to {repo_id}: pass a write token for "
+                                     f"{repo_id.split('/')[0]} with --token or HF_TOKEN ({self.endpoint} rejected "
+                                     "or got none)", repo_id=repo_id) from err
+
+    def error(self, err: Exception, *, repo_id: str, revision: str | None = None) -> HubError:
+        """The typed, one-line :class:`HubError` for a huggingface_hub or network error (never echoing the token).
+
+        Callers raise it ``from err`` so the client's error stays attached as the cause.
+        """
+        from huggingface_hub.errors import (
+            EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError,
+        )
+        from huggingface_hub.errors import RevisionNotFoundError as HfRevisionNotFoundError
+
+        where = f"on {self.endpoint}"
+        if isinstance(err, HfRevisionNotFoundError):
+            return RevisionNotFoundError(f"revision {revision!r} not found in {repo_id} {where}; check the branch "
+                                         "name or commit id", repo_id=repo_id)
+        if isinstance(err, RepositoryNotFoundError):
+            return RepoNotFoundError(f"repo {repo_id} not found {where} (private repos need a token: --token or "
+                                     "HF_TOKEN)", repo_id=repo_id)
+        if isinstance(err, LocalEntryNotFoundError) or _is_network_error(err):
+            return HubUnreachableError(f"cannot reach the Hub at {self.endpoint}: {first_line(err)}; check "
+                                       "--endpoint / HF_ENDPOINT", repo_id=repo_id)
+        if isinstance(err, EntryNotFoundError):
+            return HubError(f"a file is missing in {repo_id} {where}: {first_line(err)}", repo_id=repo_id)
+        if isinstance(err, HfHubHTTPError):
+            status = getattr(getattr(err, "response", None), "status_code", None)
+            if status == 401:
+                return NotAuthorizedError(f"the Hub at {self.endpoint} rejected the token (missing or invalid); "
+                                          "pass --token or set HF_TOKEN", repo_id=repo_id)
+            if status == 403:
+                return NotAuthorizedError(f"not allowed to write to {repo_id} {where}: a token can only write to "
+                                          "its own namespace", repo_id=repo_id)
+            return HubError(f"Hub request for {repo_id} failed {where}: {first_line(err)}", repo_id=repo_id)
+        return HubError(f"Hub operation on {repo_id} failed: {first_line(err)}", repo_id=repo_id)
 
 
-def _hub_error(err: Exception, *, repo_id: str, revision: str | None, api) -> HubError:
-    """Translate huggingface_hub exceptions into one actionable line (never echoing the token)."""
-    from huggingface_hub.errors import (
-        EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError,
-    )
+def _is_network_error(err: Exception) -> bool:
+    """No answer at all: socket errors, and the HTTP library's transport errors (connect, timeout, protocol)."""
+    from huggingface_hub.errors import HfHubHTTPError
 
-    where = f"on {api.endpoint}"
-    if isinstance(err, RevisionNotFoundError):
-        return HubError(f"revision {revision!r} not found in {repo_id} {where}; check the branch name or commit id")
-    if isinstance(err, RepositoryNotFoundError):
-        return HubError(f"repo {repo_id} not found {where} (private repos need a token: --token or HF_TOKEN)")
-    if isinstance(err, EntryNotFoundError):
-        return HubError(f"a file is missing in {repo_id} {where}: {_first_line(err)}")
-    if isinstance(err, HfHubHTTPError):
-        status = getattr(getattr(err, "response", None), "status_code", None)
-        if status == 401:
-            return HubError(f"the Hub at {api.endpoint} rejected the token (missing or invalid); pass --token or set HF_TOKEN")
-        if status == 403:
-            return HubError(f"not allowed to write to {repo_id} {where}: a token can only write to its own namespace")
-        return HubError(f"Hub request for {repo_id} failed {where}: {_first_line(err)}")
-    if isinstance(err, (ConnectionError, OSError)) or "connect" in type(err).__name__.lower():
-        return HubError(f"cannot reach the Hub at {api.endpoint}: {_first_line(err)}; check --endpoint / HF_ENDPOINT")
-    return HubError(f"Hub operation on {repo_id} failed: {_first_line(err)}")
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+    if isinstance(err, HfHubHTTPError):  # an answer came (HfHubHTTPError is an OSError too)
+        return False
+    return isinstance(err, (ConnectionError, TimeoutError, OSError)) or any(
+        cls.__name__ == "TransportError" for cls in type(err).__mro__)
 
 
 # -- push -----------------------------------------------------------------------------------------------------------
@@ -103,24 +184,18 @@ class PushResult:
         return f"pushed {len(self.files)} files to {self.repo_url}{removed} (commit {self.commit_oid})"
 
 
-_LOAD_LINE_RE = re.compile(r'load_from_hub\("([^"]+)"\)')
-
-
 def prepare_card(run_dir: Path, repo_id: str) -> str:
     """Fill the repo id into a hubrl-generated card; a card the user edited is kept as it is.
 
-    The card is derived from the folder's JSON files, so "generated" means: it equals what hubrl renders now for
-    no repo, for this repo, or for the repo it was last pushed to (named in its load instructions).
+    "Generated" is :func:`hubrl.card.match_generated_card`: the card equals what hubrl renders now from the
+    folder's JSON files, for no repo, for this repo or for the repo it was last pushed to.
     """
-    from hubrl.card import build_card
+    from hubrl.card import match_generated_card
 
     current = (run_dir / CARD).read_text(encoding="utf-8")
     hyper, results = read_json(run_dir / "hyperparameters.json"), read_json(run_dir / RESULTS)
-    previous = _LOAD_LINE_RE.search(current)
-    candidates = {None, repo_id, previous.group(1) if previous else None}
-    if any(current == str(build_card(hyperparameters=hyper, results=results, repo_id=r)) for r in candidates):
-        return write_card(run_dir, repo_id=repo_id)
-    return current
+    generated, _ = match_generated_card(current, hyperparameters=hyper, results=results, repo_id=repo_id)
+    return write_card(run_dir, repo_id=repo_id) if generated else current
 
 
 def push_to_hub(
@@ -132,7 +207,8 @@ def push_to_hub(
     commit_message: str | None = None,
     dry_run: bool = False,
     endpoint: str | None = None,
-    token: str | None = None,
+    token: str | bool | None = None,
+    client: HubClient | None = None,
     delete_paths: tuple[str, ...] | list[str] = (),
 ) -> PushResult:
     """Push a complete run folder to ``repo_id`` in one commit.
@@ -146,6 +222,18 @@ def push_to_hub(
         endpoint, token: override ``HF_ENDPOINT`` / ``HF_TOKEN`` / the stored login.
         delete_paths: repo files to delete in the same commit (e.g. ``("model.pt",)``, a course pickle replaced by
             these safe weights); those the repo does not hold are skipped. Listed in ``PushResult.deleted``.
+        client: a :class:`HubClient` to use instead of ``endpoint`` and ``token``.
+
+    Returns:
+        A :class:`PushResult`; ``changed`` is False when the repo already held exactly these files.
+
+    Raises:
+        ConfigError: an invalid repo id.
+        RunFolderError: the folder is incomplete or corrupt (nothing is sent).
+        CardError: the card would not show on the leaderboard (nothing is sent).
+        NotAuthorizedError: the token is missing, invalid, or may not write to that namespace.
+        HubUnreachableError: no answer from the endpoint.
+        HubError: any other refusal by the Hub. A repo this push created is deleted again on failure.
 
     Example:
         >>> push_to_hub("runs/CartPole-v1-default-seed0", repo_id="alice/Reinforce-CartPole-v1")
@@ -165,8 +253,9 @@ def push_to_hub(
         for p in run_dir.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(run_dir).parts)
     )
-    api = hub_api(endpoint, token)
-    repo_url = f"{api.endpoint}/{repo_id}"
+    client = HubClient.resolve(client, endpoint=endpoint, token=token)
+    api = client.api
+    repo_url = f"{client.endpoint}/{repo_id}"
     metadata = card.data.to_dict()
     if dry_run:
         return PushResult(repo_id=repo_id, repo_url=repo_url, files=files, card_metadata=metadata, dry_run=True)
@@ -194,9 +283,7 @@ def push_to_hub(
                 api.delete_repo(repo_id)
             except Exception:
                 pass
-        if isinstance(err, (HubError, ConfigError)):
-            raise
-        raise _hub_error(err, repo_id=repo_id, revision=revision, api=api) from None
+        raise client.error(err, repo_id=repo_id, revision=revision) from err
     return PushResult(repo_id=repo_id, repo_url=repo_url, files=files, card_metadata=metadata,
                       commit_url=info.commit_url, commit_oid=info.oid, changed=info.oid != before, deleted=deleted)
 
@@ -208,8 +295,9 @@ def load_from_hub(
     *,
     revision: str | None = None,
     endpoint: str | None = None,
-    token: str | None = None,
+    token: str | bool | None = None,
     cache_dir: str | Path | None = None,
+    client: HubClient | None = None,
 ) -> Agent:
     """Download and load a classmate's agent by repo id. No code from the repo ever runs.
 
@@ -217,16 +305,33 @@ def load_from_hub(
     Course notebook repos load from ``model.pt`` through a restricted unpickler (see :mod:`hubrl.course`), with the
     env id and sizes from ``hyperparameters.json``.
 
+    Args:
+        repo_id: ``namespace/name``.
+        revision: branch, tag or commit id (default main).
+        endpoint, token: override ``HF_ENDPOINT`` / ``HF_TOKEN`` / the stored login (``token=False``: anonymous).
+        cache_dir: the download cache (default: huggingface_hub's).
+        client: a :class:`HubClient` to use instead of ``endpoint`` and ``token``.
+
+    Returns:
+        An :class:`~hubrl.run.Agent` with ``source`` ``repo_id`` (``repo_id@revision`` with a revision).
+
+    Raises:
+        ConfigError: an invalid repo id.
+        RepoNotFoundError: no such repo (or a private one the token cannot see).
+        RevisionNotFoundError: no such branch or commit.
+        NotAuthorizedError: the Hub rejected the token.
+        HubUnreachableError: no answer from the endpoint.
+        AgentFormatError: the repo holds no weights hubrl can read, or they do not fit their config.
+        UnsafePickleError: a course ``model.pt`` holds more than plain tensors and layers.
+
     Example:
         >>> agent = load_from_hub("alice/Reinforce-CartPole-v1")
         >>> evaluate_agent(agent.policy).summary()
     """
-    from huggingface_hub import snapshot_download
-
     check_repo_id(repo_id)
-    api = hub_api(endpoint, token)
+    client = HubClient.resolve(client, endpoint=endpoint, token=token)
     try:
-        files = set(api.list_repo_files(repo_id, revision=revision))
+        files = set(client.api.list_repo_files(repo_id, revision=revision))
         if all(name in files for name in HUBRL_FILES):
             wanted, kind = [*HUBRL_FILES, *METADATA_FILES], "hubrl"
         elif all(name in files for name in COURSE_FILES):
@@ -236,14 +341,12 @@ def load_from_hub(
                 f"{repo_id} holds neither model.safetensors + config.json (hubrl) nor model.pt (course notebook); "
                 f"files: {', '.join(sorted(files)) or 'none'}"
             )
-        folder = Path(snapshot_download(
-            repo_id, revision=revision, allow_patterns=[name for name in wanted if name in files],
-            endpoint=api.endpoint, token=token, cache_dir=cache_dir,
-        ))
+        folder = client.snapshot(repo_id, revision=revision, allow_patterns=[name for name in wanted if name in files],
+                                 cache_dir=cache_dir)
     except (AgentFormatError, ConfigError):
         raise
     except Exception as err:
-        raise _hub_error(err, repo_id=repo_id, revision=revision, api=api) from None
+        raise client.error(err, repo_id=repo_id, revision=revision) from err
     source = f"{repo_id}@{revision}" if revision else repo_id
     if kind == "hubrl":
         agent = load_run(folder)
@@ -282,16 +385,21 @@ def _load_course_repo(folder: Path, source: str) -> Agent:
 
 
 def load_agent(source: str | Path, *, revision: str | None = None, endpoint: str | None = None,
-               token: str | None = None) -> Agent:
-    """A run folder path or a repo id -> :class:`~hubrl.run.Agent`. An existing local folder wins."""
+               token: str | bool | None = None, client: HubClient | None = None) -> Agent:
+    """A run folder path or a repo id -> :class:`~hubrl.run.Agent`. An existing local folder wins.
+
+    Raises:
+        RunFolderError: ``source`` is neither an existing folder nor shaped like a repo id; and what
+            :func:`hubrl.run.load_run` or :func:`load_from_hub` raise.
+    """
     from hubrl.errors import RunFolderError
 
     if Path(source).exists():
         return load_run(source)
     text = str(source)
     if text.count("/") == 1 and not text.startswith((".", "/", "~")):
-        return load_from_hub(text, revision=revision, endpoint=endpoint, token=token)
+        return load_from_hub(text, revision=revision, endpoint=endpoint, token=token, client=client)
     raise RunFolderError(f"{source} is neither an existing run folder nor a repo id like namespace/name")
 
 
-__all__ = ["PushResult", "check_repo_id", "hub_api", "load_agent", "load_from_hub", "push_to_hub"]
+__all__ = ["HubClient", "PushResult", "check_repo_id", "load_agent", "load_from_hub", "push_to_hub"]

@@ -144,6 +144,66 @@ def test_load_errors_are_clear(hub, cache):
         load_from_hub("alice/empty", endpoint=hub.endpoint, cache_dir=cache)
 
 
+def test_hub_errors_are_typed_and_keep_their_cause(hub, run_dir, cache):
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub.errors import RevisionNotFoundError as HfRevisionNotFoundError
+
+    from hubrl.errors import NotAuthorizedError, RepoNotFoundError, RevisionNotFoundError
+
+    push_to_hub(run_dir, "alice/typed", endpoint=hub.endpoint, token=hub.tokens["alice"])
+    with pytest.raises(RepoNotFoundError) as missing:
+        load_from_hub("alice/nope", endpoint=hub.endpoint, cache_dir=cache)
+    assert isinstance(missing.value.__cause__, RepositoryNotFoundError) and missing.value.repo_id == "alice/nope"
+    with pytest.raises(RevisionNotFoundError) as revision:
+        load_from_hub("alice/typed", revision="nobranch", endpoint=hub.endpoint, cache_dir=cache)
+    assert isinstance(revision.value.__cause__, HfRevisionNotFoundError)
+    with pytest.raises(NotAuthorizedError, match="rejected the token") as rejected:
+        push_to_hub(run_dir, "alice/other", endpoint=hub.endpoint, token="hf_wrong")
+    assert isinstance(rejected.value.__cause__, HfHubHTTPError)
+    with pytest.raises(NotAuthorizedError, match="own namespace"):
+        push_to_hub(run_dir, "alice/typed", endpoint=hub.endpoint, token=hub.tokens["bob"])
+
+
+def test_unreachable_hub_is_told_apart():
+    import socket
+
+    from huggingface_hub.utils import get_session
+
+    from hubrl.errors import HubUnreachableError
+    from hubrl.hub import HubClient
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{free.getsockname()[1]}"
+    client = HubClient(endpoint=endpoint, token=False)
+    with pytest.raises(Exception) as refused:  # the client's own transport error, without its retries
+        get_session().get(f"{endpoint}/api/models/alice/cartpole")
+    error = client.error(refused.value, repo_id="alice/cartpole")
+    assert isinstance(error, HubUnreachableError) and f"cannot reach the Hub at {endpoint}" in str(error)
+
+
+def test_repo_ids_follow_the_hubs_rules():
+    from hubrl.hub import check_repo_id
+
+    assert check_repo_id("alice/Reinforce-CartPole-v1") == "alice/Reinforce-CartPole-v1"
+    for bad in ("a--b/x", "alice/x--y", "alice/name.", "alice/-name", "alice/name.git", "/name", "alice/"):
+        with pytest.raises(ConfigError, match="invalid repo id") as refused:
+            check_repo_id(bad)
+        assert refused.value.__cause__ is not None and "\n" not in str(refused.value)
+
+
+def test_client_never_shows_its_token_and_pickles_as_endpoint_and_token(hub):
+    import pickle
+
+    from hubrl.hub import HubClient
+
+    client = HubClient(endpoint=hub.endpoint + "/", token=hub.tokens["alice"])
+    assert client.endpoint == hub.endpoint and hub.tokens["alice"] not in repr(client)
+    again = pickle.loads(pickle.dumps(client))
+    assert (again.endpoint, again.token) == (hub.endpoint, hub.tokens["alice"])
+    assert again.api.whoami()["name"] == "alice"
+
+
 def upload_course_repo(hub, tmp_path, repo_id, model_pt_writer, hyper):
     folder = tmp_path / repo_id.replace("/", "_")
     folder.mkdir()

@@ -65,22 +65,20 @@ def register(sub) -> None:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from hubrl.hub import hub_api
+    from hubrl.hub import HubClient
     from hubrl.ranking import format_table, format_verifications, leaderboard, pass_mark, verify_entries
 
-    endpoint = hub_api(args.endpoint, args.token).endpoint
-    entries = leaderboard(args.env_id, author=args.author, endpoint=endpoint, token=args.token,
-                          cache_dir=args.cache_dir)
+    client = HubClient(endpoint=args.endpoint, token=args.token)
+    entries = leaderboard(args.env_id, author=args.author, client=client, cache_dir=args.cache_dir)
     shown = entries[: args.limit] if args.limit else entries
     if args.verify:
-        verify_entries(entries, args.verify, endpoint=endpoint, token=args.token, cache_dir=args.cache_dir,
-                       workers=args.workers)
+        verify_entries(entries, args.verify, client=client, cache_dir=args.cache_dir, workers=args.workers)
     if args.json:
-        print(json.dumps({"env_id": args.env_id, "endpoint": endpoint, "pass_mark": pass_mark(args.env_id),
+        print(json.dumps({"env_id": args.env_id, "endpoint": client.endpoint, "pass_mark": pass_mark(args.env_id),
                           "n_listed": len(entries), "n_ranked": sum(e.rank is not None for e in entries),
                           "entries": [e.to_json() for e in shown]}))
         return 0
-    print(format_table(entries, shown, env_id=args.env_id, endpoint=endpoint))
+    print(format_table(entries, shown, env_id=args.env_id, endpoint=client.endpoint))
     verified = format_verifications(entries)
     if verified:
         print()

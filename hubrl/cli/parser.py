@@ -7,7 +7,6 @@ imports nothing heavy: every command imports what it runs when it runs.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from hubrl.cli import agents, convert, demo, hub, leaderboard, sweep, train
 from hubrl.cli.options import stderr

@@ -99,9 +99,9 @@ def _stage(output: Path, overwrite: bool) -> Path:
 
 
 def _finish(stage: Path, output: Path, overwrite: bool) -> Path:
-    from hubrl.run import _replace_dir
+    from hubrl.folders import replace_folder
 
-    _replace_dir(stage, output, overwrite=overwrite)
+    replace_folder(stage, output, overwrite=overwrite)
     return output
 
 

@@ -393,7 +393,7 @@ def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps:
     import shutil
 
     from hubrl.course.convert import package_module
-    from hubrl.hub import check_repo_id, hub_api
+    from hubrl.hub import HubClient, check_repo_id
     from hubrl.hub import push_to_hub as push_folder
 
     check_repo_id(repo_id)
@@ -410,7 +410,7 @@ def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps:
     print(f"Your model is pushed to the Hub. You can view your model here: {result.repo_url}")
     if not remove_pickle:
         try:
-            stale = "model.pt" in hub_api(endpoint, token).list_repo_files(repo_id)
+            stale = "model.pt" in HubClient(endpoint, token).api.list_repo_files(repo_id)
         except Exception:  # the push itself succeeded; this is only a hint
             stale = False
         if stale:

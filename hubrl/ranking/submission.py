@@ -1,0 +1,338 @@
+"""Will a repo appear on the course leaderboard, where, and what keeps it off; optionally fix and verify it.
+
+:func:`check_submission` is a pipeline between ONE read and at most ONE commit:
+read (card, results.json, hyperparameters.json at one commit) -> diagnose -> verify (optional) -> repair (pure) ->
+commit -> re-rank among the models listed now. Every step but the read, the verification, the commit and the
+listing is a pure function of what the read returned.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hubrl.card import (
+    first_metric, format_metric, metadata_problems, parse_metric, read_front_matter, replace_front_matter,
+)
+from hubrl.envs import ENVS
+from hubrl.errors import CardError
+from hubrl.ranking.claims import ScoredRecord, impossible_claims, judge_claim, read_claim
+from hubrl.ranking.listing import LeaderboardEntry, leaderboard
+from hubrl.ranking.repair import VERIFICATION_KEY, card_with_verification, repair_metadata
+from hubrl.ranking.verification import Verification, verify_agent
+
+if TYPE_CHECKING:
+    from hubrl.hub import HubClient
+
+
+@dataclass
+class SubmissionReport(ScoredRecord):
+    """Whether and where a repo will appear on the course leaderboard, what keeps it off, and what was done."""
+
+    repo_id: str
+    endpoint: str
+    env_id: str | None
+    problems: list[str]
+    """What still keeps the card off the leaderboard or misreports it, each with its fix (after any ``fix``)."""
+    would_appear: bool
+    """Public, tagged with the env id, and a first metric the leaderboard can parse."""
+    metric_value: Any = None
+    mean: float | None = None
+    std: float | None = None
+    rank: int | None = None
+    """The rank its claimed score takes among the models listed now for the env (ties go after the others)."""
+    n_ranked: int = 0
+    """How many models that ranking counts, this one included."""
+    listed: bool = False
+    """Whether the listing already shows it (the real course leaderboard refreshes on a schedule)."""
+    flags: list[str] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)
+    """Problems the ``fix`` repaired."""
+    changes: list[str] = field(default_factory=list)
+    """What the commit changed, one line each."""
+    commit: str | None = None
+    verification: Verification | None = None
+    recorded_verification: dict[str, Any] | None = None
+    """The ``hubrl_verification`` already in the repo's results.json (from an earlier ``--verify``), if any."""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RepoState:
+    """One read of a repo at one commit: its card (text and metadata), results.json, hyperparameters.json."""
+
+    repo_id: str
+    sha: str
+    private: bool | None
+    readme: str | None
+    results: dict | None
+    hyperparameters: dict | None
+    metadata: dict | None
+    """The card's raw YAML metadata; None without a card, front matter, or when it is unreadable."""
+    front_error: str | None = None
+    """Why the front matter could not be read, if it could not."""
+
+    @property
+    def env_id(self) -> str | None:
+        """The env the model plays: results.json / hyperparameters.json (what the agent was evaluated on) first,
+        then the card's model-index dataset, then a known env id among its tags."""
+        for source in (self.results or {}, self.hyperparameters or {}):
+            if isinstance(source.get("env_id"), str) and source["env_id"]:
+                return source["env_id"]
+        meta = self.metadata or {}
+        try:
+            dataset = meta["model-index"][0]["results"][0]["dataset"]
+            for key in ("type", "name"):
+                if isinstance(dataset.get(key), str) and dataset[key]:
+                    return dataset[key]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            pass
+        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+        return next((t for t in tags if t in ENVS), None)
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What the repair step decided: the new card and results.json (None: unchanged), and why."""
+
+    readme: str | None
+    metadata: dict | None
+    results: dict | None = None
+    changes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    commit_parts: tuple[str, ...] = ()
+    """The commit message's parts; empty when nothing is to be committed."""
+    verification: Verification | None = None
+    """The verification judged against the claim the card ends up with."""
+
+
+def check_submission(
+    repo_id: str,
+    *,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    verify: bool = False,
+    fix: bool = False,
+    cache_dir: str | Path | None = None,
+    client: HubClient | None = None,
+) -> SubmissionReport:
+    """Tell a student whether and where ``repo_id`` will appear on the course leaderboard.
+
+    Checks the card exactly as the leaderboard reads it (public repo, env tag, model-index, first metric
+    ``"X +/- Y"``, task and dataset ids), compares the claim with the course pass mark and finds the rank it takes
+    among the models listed now for the env.
+
+    ``fix`` repairs the card's YAML metadata only (tags, model-index), deriving the env id and the metric from
+    results.json / hyperparameters.json when the card lacks them; the README body and every other file stay
+    byte-identical. ``verify`` re-evaluates the agent with hubrl's seeded protocol and records the result under
+    ``hubrl_verification`` in results.json and in the card body (the Hub's ``verified`` flag stays false).
+    Whatever changes goes into ONE commit (README.md, plus results.json with ``verify``), on top of the commit read.
+
+    Args:
+        repo_id: ``namespace/name``.
+        endpoint, token: override ``HF_ENDPOINT`` / ``HF_TOKEN`` / the stored login; or pass ``client``.
+        verify, fix: see above; both need a write token for the repo's namespace.
+        cache_dir: the download cache.
+
+    Raises:
+        ConfigError: an invalid repo id.
+        RepoNotFoundError: no such repo (or a private one the token cannot see).
+        NotAuthorizedError: ``fix``/``verify`` without a valid token, or one that may not write there.
+        CardError: ``fix`` cannot tell the env or derive an honest metric (``verify`` measures one).
+        HubUnreachableError, HubError: the Hub did not answer or refused.
+
+    Example:
+        >>> report = check_submission("alice/Reinforce-CartPole-v1")
+        >>> report.would_appear, report.rank, report.problems
+    """
+    from hubrl.hub import HubClient, check_repo_id
+
+    check_repo_id(repo_id)
+    client = HubClient.resolve(client, endpoint=endpoint, token=token)
+    state = read_repo(client, repo_id, cache_dir=cache_dir)
+    if fix or verify:  # both commit: fail now, not after an evaluation, when no valid token is at hand
+        client.require_login("hubrl submit --fix/--verify", repo_id)
+    before = diagnose(state.metadata, state.env_id, state.readme, state.front_error, state.private)
+    verification = None
+    if verify:
+        verification = _verify(state, client, cache_dir=cache_dir)
+    repair = plan_repair(state, before, verification, fix=fix)
+    commit = _commit(client, state, repair)
+    report = report_for(state, before, repair, commit, endpoint=client.endpoint)
+    if report.env_id and report.score is not None:
+        report.rank, report.n_ranked, report.listed = rank_among(
+            leaderboard(report.env_id, client=client, cache_dir=cache_dir), repo_id, report.score)
+    return report
+
+
+# -- read -----------------------------------------------------------------------------------------------------------
+
+def read_repo(client: HubClient, repo_id: str, *, cache_dir: str | Path | None = None) -> RepoState:
+    """The one read: model info, then README.md, results.json and hyperparameters.json at that commit."""
+    try:
+        info = client.api.model_info(repo_id)
+    except Exception as err:
+        raise client.error(err, repo_id=repo_id) from err
+    files = {s.rfilename for s in (info.siblings or [])}
+
+    def text(filename: str) -> str | None:
+        if filename not in files:
+            return None
+        try:
+            path = client.download(repo_id, filename, revision=info.sha, cache_dir=cache_dir)
+        except Exception as err:
+            raise client.error(err, repo_id=repo_id, revision=info.sha) from err
+        return path.read_bytes().decode("utf-8", errors="replace")
+
+    readme = text("README.md")
+    metadata, front_error = None, None
+    try:
+        metadata = read_front_matter(readme) if readme is not None else None
+    except CardError as err:
+        front_error = str(err)
+    return RepoState(repo_id=repo_id, sha=info.sha, private=info.private, readme=readme,
+                     results=_json_object(text("results.json")),
+                     hyperparameters=_json_object(text("hyperparameters.json")),
+                     metadata=metadata, front_error=front_error)
+
+
+def _json_object(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# -- diagnose, verify, repair (pure but the verification) -----------------------------------------------------------
+
+def diagnose(metadata: dict | None, env_id: str | None, readme: str | None, front_error: str | None,
+             private: bool | None) -> list[str]:
+    """What keeps the card off the leaderboard or misreports it, each with its fix."""
+    problems = []
+    if private:
+        problems.append("the repo is private; the leaderboard lists public models only: make it public "
+                        "(HfApi().update_repo_settings(repo_id, private=False) or the repo's Settings page)")
+    if readme is None:
+        problems.append("the repo has no README.md; the leaderboard reads the model card's metadata "
+                        "(hubrl submit --fix writes one)")
+    if front_error:
+        problems.append(f"{front_error}; hubrl submit --fix rewrites the metadata block")
+    if env_id is None:
+        problems.append("cannot tell which environment this model plays: neither the card nor results.json/"
+                        "hyperparameters.json names it; add env_id to results.json")
+    problems += metadata_problems(metadata or {}, env_id)
+    return list(dict.fromkeys(problems))
+
+
+def _verify(state: RepoState, client: HubClient, *, cache_dir) -> Verification:
+    if not state.env_id:
+        return Verification(repo_id=state.repo_id, env_id="", error="cannot tell which environment it plays")
+    mean, std = parse_metric(first_metric(state.metadata or {})[1]) or (None, None)
+    return verify_agent(state.repo_id, state.env_id, claimed_mean=mean, claimed_std=std, client=client,
+                        cache_dir=cache_dir)
+
+
+def _fixable(problems: list[str]) -> list[str]:
+    """The problems ``--fix`` can repair (a private repo is the owner's choice)."""
+    return [p for p in problems if not p.startswith("the repo is private")]
+
+
+def plan_repair(state: RepoState, problems: list[str], verification: Verification | None, *, fix: bool) -> Repair:
+    """The new card (and results.json with a verification) for ``state``; pure.
+
+    Raises:
+        CardError: ``fix`` with fixable problems but no way to tell the env id or derive an honest metric.
+    """
+    readme, metadata, results, env_id = state.readme, state.metadata, None, state.env_id
+    changes: list[str] = []
+    notes: list[str] = []
+    parts: list[str] = []
+    if fix and _fixable(problems):
+        if env_id is None:
+            raise CardError(f"cannot fix {state.repo_id}: neither the card nor results.json/hyperparameters.json "
+                            "names the environment; add env_id to results.json or the card's model-index dataset")
+        metadata, changed = repair_metadata(metadata, env_id, repo_id=state.repo_id, results=state.results,
+                                            verification=verification)
+        readme = replace_front_matter(readme or "", metadata)
+        changes += changed
+        parts.append("repair leaderboard metadata")
+    elif fix:
+        notes.append("the card's metadata is already what the leaderboard reads; nothing to fix")
+
+    if verification is not None and verification.ok:
+        claimed = parse_metric(first_metric(metadata or {})[1])
+        if claimed is not None and claimed != (verification.claimed_mean, verification.claimed_std):
+            # the fix set the claim: judge that one
+            verification = replace(verification, claimed_mean=claimed[0], claimed_std=claimed[1],
+                                   flags=judge_claim(env_id, *claimed, verification.mean_reward,
+                                                     verification.std_reward))
+        record = verification.record()
+        results = {**(state.results or {"env_id": env_id}), VERIFICATION_KEY: record}
+        readme = card_with_verification(readme, state.readme, state.hyperparameters, state.results, results, record,
+                                        state.repo_id)
+        changes.append(f"results.json: {VERIFICATION_KEY} = "
+                       f"{format_metric(record['mean_reward'], record['std_reward'])}; card body: verification")
+        parts.append("record hubrl verification")
+    return Repair(readme=readme, metadata=metadata, results=results, changes=tuple(changes), notes=tuple(notes),
+                  commit_parts=tuple(parts), verification=verification)
+
+
+# -- commit ---------------------------------------------------------------------------------------------------------
+
+def _commit(client: HubClient, state: RepoState, repair: Repair) -> str | None:
+    """ONE commit of what the repair changed, on top of the commit read; its id (None: nothing changed)."""
+    from huggingface_hub import CommitOperationAdd
+
+    operations = []
+    if repair.readme is not None and repair.readme != state.readme:
+        operations.append(CommitOperationAdd("README.md", repair.readme.encode("utf-8")))
+    if repair.results is not None:
+        operations.append(CommitOperationAdd("results.json", (json.dumps(repair.results, indent=2) + "\n").encode()))
+    if not operations:
+        return None
+    try:
+        commit = client.api.create_commit(state.repo_id, operations, parent_commit=state.sha,
+                                          commit_message="hubrl submit: " + " and ".join(repair.commit_parts))
+    except Exception as err:
+        raise client.error(err, repo_id=state.repo_id) from err
+    return commit.oid
+
+
+# -- report and rank (pure) -----------------------------------------------------------------------------------------
+
+def report_for(state: RepoState, before: list[str], repair: Repair, commit: str | None, *,
+               endpoint: str) -> SubmissionReport:
+    """The report on the repo as the commit leaves it (ranked separately by :func:`rank_among`)."""
+    env_id, verification = state.env_id, repair.verification
+    unchanged = repair.metadata is state.metadata
+    after = diagnose(repair.metadata, env_id, repair.readme, state.front_error if unchanged else None,
+                     state.private)
+    recorded = (repair.results or state.results or {}).get(VERIFICATION_KEY)
+    _, value, parsed, _ = read_claim(repair.metadata)
+    report = SubmissionReport(
+        repo_id=state.repo_id, endpoint=endpoint, env_id=env_id, problems=after, would_appear=False,
+        metric_value=value, fixed=[p for p in before if p not in after], changes=list(repair.changes),
+        commit=commit, verification=verification, notes=list(repair.notes),
+        recorded_verification=recorded if isinstance(recorded, dict) else None,
+    )
+    if parsed is not None:
+        report.mean, report.std = parsed
+        report.flags = impossible_claims(env_id or "", *parsed)
+    if verification is not None and verification.ok:
+        report.flags = list(dict.fromkeys([*report.flags, *verification.flags]))
+    tags = (repair.metadata or {}).get("tags") or []
+    tags = tags if isinstance(tags, list) else [tags]
+    report.would_appear = bool(env_id and env_id in map(str, tags) and parsed is not None and not state.private)
+    return report
+
+
+def rank_among(listing: list[LeaderboardEntry], repo_id: str, score: float) -> tuple[int, int, bool]:
+    """(rank, how many ranked, already listed) for a claimed ``score`` among the models listed now (ties go after)."""
+    others = [e for e in listing if e.repo_id != repo_id and e.score is not None]
+    rank = 1 + sum(1 for e in others if e.score >= score)
+    return rank, len(others) + 1, any(e.repo_id == repo_id for e in listing)

@@ -1,0 +1,223 @@
+"""Re-evaluating agents that the leaderboard lists: the claims checked against hubrl's own seeded measurement.
+
+:func:`verify_agent` loads one repo safely (:func:`hubrl.hub.load_from_hub`) and re-evaluates it with hubrl's
+protocol (10 episodes, seeds 0..9, the env's ``max_t``); :func:`verify_entries` does so for the top of a listing.
+A verification is a :class:`VerifyJob` (picklable: the repo, the claim, the Hub client, the cache) run by
+:func:`verify_job`; :func:`run_verifications` is the one place that decides where jobs run (here, or in a pool of
+``spawn`` processes), so another executor is one more branch there.
+
+Verification never sets the Hub's EvalResult ``verified`` flag (only the Hub does that); see
+:func:`hubrl.ranking.check_submission` for recording it in a repo.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import multiprocessing
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hubrl.card import format_metric
+from hubrl.defaults import DEFAULT_VERIFY_TOP, VERIFY_EPISODES, VERIFY_SEED
+from hubrl.errors import ConfigError, HubrlError, first_line
+from hubrl.ranking.claims import ScoredRecord, judge_claim
+
+if TYPE_CHECKING:
+    from hubrl.hub import HubClient
+    from hubrl.ranking.listing import LeaderboardEntry
+
+
+@dataclass
+class Verification(ScoredRecord):
+    """hubrl's re-evaluation of one agent, next to what its card claims."""
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ("verdict", "score", "passes")
+
+    repo_id: str
+    env_id: str
+    claimed_mean: float | None = None
+    claimed_std: float | None = None
+    error: str | None = None
+    """Why the agent could not be loaded or evaluated (None: it was)."""
+    format: str | None = None
+    mean_reward: float | None = None
+    std_reward: float | None = None
+    n_episodes: int = 0
+    seed: int = VERIFY_SEED
+    seeds: list[int] = field(default_factory=list)
+    episode_returns: list[float] = field(default_factory=list)
+    max_steps: int | None = None
+    flags: list[str] = field(default_factory=list)
+    """Why the claim is not credible (impossible, or far outside the measured range); empty: consistent."""
+
+    def _mean_std(self) -> tuple[float | None, float | None]:
+        return self.mean_reward, self.std_reward
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def verdict(self) -> str:
+        """``error`` (not loadable), ``flagged`` (claim not credible) or ``consistent``."""
+        return "error" if self.error else ("flagged" if self.flags else "consistent")
+
+    def record(self) -> dict[str, Any]:
+        """What goes under ``hubrl_verification`` in results.json."""
+        from hubrl import __version__
+
+        return {
+            "mean_reward": self.mean_reward, "std_reward": self.std_reward, "score": self.score,
+            "n_episodes": self.n_episodes, "seed": self.seed, "seeds": self.seeds,
+            "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "hubrl_version": __version__, "episode_returns": self.episode_returns, "max_steps": self.max_steps,
+            "deterministic": False,
+            "claimed": None if self.claimed_mean is None else format_metric(self.claimed_mean, self.claimed_std or 0.0),
+            "flags": self.flags,
+        }
+
+
+def verify_agent(
+    repo_id: str,
+    env_id: str,
+    *,
+    claimed_mean: float | None = None,
+    claimed_std: float | None = None,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    cache_dir: str | Path | None = None,
+    n_eval_episodes: int = VERIFY_EPISODES,
+    seed: int = VERIFY_SEED,
+    client: HubClient | None = None,
+) -> Verification:
+    """Load ``repo_id`` safely and re-evaluate it with hubrl's seeded protocol; never raises for a bad agent.
+
+    The numbers equal ``evaluate_agent(load_from_hub(repo_id).policy, env_id, n_eval_episodes=10, seed=0,
+    max_steps=ENVS[env_id].max_t)``. An agent that cannot be loaded or evaluated comes back with ``error`` set.
+    """
+    from hubrl.envs import env_info
+    from hubrl.evaluate import evaluate_agent
+    from hubrl.hub import HubClient, load_from_hub
+
+    result = Verification(repo_id=repo_id, env_id=env_id, claimed_mean=claimed_mean, claimed_std=claimed_std,
+                          seed=seed)
+    try:
+        info = env_info(env_id)
+        client = HubClient.resolve(client, endpoint=endpoint, token=token)
+        agent = load_from_hub(repo_id, client=client, cache_dir=cache_dir)
+        result.format = agent.format
+        if agent.env_id != env_id:
+            raise ConfigError(f"the agent plays {agent.env_id}, not {env_id}")
+        evaluation = evaluate_agent(agent.policy, env_id, n_eval_episodes=n_eval_episodes, max_steps=info.max_t,
+                                    seed=seed)
+    except HubrlError as err:
+        result.error = str(err)
+        return result
+    except Exception as err:  # a broken repo must be reported, not crash the whole verification
+        result.error = f"{type(err).__name__}: {first_line(err)}"
+        return result
+    result.mean_reward, result.std_reward = evaluation.mean_reward, evaluation.std_reward
+    result.n_episodes, result.seeds = evaluation.n_episodes, evaluation.seeds
+    result.episode_returns, result.max_steps = evaluation.episode_returns, evaluation.max_steps
+    result.flags = judge_claim(env_id, claimed_mean, claimed_std, evaluation.mean_reward, evaluation.std_reward)
+    return result
+
+
+@dataclass(frozen=True)
+class VerifyJob:
+    """One verification to run anywhere: what :func:`verify_agent` needs, picklable (the client pickles as its
+    endpoint and token)."""
+
+    repo_id: str
+    env_id: str
+    claimed_mean: float | None
+    claimed_std: float | None
+    client: HubClient
+    cache_dir: str | None = None
+
+    def run(self) -> Verification:
+        return verify_agent(self.repo_id, self.env_id, claimed_mean=self.claimed_mean, claimed_std=self.claimed_std,
+                            client=self.client, cache_dir=self.cache_dir)
+
+    def failed(self, reason: str) -> Verification:
+        """The verification of a job whose worker died (out of memory, killed) before it could answer."""
+        return Verification(repo_id=self.repo_id, env_id=self.env_id, claimed_mean=self.claimed_mean,
+                            claimed_std=self.claimed_std, error=f"the verification worker failed: {reason}")
+
+
+def verify_job(job: VerifyJob) -> Verification:
+    """Run one job in a worker: single-threaded numerics first, so workers side by side do not oversubscribe."""
+    _single_threaded()
+    return job.run()
+
+
+def _single_threaded() -> None:
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    os.environ["OMP_NUM_THREADS"] = "1"  # read by torch when a course model makes it load later
+    threadpool_limits(limits=1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def run_verifications(jobs: list[VerifyJob], *, workers: int | None = None) -> list[Verification]:
+    """Run ``jobs`` and return their verifications in the same order.
+
+    ``min(workers or len(jobs), os.cpu_count())`` ``spawn`` processes run them; with a single worker they run in
+    this process instead (the numbers are the same: evaluation depends only on the weights and the seeds). A job
+    whose worker dies comes back with ``error`` set.
+    """
+    n_workers = max(1, min(workers or len(jobs), len(jobs), os.cpu_count() or 1))
+    if n_workers == 1:  # nothing to run beside: skip the process start-up (same code, same numbers)
+        return [job.run() for job in jobs]
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+        futures = [pool.submit(verify_job, job) for job in jobs]
+        results = []
+        for job, future in zip(jobs, futures):
+            try:
+                results.append(future.result())
+            except Exception as err:  # the worker itself died
+                results.append(job.failed(first_line(err)))
+    return results
+
+
+def verify_entries(
+    entries: list[LeaderboardEntry],
+    n: int = DEFAULT_VERIFY_TOP,
+    *,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    client: HubClient | None = None,
+) -> list[Verification]:
+    """Re-evaluate the top ``n`` ranked entries in parallel processes; attach and return their verifications.
+
+    Each job loads one repo with :func:`hubrl.hub.load_from_hub` and evaluates it with :func:`verify_agent`, in
+    :func:`run_verifications` (``workers`` processes at most). Agents that cannot be loaded come back with
+    ``error`` set, in rank order. In a script, call it under ``if __name__ == "__main__":`` (``spawn`` workers
+    import the main module).
+
+    Raises:
+        ConfigError: ``n`` is not positive.
+    """
+    from hubrl.hub import HubClient
+
+    if n < 1:
+        raise ConfigError(f"--verify needs a positive number of agents, got {n}")
+    top = sorted((e for e in entries if e.rank is not None), key=lambda e: e.rank)[:n]
+    if not top:
+        return []
+    client = HubClient.resolve(client, endpoint=endpoint, token=token)
+    jobs = [VerifyJob(repo_id=e.repo_id, env_id=e.env_id, claimed_mean=e.mean, claimed_std=e.std, client=client,
+                      cache_dir=str(cache_dir) if cache_dir else None) for e in top]
+    results = run_verifications(jobs, workers=workers)
+    for entry, verification in zip(top, results):
+        entry.verification = verification
+    return results
