@@ -181,6 +181,7 @@ def build_card(
         v = results["hubrl_verification"]
         verification = (f"re-evaluated by hubrl on {v.get('date', '?')}: {format_metric(v['mean_reward'], v['std_reward'])} "
                         f"over {v.get('n_episodes', '?')} episodes (seeds from {v.get('seed', '?')})")
+    weights = results.get("weights") or {}
     return ModelCard.from_template(
         card_data,
         template_str=template_text(),
@@ -197,11 +198,32 @@ def build_card(
         verification=verification,
         source=repo_id or "<user>/<repo>",
         video=video,
-        curve=curve,
+        curve=curve if training else None,
         training_text=training_text,
+        weights_note=weights_note(weights),
+        loadable=weights.get("format", "hubrl-policy") == "hubrl-policy",
         obs_lags=(hyperparameters.get("env_options") or {}).get("obs_lags"),
         hyperparameters=[(k, _short(v)) for k, v in hyperparameters.items()],
     )
+
+
+def weights_note(weights: dict[str, Any]) -> str | None:
+    """Where the weights came from, for agents hubrl did not train (results.json ``weights``); None otherwise."""
+    if weights.get("format") == "state-dict":
+        short = str(weights.get("class_name", "Policy")).rsplit(".", 1)[-1]
+        return (f"**Loading needs the author's class.** hubrl could not rebuild `{weights.get('class_name')}` "
+                f"({weights.get('reason', 'unknown layers')}), so `model.safetensors` holds its `state_dict` (no "
+                f"pickle): `model = {short}(...)` then "
+                "`model.load_state_dict(safetensors.torch.load_file(\"model.safetensors\"))`.")
+    if weights.get("converted_from") == "model.pt":
+        return ("Converted by hubrl from the course notebook's pickled `model.pt` (read without running any code "
+                "from it); the pickle is not part of this agent.")
+    if weights.get("class_name"):
+        check = weights.get("check") or {}
+        return (f"The author's own `{weights['class_name']}`, rebuilt by hubrl as its MLP; it gives the same action "
+                f"probabilities on {check.get('states', '?')} real states (max difference "
+                f"{check.get('max_probability_difference', float('nan')):.1e}). No pickle was written.")
+    return None
 
 
 _LOAD_LINE_RE = re.compile(r'load_from_hub\("([^"]+)"\)')

@@ -14,7 +14,7 @@ hubrl repos (safetensors + config.json, strict) and Deep RL Course notebook repo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,8 @@ class PushResult:
     commit_oid: str | None = None
     changed: bool = True
     dry_run: bool = False
+    deleted: list[str] = field(default_factory=list)
+    """Repo files the commit deleted (``delete_paths``)."""
 
     def summary(self) -> str:
         if self.dry_run:
@@ -183,7 +185,8 @@ class PushResult:
             return "\n".join(lines)
         if not self.changed:
             return f"{self.repo_url} already holds exactly these files; no new commit ({self.commit_oid})"
-        return f"pushed {len(self.files)} files to {self.repo_url} (commit {self.commit_oid})"
+        removed = f", deleted {', '.join(self.deleted)}" if self.deleted else ""
+        return f"pushed {len(self.files)} files to {self.repo_url}{removed} (commit {self.commit_oid})"
 
 
 def prepare_card(run_dir: Path, repo_id: str) -> str:
@@ -209,6 +212,7 @@ def push_to_hub(
     endpoint: str | None = None,
     token: str | bool | None = None,
     client: HubClient | None = None,
+    delete_paths: tuple[str, ...] | list[str] = (),
 ) -> PushResult:
     """Push a complete run folder to ``repo_id`` in one commit.
 
@@ -219,6 +223,8 @@ def push_to_hub(
         commit_message: defaults to a summary of the evaluation.
         dry_run: validate and list what would be sent, send nothing.
         endpoint, token: override ``HF_ENDPOINT`` / ``HF_TOKEN`` / the stored login.
+        delete_paths: repo files to delete in the same commit (e.g. ``("model.pt",)``, a course pickle replaced by
+            these safe weights); those the repo does not hold are skipped. Listed in ``PushResult.deleted``.
         client: a :class:`HubClient` to use instead of ``endpoint`` and ``token``.
 
     Returns:
@@ -235,7 +241,7 @@ def push_to_hub(
     Example:
         >>> push_to_hub("runs/CartPole-v1-default-seed0", repo_id="alice/Reinforce-CartPole-v1")
     """
-    from huggingface_hub import CommitOperationAdd, ModelCard
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, ModelCard
 
     check_repo_id(repo_id)
     run_dir = validate_run_folder(run_dir, complete=True)
@@ -260,6 +266,7 @@ def push_to_hub(
         f"hubrl: REINFORCE {results['env_id']} {results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
     )
     created = False
+    deleted: list[str] = []
     try:
         if not api.repo_exists(repo_id):
             api.create_repo(repo_id, private=private, exist_ok=True)
@@ -268,6 +275,10 @@ def push_to_hub(
             api.create_branch(repo_id, branch=revision, exist_ok=True)
         before = api.model_info(repo_id, revision=revision).sha
         operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(run_dir / name)) for name, _ in files]
+        if delete_paths:
+            held = set(api.list_repo_files(repo_id, revision=revision))
+            deleted = [p for p in dict.fromkeys(delete_paths) if p in held and p not in dict(files)]
+            operations += [CommitOperationDelete(path_in_repo=p) for p in deleted]
         info = api.create_commit(repo_id, operations, commit_message=message, revision=revision)
     except Exception as err:
         if created:  # leave the Hub as it was: no empty repo behind a failed first push
@@ -277,7 +288,7 @@ def push_to_hub(
                 pass
         raise client.error(err, repo_id=repo_id, revision=revision) from err
     return PushResult(repo_id=repo_id, repo_url=repo_url, files=files, card_metadata=metadata,
-                      commit_url=info.commit_url, commit_oid=info.oid, changed=info.oid != before)
+                      commit_url=info.commit_url, commit_oid=info.oid, changed=info.oid != before, deleted=deleted)
 
 
 # -- load -----------------------------------------------------------------------------------------------------------

@@ -37,7 +37,9 @@ VIDEO = "replay.mp4"
 CURVE = "training_curve.png"
 CARD = "README.md"
 RUN_FILES = (WEIGHTS, CONFIG, HYPERPARAMETERS, RESULTS, VIDEO, CURVE, CARD)
-"""Every file of a complete run folder (what a push uploads)."""
+"""Every file of a run folder ``hubrl train`` writes (what a push uploads)."""
+REQUIRED_RUN_FILES = tuple(name for name in RUN_FILES if name != CURVE)
+"""What a complete run folder must hold: agents hubrl did not train (course conversions) have no training curve."""
 
 
 class TrainingInterrupted(HubrlError):
@@ -168,7 +170,7 @@ def validate_run_folder(directory: str | Path, *, complete: bool = True) -> Path
     directory = Path(directory)
     if not directory.is_dir():
         raise RunFolderError(f"{directory} is not a run folder (no such directory)")
-    needed = RUN_FILES if complete else (WEIGHTS, CONFIG)
+    needed = REQUIRED_RUN_FILES if complete else (WEIGHTS, CONFIG)
     missing = [name for name in needed if not (directory / name).is_file()]
     if missing:
         raise RunFolderError(f"{directory} lacks {', '.join(missing)}; it is not a complete run folder (re-run hubrl train)")

@@ -19,6 +19,8 @@ def register(sub) -> None:
     p.add_argument("--revision", default=None, help="branch to commit to (default main)")
     p.add_argument("--commit-message", default=None)
     p.add_argument("--dry-run", action="store_true", help="print files, sizes and card metadata; send nothing")
+    p.add_argument("--remove-pickle", action="store_true",
+                   help="delete the repo's course model.pt (a pickle) in the same commit (after hubrl convert)")
     add_hub_options(p)
     p.set_defaults(func=cmd_push)
 
@@ -51,7 +53,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     result = push_to_hub(args.run_dir, args.repo_id, private=args.private, revision=args.revision,
                          commit_message=args.commit_message, dry_run=args.dry_run, endpoint=args.endpoint,
-                         token=args.token)
+                         token=args.token, delete_paths=("model.pt",) if args.remove_pickle else ())
     print(result.summary())
     return 0
 

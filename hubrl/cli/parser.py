@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from hubrl.cli import agents, demo, hub, leaderboard, sweep, train
+from hubrl.cli import agents, convert, demo, hub, leaderboard, sweep, train
 from hubrl.cli.options import stderr
 from hubrl.errors import HubrlError
 
@@ -18,9 +18,10 @@ EPILOG = """examples:
   hubrl train Pixelcopter-PLE-v0 --preset course --set lr=3e-4
   hubrl evaluate runs/CartPole-v1-default-seed0 --json
   hubrl record runs/CartPole-v1-default-seed0 --output replay.mp4
+  hubrl convert alice/Reinforce-CartPole-v1 --output runs/alice   a course model.pt repo -> a run folder
 """
 
-COMMAND_GROUPS = (train, agents, hub, leaderboard, sweep, demo)
+COMMAND_GROUPS = (train, agents, hub, convert, leaderboard, sweep, demo)
 """Each has ``register(subparsers)``; their order is the order ``hubrl --help`` lists the commands in."""
 
 

@@ -1,0 +1,207 @@
+"""Course agents -> complete hubrl run folders: evaluated, filmed, carded, with safe weights and no pickle.
+
+Two ways in: a student's live module (:func:`package_module`, what the notebook drop-in ``push_to_hub`` pushes) and a
+course folder or repo holding the notebook's pickled ``model.pt`` (:func:`convert`, ``hubrl convert``), read
+without running any code from it. Either way the folder is built in a hidden staging folder beside the target and
+renamed into place only when complete; an existing one is replaced only with ``overwrite=True``. Then
+``hubrl push DIR --repo-id ID --remove-pickle`` replaces a pickled repo with safe weights in one commit.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from hubrl.defaults import DEFAULT_EVAL_SEED
+from hubrl.envs import env_info
+from hubrl.errors import ConfigError, OutputExistsError, RunFolderError
+
+__all__ = ["convert", "course_hyperparameters", "package_agent", "package_module"]
+
+COURSE_KEYS = ("env_id", "h_size", "n_training_episodes", "n_evaluation_episodes", "max_t", "gamma", "lr",
+               "state_space", "action_space")
+"""The notebook's hyperparameters.json keys, in the notebook's order."""
+DEFAULT_EVAL_EPISODES = 10
+
+
+def course_hyperparameters(hyperparameters: Any, *, env_id: str, obs_dim: int, n_actions: int) -> dict[str, Any]:
+    """The notebook's hyperparameters dict, checked against the game and completed (course keys first).
+
+    Raises:
+        ConfigError: not a JSON-able dict, or its env_id / state_space / action_space contradict the game.
+    """
+    if not isinstance(hyperparameters, dict):
+        raise ConfigError(f"hyperparameters must be the notebook's dict, got {type(hyperparameters).__name__}")
+    hyper = {key: _plain(value) for key, value in hyperparameters.items()}
+    if hyper.setdefault("env_id", env_id) != env_id:
+        raise ConfigError(f"hyperparameters say env_id {hyper['env_id']!r} but the env is {env_id!r}; "
+                          "pass the matching eval_env")
+    for key, actual in (("state_space", obs_dim), ("action_space", n_actions)):
+        if hyper.setdefault(key, actual) != actual:
+            raise ConfigError(f"hyperparameters say {key}={hyper[key]!r} but {env_id} has {actual}")
+    for key in ("n_evaluation_episodes", "max_t"):
+        value = hyper.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise ConfigError(f"hyperparameters[{key!r}] must be a positive integer, got {value!r}")
+    try:
+        json.dumps(hyper, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"hyperparameters must be plain JSON values (numbers, strings, lists): {err}") from None
+    return {**{k: hyper[k] for k in COURSE_KEYS if k in hyper}, **{k: v for k, v in hyper.items()
+                                                                  if k not in COURSE_KEYS}}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays (``env.action_space.n`` is a numpy int) as the JSON values they stand for."""
+    import numpy as np
+
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _write_run(stage: Path, *, player, env_id: str, hyperparameters: dict[str, Any], fps: int | None,
+               weights: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+    """Evaluate ``player`` with hubrl's protocol, film evaluation episode 0 and write the JSON files and the card."""
+    from hubrl.evaluate import evaluate_agent
+    from hubrl.policy import sha256_file
+    from hubrl.run import HYPERPARAMETERS, RESULTS, VIDEO, WEIGHTS, results_json, write_card
+    from hubrl.video import record_video
+
+    n_episodes = int(hyperparameters.get("n_evaluation_episodes") or DEFAULT_EVAL_EPISODES)
+    max_steps = int(hyperparameters.get("max_t") or env_info(env_id).max_t)
+    evaluation = evaluate_agent(player, env_id, n_eval_episodes=n_episodes, max_steps=max_steps,
+                                seed=DEFAULT_EVAL_SEED)
+    (stage / HYPERPARAMETERS).write_text(json.dumps(hyperparameters, indent=2) + "\n")
+    results = results_json(evaluation, weights_sha256=sha256_file(stage / WEIGHTS))
+    results["weights"] = weights
+    results.update(extra or {})
+    (stage / RESULTS).write_text(json.dumps(results, indent=2) + "\n")
+    record_video(player, stage / VIDEO, env_id=env_id, seed=DEFAULT_EVAL_SEED, fps=fps)
+    write_card(stage)
+
+
+def _stage(output: Path, overwrite: bool) -> Path:
+    from hubrl.run import staging_dir
+
+    if output.exists() and not overwrite:
+        raise OutputExistsError(f"{output} already exists; choose another --output or pass --overwrite to replace it")
+    stage = staging_dir(output)
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    return stage
+
+
+def _finish(stage: Path, output: Path, overwrite: bool) -> Path:
+    from hubrl.folders import replace_folder
+
+    replace_folder(stage, output, overwrite=overwrite)
+    return output
+
+
+def package_module(model, *, hyperparameters: dict, env, output: str | Path, fps: int | None = 30,
+                   overwrite: bool = False):
+    """A student's live module -> a complete run folder at ``output``; returns ``(path, ModuleConversion)``.
+
+    The weights are what :func:`hubrl.course.notebook.convert_module` writes (rebuilt and checked, or the state_dict);
+    the evaluation, replay and card follow hubrl's protocol (seeds 0.., ``n_evaluation_episodes`` episodes capped at
+    ``max_t`` steps).
+    """
+    from hubrl.course.notebook import convert_module, env_id_of
+
+    env_id = env_id_of(env)
+    output = Path(output)
+    stage = _stage(output, overwrite)
+    try:
+        conversion = convert_module(model, env_id, stage, env=env)
+        hyper = course_hyperparameters(hyperparameters, env_id=env_id, obs_dim=conversion.policy.config.obs_dim,
+                                       n_actions=conversion.policy.config.n_actions)
+        _write_run(stage, player=conversion.policy, env_id=env_id, hyperparameters=hyper, fps=fps,
+                   weights=conversion.to_json())
+        return _finish(stage, output, overwrite), conversion
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def package_agent(agent, output: str | Path, *, fps: int | None = None, overwrite: bool = False) -> Path:
+    """A loaded agent (e.g. a course repo's model.pt) -> a complete run folder whose evaluation is the agent's own.
+
+    The policy is written as ``model.safetensors`` + ``config.json`` and the folder is evaluated by loading those
+    files back, exactly as ``hubrl evaluate DIR`` does. What the source claimed (its results.json) is kept under
+    ``converted_from``.
+    """
+    from hubrl.policy import load_policy, save_policy
+
+    output = Path(output)
+    stage = _stage(output, overwrite)
+    try:
+        save_policy(agent.policy, stage)
+        player = load_policy(stage)
+        cfg = player.config
+        hyper = course_hyperparameters(agent.hyperparameters or {"env_id": agent.env_id}, env_id=agent.env_id,
+                                       obs_dim=cfg.obs_dim, n_actions=cfg.n_actions)
+        claimed = {k: agent.results[k] for k in ("mean_reward", "std_reward", "n_evaluation_episodes",
+                                                 "eval_datetime") if k in (agent.results or {})}
+        source = {"source": agent.source, "format": agent.format, **({"claimed": claimed} if claimed else {})}
+        weights = {"format": "hubrl-policy", "converted_from": "model.pt" if agent.format == "course" else agent.format}
+        _write_run(stage, player=player, env_id=agent.env_id, hyperparameters=hyper, fps=fps, weights=weights,
+                   extra={"converted_from": source})
+        return _finish(stage, output, overwrite)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _load_course_folder(path: Path):
+    try:
+        from hubrl.course import load_course_repo
+    except ImportError:  # until the loader branch moves course-repo loading into hubrl.course (contract 1)
+        from hubrl.hub import _load_course_repo
+
+        return _load_course_repo(path, str(path))
+    return load_course_repo(path, source=str(path))
+
+
+def load_source(source: str | Path, *, revision: str | None = None, endpoint: str | None = None,
+                token: str | None = None):
+    """A course folder (model.pt + hyperparameters.json), a hubrl run folder, or a repo id -> Agent."""
+    path = Path(source)
+    if path.is_dir():
+        if (path / "model.pt").is_file():
+            return _load_course_folder(path)
+        from hubrl.run import load_run
+
+        return load_run(path)
+    text = str(source)
+    if text.count("/") == 1 and not text.startswith((".", "/", "~")) and not path.exists():
+        from hubrl.hub import load_from_hub
+
+        return load_from_hub(text, revision=revision, endpoint=endpoint, token=token)
+    raise RunFolderError(f"{source} is neither a course folder (model.pt + hyperparameters.json) nor a repo id "
+                         "like namespace/name")
+
+
+def convert(source: str | Path, output: str | Path, *, overwrite: bool = False, revision: str | None = None,
+            endpoint: str | None = None, token: str | None = None, fps: int | None = None) -> Path:
+    """``hubrl convert``: a course folder or repo id -> a complete hubrl run folder at ``output``.
+
+    The course's ``model.pt`` is read without running any code from it (see :mod:`hubrl.course`).
+
+    Raises:
+        OutputExistsError: ``output`` exists and ``overwrite`` is False (checked before anything is downloaded).
+        UnsafePickleError / AgentFormatError: the model.pt is not a plain course policy.
+        HubError: the repo cannot be read.
+
+    Example:
+        >>> convert("alice/Reinforce-CartPole-v1", "runs/alice-cartpole")
+    """
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise OutputExistsError(f"{output} already exists; choose another --output or pass --overwrite to replace it")
+    agent = load_source(source, revision=revision, endpoint=endpoint, token=token)
+    return package_agent(agent, output, fps=fps, overwrite=overwrite)
