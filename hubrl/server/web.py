@@ -21,6 +21,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, unquote
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
