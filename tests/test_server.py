@@ -992,3 +992,43 @@ def test_classroom_tokens_for_a_roster(hub, tmp_path):
         with pytest.raises(ConfigError):
             create_class_tokens(tmp_path / "hub", roster)
     assert (tmp_path / "hub" / "auth" / "users.json").read_text() == before  # nothing half-done
+
+
+def test_hub_class_command_prints_each_students_lines_once(tmp_path):
+    roster = tmp_path / "class.txt"
+    roster.write_text("alice\nbob\n")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = subprocess.run(
+        [sys.executable, "-m", "hubrl.cli", "hub", "class", str(roster), "--data", str(tmp_path / "hub"),
+         "--endpoint", "http://10.0.0.5:8080"], capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "# alice" and lines[1] == "export HF_ENDPOINT=http://10.0.0.5:8080"
+    assert lines[2].startswith("export HF_TOKEN=hf_") and lines[3] == "# bob"
+    with LocalHub(tmp_path / "hub") as hub:
+        token = lines[2].removeprefix("export HF_TOKEN=")
+        assert HfApi(endpoint=hub.endpoint, token=token).whoami()["name"] == "alice"
+    roster.write_text("carol\nsettings\n")
+    out = subprocess.run([sys.executable, "-m", "hubrl.cli", "hub", "class", str(roster), "--data",
+                          str(tmp_path / "hub")], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode != 0 and "reserved" in out.stderr and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1 and out.stdout == ""
+
+
+def test_a_stalled_upload_is_dropped_and_stores_nothing(hub, api, alice, monkeypatch):
+    import socket
+
+    from hubrl.server import web
+
+    monkeypatch.setattr(web, "BODY_STALL_SECONDS", 1.0)
+    api.create_repo("alice/slow")
+    body = ndjson("x", file_op("a.bin", b"a" * 200_000))
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=20) as s:
+        s.sendall(b"POST /api/models/alice/slow/commit/main HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                  b"Content-Length: %d\r\n\r\n" % (alice.encode(), len(body)) + body[: len(body) // 2])
+        resp = http.client.HTTPResponse(s)
+        resp.begin()
+        assert resp.status == 408 and b"sent nothing" in resp.read()
+    assert api.list_repo_files("alice/slow") == [".gitattributes"] and _tmp_files(hub) == []

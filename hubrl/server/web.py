@@ -21,6 +21,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, unquote
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -46,8 +47,16 @@ PAGE_HEADERS = {
 }
 
 
+BODY_STALL_SECONDS = 120.0
+"""A request body that sends nothing for this long is dropped (408): a stalled upload must not hold a worker."""
+
+
 class _ClientGone(HubServerError):
     status = 400
+
+
+class _BodyStalled(HubServerError):
+    status = 408
 
 
 class _StreamedBody:
@@ -62,7 +71,7 @@ class _StreamedBody:
 
     def read_chunk(self) -> bytes:
         while not self._done:
-            message = anyio.from_thread.run(self._receive)
+            message = anyio.from_thread.run(self._next_message)
             if message["type"] == "http.disconnect":
                 self._done = True
                 raise _ClientGone("The client closed the connection before sending the whole body.")
@@ -75,6 +84,15 @@ class _StreamedBody:
             if chunk:
                 return chunk
         return b""
+
+
+    async def _next_message(self) -> dict:
+        try:
+            with anyio.fail_after(BODY_STALL_SECONDS):
+                return await self._receive()
+        except TimeoutError:
+            self._done = True
+            raise _BodyStalled(f"The request body sent nothing for {BODY_STALL_SECONDS:.0f} s.") from None
 
 
 class EncodedPathRouting:
