@@ -8,13 +8,12 @@ Tags, in order, without duplicates: ``library_name``, the card's ``tags``, ``pip
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from dataclasses import dataclass
 
 import yaml
 
-# The same front-matter pattern huggingface_hub uses (repocard.REGEX_YAML_BLOCK).
-_YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
+# The front-matter pattern huggingface_hub's own ModelCard reads, so server and client agree on every card.
+from huggingface_hub.repocard import REGEX_YAML_BLOCK as _YAML_BLOCK  # noqa: E402, I001
 MAX_FRONT_MATTER_BYTES = 1 << 20
 _MAX_NODES = 200_000
 
