@@ -11,9 +11,8 @@ import datetime as _dt
 from dataclasses import dataclass
 
 import yaml
+from huggingface_hub.repocard import REGEX_YAML_BLOCK as _YAML_BLOCK  # the pattern the client's ModelCard reads
 
-# The front-matter pattern huggingface_hub's own ModelCard reads, so server and client agree on every card.
-from huggingface_hub.repocard import REGEX_YAML_BLOCK as _YAML_BLOCK  # noqa: E402, I001
 MAX_FRONT_MATTER_BYTES = 1 << 20
 _MAX_NODES = 200_000
 
