@@ -51,3 +51,7 @@ class UnsafePickleError(HubrlError):
 
 class AgentFormatError(HubrlError):
     """Weights found but not in a format hubrl can load (unknown layout, shape mismatch)."""
+
+
+class ClusterError(HubrlError):
+    """Ray is not installed, or the Ray cluster cannot be reached."""
