@@ -47,6 +47,8 @@ def register(sub) -> None:
     p.add_argument("--verify", type=_positive, nargs="?", const=DEFAULT_VERIFY_TOP, default=None, metavar="N",
                    help=f"re-evaluate the top N agents in parallel processes (default {DEFAULT_VERIFY_TOP})")
     p.add_argument("--workers", type=_positive, default=None, help="verification processes (default min(N, CPUs))")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="with --verify: verify on this Ray cluster (HEAD:PORT of `ray start --head`; hubrl[ray])")
     _hub_options(p)
     p.set_defaults(func=cmd_leaderboard)
 
@@ -117,13 +119,17 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from hubrl.hub import hub_api
     from hubrl.ranking import _pass_mark, leaderboard, verify_entries
 
+    if args.ray and not args.verify:
+        from hubrl.errors import ConfigError
+
+        raise ConfigError("--ray runs the verification on a cluster: add --verify N")
     endpoint = hub_api(args.endpoint, args.token).endpoint
     entries = leaderboard(args.env_id, author=args.author, endpoint=endpoint, token=args.token,
                           cache_dir=args.cache_dir)
     shown = entries[: args.limit] if args.limit else entries
     if args.verify:
         verify_entries(entries, args.verify, endpoint=endpoint, token=args.token, cache_dir=args.cache_dir,
-                       workers=args.workers)
+                       workers=args.workers, ray_address=args.ray)
     mark = _pass_mark(args.env_id)
     if args.json:
         print(json.dumps({"env_id": args.env_id, "endpoint": endpoint, "pass_mark": mark,

@@ -20,6 +20,7 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -157,6 +158,7 @@ def connect(address: str):
     if ray.is_initialized():
         yield ray
         return
+    _check_reachable(address)
     try:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=True)
     except Exception as err:  # ConnectionError, ValueError for a malformed address, timeouts
@@ -168,6 +170,18 @@ def connect(address: str):
         ray.shutdown()
 
 
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, not minutes, when nothing listens at HOST:PORT (``ray.init`` keeps retrying for minutes)."""
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and the like: Ray resolves those itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as err:
+        raise ClusterError(f"nothing answers at {address} ({err.strerror or err}); start the cluster's head with "
+                           f"`ray start --head --port {port}` and pass the HEAD:PORT it prints") from err
+
+
 def _node_and_value(fn, payload):
     """Runs on a Ray worker: the job, and the id of the node that ran it."""
     import ray
@@ -177,11 +191,12 @@ def _node_and_value(fn, payload):
 
 def _run_on_ray(fn, payloads, *, address, names, max_retries, progress) -> Iterator[TaskOutcome]:
     with connect(address) as ray:
-        remote = ray.remote(_node_and_value).options(num_cpus=1, max_retries=max_retries, retry_exceptions=False)
+        remote = ray.remote(_node_and_value)
         refs = {}
         for i, payload in enumerate(payloads):
             options = {"name": names[i]} if names else {}
-            refs[remote.options(**options).remote(fn, payload)] = i
+            task = remote.options(num_cpus=1, max_retries=max_retries, retry_exceptions=False, **options)
+            refs[task.remote(fn, payload)] = i
         pending = list(refs)
         try:
             while pending:

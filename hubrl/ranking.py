@@ -480,8 +480,12 @@ def verify_entries(
     token: str | bool | None = None,
     cache_dir: str | Path | None = None,
     workers: int | None = None,
+    ray_address: str | None = None,
 ) -> list[Verification]:
     """Re-evaluate the top ``n`` ranked entries in parallel processes; attach and return their verifications.
+
+    With ``ray_address`` (a Ray cluster's HEAD:PORT) each agent is one Ray task instead, running the same
+    :func:`verify_agent` with the same seeds, so the verdicts and numbers are the local ones (see hubrl.cluster).
 
     Each worker process (``spawn`` context, ``min(n, os.cpu_count())`` of them unless ``workers`` says otherwise)
     loads one repo with :func:`hubrl.hub.load_from_hub` and evaluates it with :func:`verify_agent`; the endpoint and
@@ -500,6 +504,18 @@ def verify_entries(
     resolved = hub_api(endpoint, token).endpoint
     jobs = [dict(repo_id=e.repo_id, env_id=e.env_id, claimed_mean=e.mean, claimed_std=e.std, endpoint=resolved,
                  token=token, cache_dir=str(cache_dir) if cache_dir else None) for e in top]
+    if ray_address:  # -- the cluster path (hubrl/cluster.py): one Ray task per agent ------------------------------
+        from hubrl.cluster import run_tasks
+
+        outcomes = {o.index: o for o in run_tasks(_verify_worker, jobs, address=ray_address,
+                                                  names=[f"verify {job['repo_id']}" for job in jobs])}
+        results = [outcomes[i].value if outcomes[i].ok else Verification(
+            repo_id=job["repo_id"], env_id=job["env_id"], claimed_mean=job["claimed_mean"],
+            claimed_std=job["claimed_std"], error=f"the verification task failed: {outcomes[i].error}")
+            for i, job in enumerate(jobs)]
+        for entry, verification in zip(top, results):
+            entry.verification = verification
+        return results  # -- end of the cluster path ----------------------------------------------------------------
     n_workers = max(1, min(workers or len(jobs), len(jobs), os.cpu_count() or 1))
     if n_workers == 1:  # nothing to run beside: skip the process start-up (same code, same numbers)
         results = [verify_agent(**job) for job in jobs]

@@ -17,6 +17,7 @@ trials already done (failed ones run again). A trial that raises is reported wit
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from hubrl.cluster import DEFAULT_MAX_RETRIES, TaskProgress, run_tasks
+from hubrl.cluster import DEFAULT_MAX_RETRIES, TaskProgress, connect, run_tasks
 from hubrl.errors import ConfigError, OutputExistsError
 from hubrl.presets import make_config, parse_override
 
@@ -105,16 +106,21 @@ def run_trial(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
     started = time.perf_counter()
     trial = task["trial"]
     row: dict[str, Any] = {"index": trial["index"], "seed": trial["seed"], "overrides": trial["overrides"]}
+    scratch = tempfile.mkdtemp(prefix="hubrl-trial-")
     try:
         config = make_config(task["env_id"], task["preset"], seed=trial["seed"],
                              **{**task["common"], **trial["overrides"]})
-        with tempfile.TemporaryDirectory(prefix="hubrl-trial-") as scratch:
-            path = train_run(config, output=Path(scratch) / "run", progress=False, record=False)
-            files = {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+        path = train_run(config, output=Path(scratch) / "run", progress=False, record=False)
+        files = {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
     except Exception as err:  # a failing trial is a result of the sweep, not the end of it
         lines = [line for line in str(err).strip().splitlines() if line.strip()]
-        return {**row, "status": "failed", "error": f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": "),
-                "traceback": traceback.format_exc(limit=-6), "total_s": round(time.perf_counter() - started, 2)}, {}
+        # clauses naming the scratch folder (e.g. where a checkpoint was kept) would point at a removed folder
+        message = "; ".join(part for part in (lines[0] if lines else "").split("; ") if scratch not in part)
+        return {**row, "status": "failed", "error": f"{type(err).__name__}: {message}".rstrip(": "),
+                "traceback": traceback.format_exc(limit=-6).replace(scratch, "<scratch>"),
+                "total_s": round(time.perf_counter() - started, 2)}, {}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     results = json.loads(files["results.json"])
     return {
         **row, "status": "ok",
@@ -170,6 +176,13 @@ def sweep(
         make_config(env_id, preset, seed=trial.seed, **{**common, **trial.overrides})
     output = Path(output)
     plan = _plan(env_id, preset, common, trials)
+    with connect(ray_address) if ray_address else contextlib.nullcontext():  # unreachable: fail before writing
+        return _run_plan(env_id, preset, common, trials, plan, output, overwrite=overwrite, workers=workers,
+                         ray_address=ray_address, max_retries=max_retries, progress=progress, on_result=on_result)
+
+
+def _run_plan(env_id, preset, common, trials, plan, output, *, overwrite, workers, ray_address, max_retries,
+              progress, on_result) -> dict[str, Any]:
     done = _prepare_folder(output, plan, overwrite=overwrite)
     todo = [t for t in trials if t.index not in done]
     rows = dict(done)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hubrl.errors import ConfigError, OutputExistsError
+from hubrl.errors import ClusterError, ConfigError, OutputExistsError
 from hubrl.sweep import format_summary, parse_grid, plan_trials, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +67,7 @@ def test_failing_trial_is_reported_the_rest_go_on_and_a_rerun_skips_done_trials(
     assert [f["index"] for f in first["failed"]] == [2, 3]
     for failed in first["failed"]:
         assert failed["error"].startswith("TrainingDivergedError: loss became nan")
+        assert failed["error"].endswith("lower lr (now 1e+30) or enable max_grad_norm")  # no removed scratch path
         assert failed["overrides"] == {"lr": DIVERGES}
         assert not (out / f"trial-{failed['index']:03d}").exists()  # no half-made run folder
         row = json.loads((out / f"trial-{failed['index']:03d}.json").read_text())
@@ -101,6 +102,12 @@ def test_bad_values_are_refused_before_anything_runs(tmp_path):
     with pytest.raises(OutputExistsError, match="holds no sweep plan"):
         sweep("CartPole-v1", grid={"lr": [0.01]}, output=tmp_path / "other", common=COMMON)
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
+def test_an_unreachable_cluster_is_one_clear_error_before_anything_is_written(tmp_path):
+    with pytest.raises(ClusterError, match="nothing answers at 127.0.0.1:1|needs Ray"):
+        sweep("CartPole-v1", grid={"lr": [0.01]}, output=tmp_path / "s", common=COMMON, ray_address="127.0.0.1:1")
+    assert not (tmp_path / "s").exists()
 
 
 def _cli(*args: str, **kwargs):
