@@ -67,17 +67,18 @@ class TaskProgress:
         self.done += 1
         self.failed += failed
         if self.bar is not None:
+            self._refresh(now=False)
             self.bar.update(1)
-        self._refresh()
 
     def set_running(self, running: int) -> None:
         if running != self.running:
             self.running = running
             self._refresh()
 
-    def _refresh(self) -> None:
+    def _refresh(self, now: bool = True) -> None:
         if self.bar is not None:
-            self.bar.set_postfix_str(f"done {self.done - self.failed}, running {self.running}, failed {self.failed}")
+            self.bar.set_postfix_str(f"done {self.done - self.failed}, running {self.running}, failed {self.failed}",
+                                     refresh=now)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -245,7 +245,9 @@ def _plan_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
     for key in ("env_id", "preset", "common"):
         if old.get(key) != new.get(key):
             return f"its {key} is {json.dumps(old.get(key))}, not {json.dumps(new.get(key))}"
-    return f"it plans {len(old.get('trials', []))} trials with other seeds or values, not these {len(new['trials'])}"
+    n_old, n_new = len(old.get("trials", [])), len(new["trials"])
+    return f"it plans {n_old} trials, this command {n_new}" if n_old != n_new else \
+        f"its {n_old} trials have other seeds or values"
 
 
 def _done_trials(output: Path, plan: dict[str, Any]) -> dict[int, dict[str, Any]]:
