@@ -239,8 +239,9 @@ def _verify_section(address: str, out: Path) -> dict:
         tokens = {user: server.create_token(user) for user in ("alice", "bob", "eve")}
         # a good hubrl agent (consistent), a course-notebook agent claiming what it does not reach (flagged),
         # and a card with no weights at all (cannot be loaded)
-        push_to_hub(ROOT / "model_cards" / "reference" / ENV_ID, "alice/Reinforce-CartPole-v1",
-                    endpoint=server.endpoint, token=tokens["alice"])
+        reference = shutil.copytree(ROOT / "model_cards" / "reference" / ENV_ID, out / "reference")  # the push
+        push_to_hub(reference, "alice/Reinforce-CartPole-v1", endpoint=server.endpoint,  # writes its card
+                    token=tokens["alice"])
         course = course_repo_folder(out / "course-agent", claim="500.00 +/- 0.00")
         bob = HfApi(endpoint=server.endpoint, token=tokens["bob"])
         bob.create_repo("bob/course-agent")
