@@ -166,6 +166,9 @@ def sweep(
         OutputExistsError: ``output`` holds something else than this plan, and ``overwrite`` is not set.
         ClusterError: ``ray_address`` cannot be reached or Ray is not installed.
 
+    In a script, call it under ``if __name__ == "__main__":`` (the local ``spawn`` workers import the main module;
+    without the guard they die at start and every trial is reported as "its worker process died").
+
     Example:
         >>> sweep("CartPole-v1", grid={"lr": [0.03, 0.06]}, seeds=[0, 1, 2], workers=2, output="sweeps/lr")
     """
