@@ -81,3 +81,7 @@ def first_line(err: BaseException) -> str:
     """The first line of an exception's message (its type name when it has none), for one-line reports."""
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
+
+
+class ClusterError(HubrlError):
+    """Ray is not installed, or the Ray cluster cannot be reached."""

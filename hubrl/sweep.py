@@ -1,26 +1,41 @@
 """Hyperparameter sweeps and multi-seed runs: a grid or random search over a preset, in parallel processes.
 
-Each trial trains one configuration with one seed, evaluates it with the seeded protocol and writes a run folder
-(without the replay video, to keep sweeps cheap) under ``output/trial-NNN``. Trials run in local worker processes, or
-on a Ray cluster with ``ray_address`` (``pip install hubrl[ray]``): Ray is the existing engine to use when a class
-or lab outgrows one machine. ``summary.json`` ranks configurations by their median score over seeds.
+Each trial trains one configuration with one seed, evaluates it with the seeded protocol and becomes a run folder
+(without the replay video, to keep sweeps cheap). Trials run in local worker processes, or on a Ray cluster with
+``ray_address`` (``pip install hubrl[ray]``; see :mod:`hubrl.cluster`). A trial trains in a scratch folder on
+whichever machine runs it and sends its files back, so the sweep folder needs no shared filesystem:
+
+    sweep/plan.json           what was asked (env, preset, fixed overrides, every trial); written first
+    sweep/trial-000/          the run folder of trial 0 (weights, hyperparameters, results, card)
+    sweep/trial-000.json      trial 0's row: status "ok" with its scores, or "failed" with the error
+    sweep/summary.json        configurations ranked by their median score over seeds
+
+Results land as trials finish, each written atomically (run folder renamed into place, then its row), so a sweep
+that is stopped loses only its running trials: started again with the same plan in the same folder it skips the
+trials already done (failed ones run again). A trial that raises is reported with its error and the rest go on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import random
+import shutil
 import statistics
+import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from hubrl.cluster import DEFAULT_MAX_RETRIES, TaskProgress, connect, run_tasks
 from hubrl.errors import ConfigError, OutputExistsError
 from hubrl.presets import make_config, parse_override
+
+PLAN_FILE = "plan.json"
+SUMMARY_FILE = "summary.json"
 
 
 @dataclass
@@ -32,6 +47,11 @@ class Trial:
     @property
     def label(self) -> str:
         return ", ".join(f"{k}={_fmt(v)}" for k, v in self.overrides.items()) or "(preset)"
+
+    @property
+    def name(self) -> str:
+        """The trial's folder (``trial-007``), its row file (``trial-007.json``) and its Ray task name."""
+        return f"trial-{self.index:03d}"
 
 
 def _fmt(value: Any) -> str:
@@ -70,24 +90,44 @@ def plan_trials(grid: dict[str, list[Any]], seeds: list[int], *, n_random: int |
     return trials
 
 
-def run_trial(env_id: str, preset: str, trial: dict[str, Any], output: str, common: dict[str, Any]) -> dict[str, Any]:
-    """Train and evaluate one trial (runs in a worker process); returns a plain-data row."""
+def run_trial(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Train and evaluate one trial in a scratch folder (runs in a worker process, local or on a Ray node).
+
+    Returns its row and its run folder's files (relative path -> bytes). Never raises for a failing trial: the row
+    then has ``status: "failed"`` and the error, and no files come back.
+    """
+    import traceback
+
     import torch
 
     from hubrl.run import train_run
 
     torch.set_num_threads(1)
     started = time.perf_counter()
-    overrides = {**common, **trial["overrides"]}
-    config = make_config(env_id, preset, seed=trial["seed"], **overrides)
-    path = train_run(config, output=Path(output) / f"trial-{trial['index']:03d}", progress=False, record=False)
-    results = json.loads((path / "results.json").read_text())
+    trial = task["trial"]
+    row: dict[str, Any] = {"index": trial["index"], "seed": trial["seed"], "overrides": trial["overrides"]}
+    scratch = tempfile.mkdtemp(prefix="hubrl-trial-")
+    try:
+        config = make_config(task["env_id"], task["preset"], seed=trial["seed"],
+                             **{**task["common"], **trial["overrides"]})
+        path = train_run(config, output=Path(scratch) / "run", progress=False, record=False)
+        files = {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    except Exception as err:  # a failing trial is a result of the sweep, not the end of it
+        lines = [line for line in str(err).strip().splitlines() if line.strip()]
+        # clauses naming the scratch folder (e.g. where a checkpoint was kept) would point at a removed folder
+        message = "; ".join(part for part in (lines[0] if lines else "").split("; ") if scratch not in part)
+        return {**row, "status": "failed", "error": f"{type(err).__name__}: {message}".rstrip(": "),
+                "traceback": traceback.format_exc(limit=-6).replace(scratch, "<scratch>"),
+                "total_s": round(time.perf_counter() - started, 2)}, {}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    results = json.loads(files["results.json"])
     return {
-        "index": trial["index"], "seed": trial["seed"], "overrides": trial["overrides"],
+        **row, "status": "ok",
         "mean_reward": results["mean_reward"], "std_reward": results["std_reward"], "score": results["score"],
         "env_steps": results["training"]["env_steps"], "train_s": results["training"]["wall_s"],
-        "total_s": round(time.perf_counter() - started, 2), "run_dir": str(path),
-    }
+        "total_s": round(time.perf_counter() - started, 2),
+    }, files
 
 
 def sweep(
@@ -102,68 +142,161 @@ def sweep(
     overwrite: bool = False,
     common: dict[str, Any] | None = None,
     ray_address: str | None = None,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    progress: bool = False,
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run a sweep and return its summary (also written to ``output/summary.json``).
+    """Run a sweep (or continue one) and return its summary (also written to ``output/summary.json``).
+
+    Args:
+        env_id, preset: what every trial trains.
+        grid: values per hyperparameter; every combination is tried (``n_random``: that many, drawn at random).
+        seeds: every configuration is trained once per seed.
+        workers: local processes (default: CPU cores); ignored with ``ray_address``.
+        output: the sweep folder. If it holds this very plan, the trials already done are kept and skipped.
+        overwrite: start over in an ``output`` that holds another sweep (or this one).
+        common: overrides applied to every trial (``--set``).
+        ray_address: run the trials as Ray tasks on this cluster (see :func:`hubrl.cluster.run_tasks`).
+        max_retries: Ray only: re-runs of a trial whose node or worker was lost.
+        progress: show a progress bar (trials done, running, failed).
+        on_result: called with each new row (``status`` "ok" or "failed") as soon as it is saved.
+
+    Raises:
+        ConfigError: a value no trial could train with (checked before anything runs).
+        OutputExistsError: ``output`` holds something else than this plan, and ``overwrite`` is not set.
+        ClusterError: ``ray_address`` cannot be reached or Ray is not installed.
+
+    In a script, call it under ``if __name__ == "__main__":`` (the local ``spawn`` workers import the main module;
+    without the guard they die at start and every trial is reported as "its worker process died").
 
     Example:
         >>> sweep("CartPole-v1", grid={"lr": [0.03, 0.06]}, seeds=[0, 1, 2], workers=2, output="sweeps/lr")
     """
     grid = grid or {}
-    common = common or {}
-    seeds = list(seeds)
-    trials = plan_trials(grid, seeds, n_random=n_random)
+    common = dict(common or {})
+    trials = plan_trials(grid, list(seeds), n_random=n_random)
     for trial in trials:  # refuse bad values before any process starts
         make_config(env_id, preset, seed=trial.seed, **{**common, **trial.overrides})
     output = Path(output)
-    if output.exists() and any(output.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{output} already exists; choose another --output or pass --overwrite")
-    if output.exists() and overwrite:
-        import shutil
+    plan = _plan(env_id, preset, common, trials)
+    with connect(ray_address) if ray_address else contextlib.nullcontext():  # unreachable: fail before writing
+        return _run_plan(env_id, preset, common, trials, plan, output, overwrite=overwrite, workers=workers,
+                         ray_address=ray_address, max_retries=max_retries, progress=progress, on_result=on_result)
 
-        shutil.rmtree(output)
-    output.mkdir(parents=True, exist_ok=True)
-    payloads = [{"index": t.index, "seed": t.seed, "overrides": t.overrides} for t in trials]
-    rows: list[dict[str, Any]] = []
-    if ray_address:
-        rows = _run_on_ray(ray_address, env_id, preset, payloads, str(output), common, on_result)
-    else:
-        import multiprocessing
 
-        workers = workers or min(len(payloads), os.cpu_count() or 1)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(run_trial, env_id, preset, p, str(output), common) for p in payloads]
-            for future in as_completed(futures):
-                rows.append(future.result())
-                if on_result:
-                    on_result(rows[-1])
-    rows.sort(key=lambda r: r["index"])
-    summary = summarize(env_id, preset, rows)
-    (output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+def _run_plan(env_id, preset, common, trials, plan, output, *, overwrite, workers, ray_address, max_retries,
+              progress, on_result) -> dict[str, Any]:
+    done = _prepare_folder(output, plan, overwrite=overwrite)
+    todo = [t for t in trials if t.index not in done]
+    rows = dict(done)
+    bar = TaskProgress(len(trials), initial=len(done), enabled=progress,
+                       desc=f"sweep {output.name}" + (f" ({len(done)} done before)" if done else ""))
+    payloads = [{"env_id": env_id, "preset": preset, "common": common,
+                 "trial": {"index": t.index, "seed": t.seed, "overrides": t.overrides}} for t in todo]
+    try:
+        for outcome in run_tasks(run_trial, payloads, address=ray_address, workers=workers, max_retries=max_retries,
+                                 names=[t.name for t in todo], progress=bar):
+            trial = todo[outcome.index]
+            if outcome.ok:
+                row, files = outcome.value
+            else:  # the worker (or, after every retry, its node) was lost
+                row, files = {"index": trial.index, "seed": trial.seed, "overrides": trial.overrides,
+                              "status": "failed", "error": outcome.error}, {}
+            row["node"] = outcome.node
+            row = _save_trial(output, trial, row, files)
+            rows[trial.index] = row
+            bar.finished(failed=row["status"] != "ok")
+            if on_result:
+                on_result(row)
+    finally:
+        bar.close()
+    summary = summarize(env_id, preset, [rows[i] for i in sorted(rows)])
+    summary["skipped"] = sorted(done)
+    _write_atomic(output / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def _run_on_ray(address, env_id, preset, payloads, output, common, on_result):
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("--ray needs Ray: pip install 'hubrl[ray]'") from None
-    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(run_trial)
-    pending = [remote.remote(env_id, preset, p, output, common) for p in payloads]
-    rows = []
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        rows.append(ray.get(done[0]))
-        if on_result:
-            on_result(rows[-1])
-    return rows
+def _plan(env_id: str, preset: str, common: dict[str, Any], trials: list[Trial]) -> dict[str, Any]:
+    plan = {"env_id": env_id, "preset": preset, "common": common,
+            "trials": [{"index": t.index, "seed": t.seed, "overrides": t.overrides} for t in trials]}
+    return json.loads(json.dumps(plan))  # as it reads back from plan.json (tuples become lists)
+
+
+def _prepare_folder(output: Path, plan: dict[str, Any], *, overwrite: bool) -> dict[int, dict[str, Any]]:
+    """Create the sweep folder with its plan, or reopen it; return the rows of the trials already done."""
+    plan_path = output / PLAN_FILE
+    if output.exists() and any(output.iterdir()):
+        if overwrite:
+            shutil.rmtree(output)
+        else:
+            try:
+                existing = json.loads(plan_path.read_text())
+            except (OSError, ValueError):
+                raise OutputExistsError(f"{output} already exists and holds no sweep plan; choose another --output "
+                                        "or pass --overwrite") from None
+            if existing != plan:
+                raise OutputExistsError(f"{output} holds a different sweep ({_plan_difference(existing, plan)}); "
+                                        "run the same command to continue it, choose another --output or pass "
+                                        "--overwrite") from None
+            return _done_trials(output, plan)
+    output.mkdir(parents=True, exist_ok=True)
+    _write_atomic(plan_path, json.dumps(plan, indent=2) + "\n")
+    return {}
+
+
+def _plan_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    for key in ("env_id", "preset", "common"):
+        if old.get(key) != new.get(key):
+            return f"its {key} is {json.dumps(old.get(key))}, not {json.dumps(new.get(key))}"
+    n_old, n_new = len(old.get("trials", [])), len(new["trials"])
+    return f"it plans {n_old} trials, this command {n_new}" if n_old != n_new else \
+        f"its {n_old} trials have other seeds or values"
+
+
+def _done_trials(output: Path, plan: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    done = {}
+    for trial in plan["trials"]:
+        name = f"trial-{trial['index']:03d}"
+        try:
+            row = json.loads((output / f"{name}.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if row.get("status") == "ok" and (output / name / "results.json").is_file():
+            done[trial["index"]] = row
+    return done
+
+
+def _save_trial(output: Path, trial: Trial, row: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+    """Put the trial's run folder in place (renamed whole, so never half-written), then its row (which marks it done)."""
+    final = output / trial.name
+    if files:
+        partial = output / f".{trial.name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        for relative, data in files.items():
+            target = partial / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        shutil.rmtree(final, ignore_errors=True)  # a leftover of a sweep stopped between the two writes
+        os.replace(partial, final)
+        row["run_dir"] = str(final)
+    else:
+        shutil.rmtree(final, ignore_errors=True)
+    _write_atomic(output / f"{trial.name}.json", json.dumps(row, indent=2) + "\n")
+    return row
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def summarize(env_id: str, preset: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Group trials by configuration; rank configurations by median score over seeds."""
+    """Group finished trials by configuration; rank configurations by median score over seeds; list failures."""
+    ok = [r for r in rows if r.get("status", "ok") == "ok"]
+    failed = [r for r in rows if r.get("status", "ok") != "ok"]
     groups: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
+    for row in ok:
         groups.setdefault(json.dumps(row["overrides"], sort_keys=True), []).append(row)
     configs = []
     for key, members in groups.items():
@@ -172,9 +305,12 @@ def summarize(env_id: str, preset: str, rows: list[dict[str, Any]]) -> dict[str,
             "overrides": json.loads(key), "seeds": [m["seed"] for m in members],
             "median_score": statistics.median(scores), "min_score": min(scores), "max_score": max(scores),
             "median_train_s": statistics.median(m["train_s"] for m in members),
+            "failed_seeds": [f["seed"] for f in failed if json.dumps(f["overrides"], sort_keys=True) == key],
         })
     configs.sort(key=lambda c: c["median_score"], reverse=True)
-    return {"env_id": env_id, "preset": preset, "configs": configs, "trials": rows}
+    return {"env_id": env_id, "preset": preset, "n_trials": len(rows), "n_ok": len(ok), "n_failed": len(failed),
+            "configs": configs, "failed": [{k: f.get(k) for k in ("index", "seed", "overrides", "error")}
+                                           for f in failed], "trials": rows}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -183,4 +319,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         label = ", ".join(f"{k}={_fmt(v)}" for k, v in c["overrides"].items()) or "(preset)"
         lines.append(f"{rank:>4}  {c['median_score']:>12.2f}  {c['min_score']:>9.2f}  {c['max_score']:>9.2f}  "
                      f"{c['median_train_s']:>8.1f}  {len(c['seeds']):>5}  {label}")
+    for f in summary.get("failed", []):
+        label = ", ".join(f"{k}={_fmt(v)}" for k, v in f["overrides"].items()) or "(preset)"
+        lines.append(f"FAILED trial {f['index']} (seed {f['seed']}, {label}): {f['error']}")
     return "\n".join(lines)

@@ -46,6 +46,8 @@ def register(sub) -> None:
     p.add_argument("--verify", type=positive, nargs="?", const=DEFAULT_VERIFY_TOP, default=None, metavar="N",
                    help=f"re-evaluate the top N agents in parallel processes (default {DEFAULT_VERIFY_TOP})")
     p.add_argument("--workers", type=positive, default=None, help="verification processes (default min(N, CPUs))")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="with --verify: verify on this Ray cluster (HEAD:PORT of `ray start --head`; hubrl[ray])")
     _ranking_options(p)
     p.set_defaults(func=cmd_leaderboard)
 
@@ -68,11 +70,16 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from hubrl.hub import HubClient
     from hubrl.ranking import format_table, format_verifications, leaderboard, pass_mark, verify_entries
 
+    if args.ray and not args.verify:
+        from hubrl.errors import ConfigError
+
+        raise ConfigError("--ray runs the verification on a cluster: add --verify N")
     client = HubClient(endpoint=args.endpoint, token=args.token)
     entries = leaderboard(args.env_id, author=args.author, client=client, cache_dir=args.cache_dir)
     shown = entries[: args.limit] if args.limit else entries
     if args.verify:
-        verify_entries(entries, args.verify, client=client, cache_dir=args.cache_dir, workers=args.workers)
+        verify_entries(entries, args.verify, client=client, cache_dir=args.cache_dir, workers=args.workers,
+                       ray_address=args.ray)
     if args.json:
         print(json.dumps({"env_id": args.env_id, "endpoint": client.endpoint, "pass_mark": pass_mark(args.env_id),
                           "n_listed": len(entries), "n_ranked": sum(e.rank is not None for e in entries),

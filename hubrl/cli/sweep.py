@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hubrl.cli.options import stderr
+
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="grid or random search over a preset's hyperparameters and seeds",
@@ -20,9 +22,16 @@ def register(sub) -> None:
     p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2 (default 0)")
     p.add_argument("--random", type=int, default=None, metavar="N", help="random search: N grid points")
     p.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU cores)")
-    p.add_argument("--ray", default=None, metavar="ADDRESS", help="run trials on this Ray cluster (hubrl[ray])")
-    p.add_argument("--output", type=Path, default=Path("sweeps/sweep"), help="sweep folder (default sweeps/sweep)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run trials as tasks on this Ray cluster: HEAD:PORT of `ray start --head` (hubrl[ray])")
+    p.add_argument("--max-retries", type=int, default=3, metavar="N",
+                   help="with --ray: re-runs of a trial whose node was lost (default 3; a trial that raises is not "
+                        "retried)")
+    p.add_argument("--output", type=Path, default=Path("sweeps/sweep"),
+                   help="sweep folder (default sweeps/sweep); the same command again continues it, skipping the "
+                        "trials already done")
+    p.add_argument("--overwrite", action="store_true", help="start over in a folder that holds another sweep")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
 
@@ -38,13 +47,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     common = dict(parse_override(item) for item in args.overrides)
 
     def report(row):
+        from tqdm.auto import tqdm
+
         label = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "(preset)"
-        print(f"trial {row['index']:>3} seed {row['seed']}: score {row['score']:.2f} "
-              f"({row['mean_reward']:.2f} +/- {row['std_reward']:.2f}) in {row['train_s']:.1f} s  {label}", flush=True)
+        if row["status"] == "ok":
+            line = (f"trial {row['index']:>3} seed {row['seed']}: score {row['score']:.2f} "
+                    f"({row['mean_reward']:.2f} +/- {row['std_reward']:.2f}) in {row['train_s']:.1f} s  {label}")
+        else:
+            line = f"trial {row['index']:>3} seed {row['seed']}: FAILED {row['error']}  {label}"
+        tqdm.write(line)  # above the progress bar
 
     summary = sweep(args.env_id, preset=args.preset, grid=parse_grid(args.grid), seeds=seeds, n_random=args.random,
                     workers=args.workers, output=args.output, overwrite=args.overwrite, common=common,
-                    ray_address=args.ray, on_result=report)
+                    ray_address=args.ray, max_retries=args.max_retries, progress=not args.quiet, on_result=report)
+    if summary["skipped"]:
+        print(f"continued {args.output}: {len(summary['skipped'])} of {summary['n_trials']} trials were done before")
     print(format_summary(summary))
     print(f"summary: {args.output / 'summary.json'}")
+    if summary["n_failed"]:
+        stderr(f"hubrl: error: {summary['n_failed']} of {summary['n_trials']} trials failed (see above); "
+               "run the same command again to retry them")
+        return 1
     return 0

@@ -165,13 +165,26 @@ def _single_threaded() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def run_verifications(jobs: list[VerifyJob], *, workers: int | None = None) -> list[Verification]:
+def run_verifications(jobs: list[VerifyJob], *, workers: int | None = None,
+                      ray_address: str | None = None) -> list[Verification]:
     """Run ``jobs`` and return their verifications in the same order.
 
     ``min(workers or len(jobs), os.cpu_count())`` ``spawn`` processes run them; with a single worker they run in
-    this process instead (the numbers are the same: evaluation depends only on the weights and the seeds). A job
-    whose worker dies comes back with ``error`` set.
+    this process instead (the numbers are the same: evaluation depends only on the weights and the seeds). With
+    ``ray_address`` (a Ray cluster's HEAD:PORT) each job is one Ray task running the same :func:`verify_job`
+    (:func:`hubrl.cluster.run_tasks`), so verdicts and numbers are the local ones. A job whose worker dies comes back
+    with ``error`` set.
+
+    Raises:
+        ClusterError: ``ray_address`` is given but Ray is not installed or the cluster cannot be reached.
     """
+    if ray_address:
+        from hubrl.cluster import run_tasks
+
+        outcomes = {o.index: o for o in run_tasks(verify_job, jobs, address=ray_address,
+                                                  names=[f"verify {job.repo_id}" for job in jobs])}
+        return [outcomes[i].value if outcomes[i].ok else job.failed(f"the verification task failed: {outcomes[i].error}")
+                for i, job in enumerate(jobs)]
     n_workers = max(1, min(workers or len(jobs), len(jobs), os.cpu_count() or 1))
     if n_workers == 1:  # nothing to run beside: skip the process start-up (same code, same numbers)
         return [job.run() for job in jobs]
@@ -196,8 +209,10 @@ def verify_entries(
     cache_dir: str | Path | None = None,
     workers: int | None = None,
     client: HubClient | None = None,
+    ray_address: str | None = None,
 ) -> list[Verification]:
-    """Re-evaluate the top ``n`` ranked entries in parallel processes; attach and return their verifications.
+    """Re-evaluate the top ``n`` ranked entries in parallel processes (or as tasks on the Ray cluster at
+    ``ray_address``); attach and return their verifications.
 
     Each job loads one repo with :func:`hubrl.hub.load_from_hub` and evaluates it with :func:`verify_agent`, in
     :func:`run_verifications` (``workers`` processes at most). Agents that cannot be loaded come back with
@@ -217,7 +232,7 @@ def verify_entries(
     client = HubClient.resolve(client, endpoint=endpoint, token=token)
     jobs = [VerifyJob(repo_id=e.repo_id, env_id=e.env_id, claimed_mean=e.mean, claimed_std=e.std, client=client,
                       cache_dir=str(cache_dir) if cache_dir else None) for e in top]
-    results = run_verifications(jobs, workers=workers)
+    results = run_verifications(jobs, workers=workers, ray_address=ray_address)
     for entry, verification in zip(top, results):
         entry.verification = verification
     return results
