@@ -327,7 +327,8 @@ def evaluate_agent(env, max_steps: int, n_eval_episodes: int, policy) -> tuple[f
         env: the evaluation env (``gymnasium.make(env_id)``); it names the game, fresh copies of it play.
         max_steps: cap per episode (the notebook passes ``max_t``).
         n_eval_episodes: episode ``i`` is reset with seed ``i``, its actions sampled from ``default_rng(i)``.
-        policy: your ``nn.Module`` whose forward returns action probabilities.
+        policy: your ``nn.Module`` whose forward returns action probabilities, or a loaded agent's
+            ``load_from_hub(repo_id).policy``.
 
     Raises:
         AgentFormatError: ``policy`` returns no action probabilities. UnknownEnvError: a game hubrl does not know.
@@ -339,11 +340,22 @@ def evaluate_agent(env, max_steps: int, n_eval_episodes: int, policy) -> tuple[f
 
     env_id = env_id_of(env)
     _check_positive(max_steps=max_steps, n_eval_episodes=n_eval_episodes)
-    with tempfile.TemporaryDirectory(prefix="hubrl-module-") as tmp:
-        conversion = convert_module(policy, env_id, tmp, env=env)
-        evaluation = hubrl_evaluate(conversion.policy, env_id, n_eval_episodes=int(n_eval_episodes),
-                                    max_steps=int(max_steps), seed=DEFAULT_EVAL_SEED)
+    with _player(policy, env_id, env) as player:
+        evaluation = hubrl_evaluate(player, env_id, n_eval_episodes=int(n_eval_episodes), max_steps=int(max_steps),
+                                    seed=DEFAULT_EVAL_SEED)
     return evaluation.mean_reward, evaluation.std_reward
+
+
+@contextlib.contextmanager
+def _player(policy, env_id: str, env) -> Iterator[Any]:
+    """What plays for the drop-ins: a loaded hubrl agent's policy as it is, a student's module as converted."""
+    if hasattr(policy, "config") and hasattr(policy, "sampler"):  # hubrl's Policy (load_from_hub(...).policy)
+        if policy.config.env_id != env_id:
+            raise ConfigError(f"this agent plays {policy.config.env_id}, not {env_id}; pass an env of its game")
+        yield policy
+        return
+    with tempfile.TemporaryDirectory(prefix="hubrl-module-") as tmp:
+        yield convert_module(policy, env_id, tmp, env=env).policy
 
 
 def record_video(env, policy, out_directory, fps: int = 30):
@@ -358,9 +370,8 @@ def record_video(env, policy, out_directory, fps: int = 30):
     from hubrl.video import record_video as hubrl_record
 
     env_id = env_id_of(env)
-    with tempfile.TemporaryDirectory(prefix="hubrl-module-") as tmp:
-        conversion = convert_module(policy, env_id, tmp, env=env)
-        return hubrl_record(conversion.policy, out_directory, env_id=env_id, seed=DEFAULT_EVAL_SEED, fps=int(fps))
+    with _player(policy, env_id, env) as player:
+        return hubrl_record(player, out_directory, env_id=env_id, seed=DEFAULT_EVAL_SEED, fps=int(fps))
 
 
 def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps: int = 30, *,
