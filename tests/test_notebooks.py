@@ -1,7 +1,6 @@
 """Every notebook under examples/ runs top to bottom in a real Jupyter kernel (nbclient + ipykernel), against the
 local Hub it starts itself, and shows what it promises: the replay inline, the push, the re-measured numbers."""
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -10,6 +9,12 @@ from nbclient import NotebookClient
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
+PRINTED = {
+    "unit4.ipynb": ["weights: model.safetensors + config.json, loadable with no code", "re-measured", "course loop:",
+                    "classmate/Reinforce-CartPole-v1"],
+    "pixelcopter.ipynb": ["'model.pt']", "converted:", "the original module:"],
+}
+"""What each notebook must print besides the push line (a notebook without an entry here fails the test)."""
 
 
 def outputs(nb, kind):
@@ -51,10 +56,9 @@ def test_notebook_runs_top_to_bottom_in_a_kernel(path, kernel_env):
     client.execute()  # raises CellExecutionError (with the cell and traceback) on the first failing cell
     text = "".join(outputs(nb, "stream"))
     assert "Your model is pushed to the Hub" in text
-    assert "weights: model.safetensors + config.json, loadable with no code" in text
-    assert "re-measured" in text and "course loop:" in text
+    for expected in PRINTED[path.name]:
+        assert expected in text, expected
     videos = [html for html in outputs(nb, "text/html") if "<video" in html]
     assert videos and "base64" in videos[0]  # the replay is embedded, so it plays inline anywhere
-    assert any(name.startswith("image/png") for cell in nb.cells for out in cell.get("outputs", [])
-               for name in out.get("data", {}))  # the training curve, drawn inline
-    assert (kernel_env / "replay.mp4").stat().st_size > 1000
+    if any("plt.show()" in cell.source for cell in nb.cells):
+        assert outputs(nb, "image/png")  # plots are drawn inline by the kernel's backend

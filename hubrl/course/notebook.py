@@ -32,7 +32,7 @@ import numpy as np
 
 from hubrl.defaults import DEFAULT_EVAL_SEED
 from hubrl.envs import env_info, make_env
-from hubrl.errors import AgentFormatError, ConfigError, HubrlError
+from hubrl.errors import AgentFormatError, ConfigError, HubrlError, OutputExistsError
 
 __all__ = ["ModuleConversion", "convert_module", "evaluate_agent", "push_to_hub", "record_video"]
 
@@ -408,6 +408,8 @@ def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps:
     from hubrl.hub import push_to_hub as push_folder
 
     check_repo_id(repo_id)
+    if local_dir is not None and Path(local_dir).exists():
+        raise OutputExistsError(f"{local_dir} already exists; choose another local_dir")
     endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
     token = token or os.environ.get("HF_TOKEN") or None
     with tempfile.TemporaryDirectory(prefix="hubrl-push-") as tmp:
