@@ -272,8 +272,8 @@ def _interrupted(config: TrainConfig, output: Path, staging: Path) -> TrainingIn
     found = readable_folder(checkpoint, STATE_JSON)
     if found is None:  # interrupted before the first checkpoint: there is nothing to keep
         shutil.rmtree(staging, ignore_errors=True)
-        return TrainingInterrupted(f"interrupted before the first checkpoint; nothing to resume; start again with: "
-                                   f"hubrl train {config.env_id} --output {output}")
+        return TrainingInterrupted(f"interrupted before the first checkpoint of {output}: nothing to resume; "
+                                   "start again (the same hubrl train command)")
     try:
         episodes = f" after {json.loads((found / STATE_JSON).read_text())['episodes']} episodes"
     except (OSError, ValueError, KeyError):

@@ -30,7 +30,7 @@ Batched copies (:func:`make_atari_vector_env`):
 
 * ``workers="sync"`` (default): all copies in this process (:class:`gymnasium.vector.SyncVectorEnv`). Copy
   ``i`` is exactly a single env seeded ``s + i``; nothing to start, pickle or lose. To use more cores, run
-  several of these in worker processes with one message per update (``hubrl.rollouts``), not per step.
+  several of these in worker processes with one message per update (``hubrl.collect``), not per step.
 * ``workers="async"``: one wrapped env per worker process (:class:`gymnasium.vector.AsyncVectorEnv`, shared
   memory, ``forkserver`` start method: safe when the parent runs torch threads, but a script that builds
   one must guard its entry point with ``if __name__ == "__main__":``). Same observations as ``sync``; it
