@@ -35,7 +35,11 @@ def default_model_name(env_id: str) -> str:
 
 
 def format_metric(mean: float, std: float) -> str:
-    """The model-index metric value the course leaderboard parses: ``"500.00 +/- 0.00"``."""
+    """The model-index metric value the course leaderboard parses: ``"500.00 +/- 0.00"``.
+
+    Raises:
+        ValueError: ``mean`` or ``std`` is not finite (the leaderboard could not rank it).
+    """
     if not (math.isfinite(mean) and math.isfinite(std)):
         raise ValueError(f"cannot format non-finite metric {mean} +/- {std}")
     return f"{mean:.2f} +/- {std:.2f}"
@@ -88,7 +92,8 @@ def _front_matter(text: str) -> re.Match | None:
 def read_front_matter(text: str) -> dict[str, Any] | None:
     """A README's raw YAML metadata, exactly as written (no model-index regrouping); None without front matter.
 
-    Raises :class:`~hubrl.errors.CardError` when the block is not a YAML mapping.
+    Raises:
+        CardError: the block is not valid YAML, or not a mapping (the YAML error chained).
     """
     import yaml
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubrl.card import card_problems
+from hubrl.card import card_problems, match_generated_card
 from hubrl.envs import ENVS
 from hubrl.errors import (
     AgentFormatError, CardError, ConfigError, HubError, HubUnreachableError, NotAuthorizedError, RepoNotFoundError,
@@ -143,6 +143,11 @@ class HubClient:
         return HubError(f"Hub operation on {repo_id} failed: {first_line(err)}", repo_id=repo_id)
 
 
+def hub_api(endpoint: str | None = None, token: str | bool | None = None):
+    """``HubClient(endpoint, token).api``: an ``HfApi``, for callers of the earlier API (new code holds a client)."""
+    return HubClient(endpoint, token).api
+
+
 def _is_network_error(err: Exception) -> bool:
     """No answer at all: socket errors, and the HTTP library's transport errors (connect, timeout, protocol)."""
     from huggingface_hub.errors import HfHubHTTPError
@@ -190,8 +195,6 @@ def prepare_card(run_dir: Path, repo_id: str) -> str:
     "Generated" is :func:`hubrl.card.match_generated_card`: the card equals what hubrl renders now from the
     folder's JSON files, for no repo, for this repo or for the repo it was last pushed to.
     """
-    from hubrl.card import match_generated_card
-
     current = (run_dir / CARD).read_text(encoding="utf-8")
     hyper, results = read_json(run_dir / "hyperparameters.json"), read_json(run_dir / RESULTS)
     generated, _ = match_generated_card(current, hyperparameters=hyper, results=results, repo_id=repo_id)
@@ -402,4 +405,4 @@ def load_agent(source: str | Path, *, revision: str | None = None, endpoint: str
     raise RunFolderError(f"{source} is neither an existing run folder nor a repo id like namespace/name")
 
 
-__all__ = ["HubClient", "PushResult", "check_repo_id", "load_agent", "load_from_hub", "push_to_hub"]
+__all__ = ["HubClient", "PushResult", "check_repo_id", "hub_api", "load_agent", "load_from_hub", "push_to_hub"]

@@ -38,8 +38,10 @@ def repair_metadata(
 
     Keeps every other key. Tags: adds the env id and the course tags, removes other hubrl env ids. Model-index:
     keeps a parseable first metric; otherwise the claim comes from results.json (mean_reward and std_reward), or
-    from hubrl's verification when results.json lacks a std (the course notebook writes none). Raises
-    :class:`CardError` when no honest claim can be derived.
+    from hubrl's verification when results.json lacks a std (the course notebook writes none).
+
+    Raises:
+        CardError: the card has no parseable metric and none can be derived honestly (run a verification).
     """
     meta = copy.deepcopy(metadata) if isinstance(metadata, dict) else {}
     changes: list[str] = []
