@@ -174,8 +174,25 @@ def test_a_classmates_hubrl_evaluate_reproduces_the_pushed_numbers_exactly(hub, 
     assert measured["episode_returns"] == results["episode_returns"]
 
 
-def test_loaded_agents_play_in_the_notebooks_own_evaluate_loop(hub, pushed, tmp_path):
-    agent = load_from_hub(REPO, endpoint=hub.endpoint, token=hub.tokens["classmate"], cache_dir=tmp_path)
+@pytest.fixture(scope="module")
+def course_repo(hub, tmp_path_factory):
+    """A classmate's repo pushed the course's way: a pickled model.pt and hyperparameters.json."""
+    from course_fixtures import make_course_model_pt
+
+    folder = tmp_path_factory.mktemp("course")
+    make_course_model_pt(folder / "model.pt", 4, 2, 16, seed=7)
+    (folder / "hyperparameters.json").write_text(json.dumps({"env_id": "CartPole-v1", "h_size": 16,
+                                                             "state_space": 4, "action_space": 2}))
+    api(hub, "classmate").create_repo("classmate/course-cartpole")
+    api(hub, "classmate").upload_folder(repo_id="classmate/course-cartpole", folder_path=folder)
+    return "classmate/course-cartpole"
+
+
+@pytest.mark.parametrize("which", ["hubrl", "course"])
+def test_loaded_agents_play_in_the_notebooks_own_evaluate_loop(hub, pushed, course_repo, which, tmp_path):
+    repo = REPO if which == "hubrl" else course_repo
+    agent = load_from_hub(repo, endpoint=hub.endpoint, token=hub.tokens["classmate"], cache_dir=tmp_path)
+    assert agent.format == which
     state, _ = gym.make("CartPole-v1").reset(seed=0)
     action, log_prob = agent.policy.act(state)
     assert action in (0, 1) and float(log_prob) <= 0.0
