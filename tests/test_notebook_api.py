@@ -16,7 +16,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from course_notebook_code import OldGymAPI, evaluate_agent_verbatim, train_notebook_policy
 from hubrl.cli import main as cli_main
 from hubrl.course import convert_module, evaluate_agent, push_to_hub, record_video
-from hubrl.errors import AgentFormatError, ConfigError, HubError, UnknownEnvError
+from hubrl.errors import AgentFormatError, ConfigError, HubError, HubrlError, UnknownEnvError
 from hubrl.evaluate import evaluate_agent as hubrl_evaluate
 from hubrl.hub import load_from_hub
 from hubrl.server import LocalHub
@@ -142,7 +142,7 @@ def test_record_video_films_a_fresh_rgb_copy_of_an_env_made_without_render_mode(
     assert rec.episode_return == first  # the replay is evaluation episode 0
 
 
-# -- push_to_hub ----------------------------------------------------------------------------------------------------------
+# -- push_to_hub ------------------------------------------------------------------------------------------------------
 
 
 def test_push_as_the_notebook_calls_it_makes_one_commit_without_pickle(hub, pushed, trained, tmp_path, capsys):
@@ -227,6 +227,9 @@ def test_a_module_hubrl_cannot_rebuild_is_pushed_as_state_dict_and_says_so(hub, 
     assert json.loads((tmp_path / "run" / "config.json").read_text())["format"] == "hubrl-state-dict/1"
     card = (tmp_path / "run" / "README.md").read_text()
     assert "Loading needs the author's class" in card and "hubrl cannot load this agent" in card
+    with pytest.raises(HubrlError, match="NormedPolicy's own state_dict.*needs the author's class") as info:
+        load_from_hub("student/normed", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+    assert "\n" not in str(info.value)
 
 
 def test_the_probability_check_catches_a_forward_the_modules_do_not_show(tmp_path):

@@ -62,3 +62,7 @@ def test_notebook_runs_top_to_bottom_in_a_kernel(path, kernel_env):
     assert videos and "base64" in videos[0]  # the replay is embedded, so it plays inline anywhere
     if any("plt.show()" in cell.source for cell in nb.cells):
         assert outputs(nb, "image/png")  # plots are drawn inline by the kernel's backend
+    if any("train_run(" in cell.source for cell in nb.cells):  # hubrl's training progress is a notebook widget
+        bars = [out["data"].get("text/plain", "") for cell in nb.cells for out in cell.get("outputs", [])
+                if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
+        assert any(bar.startswith("train ") for bar in bars), bars

@@ -42,8 +42,6 @@ PROBABILITY_TOLERANCE = 1e-5
 """Largest difference in any action probability accepted between the module and hubrl's rebuild (float32 noise)."""
 CHECK_SEED = 1_000_000
 """Seeds of the episodes that collect the check's observations (far from the evaluation seeds 0, 1, ...)."""
-STATE_DICT_FORMAT = "hubrl-state-dict/1"
-"""``config.json`` format of a push hubrl could not rebuild: the weights are the module's own ``state_dict``."""
 
 
 # -- the student's module behind hubrl's inference interface --------------------------------------------------------
@@ -243,7 +241,8 @@ def convert_module(module, env_id: str, directory: str | Path, *, env: Any = Non
     Rebuilt (``model.safetensors`` + ``config.json`` that :func:`hubrl.policy.load_policy` loads with no code) when
     :func:`~hubrl.course.rebuild.rebuild_policy` knows the layer stack and the rebuilt network's probabilities equal
     the module's (within :data:`PROBABILITY_TOLERANCE`) on ``n_states`` real observations; otherwise the module's
-    ``state_dict`` as safetensors with a ``config.json`` of format :data:`STATE_DICT_FORMAT`. Never a pickle.
+    ``state_dict`` as safetensors with a ``config.json`` of format :data:`hubrl.policy.STATE_DICT_FORMAT`.
+    Never a pickle.
 
     Raises:
         AgentFormatError: ``module`` is not an ``nn.Module`` or does not return action probabilities.
@@ -300,6 +299,8 @@ def _write_state_dict(module, directory: Path, *, env_id: str, class_name: str, 
                       n_actions: int) -> None:
     """The module's own ``state_dict`` as safetensors, and a config.json that says loading needs its class."""
     from safetensors.torch import save_file
+
+    from hubrl.policy import STATE_DICT_FORMAT
 
     tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
     save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
