@@ -203,14 +203,16 @@ def load_from_hub(
     """Download and load a classmate's agent by repo id. No code from the repo ever runs.
 
     hubrl repos load from ``model.safetensors`` + ``config.json`` (strictly: shape or key mismatch is an error).
-    Course notebook repos load from ``model.pt`` through a restricted unpickler (see :mod:`hubrl.course`), with the
-    env id and sizes from ``hyperparameters.json``.
+    Course notebook repos load from ``model.pt``, read with torch's weights-only unpickler in a bounded child
+    process and converted once (see :mod:`hubrl.course`), with the env id from their metadata.
 
     Example:
         >>> agent = load_from_hub("alice/Reinforce-CartPole-v1")
         >>> evaluate_agent(agent.policy).summary()
     """
     from huggingface_hub import snapshot_download
+
+    from hubrl.course import SilentProgress
 
     check_repo_id(repo_id)
     api = hub_api(endpoint, token)
@@ -219,7 +221,7 @@ def load_from_hub(
         if all(name in files for name in HUBRL_FILES):
             wanted, kind = [*HUBRL_FILES, *METADATA_FILES], "hubrl"
         elif all(name in files for name in COURSE_FILES):
-            wanted, kind = [*COURSE_FILES, *METADATA_FILES], "course"
+            wanted, kind = [*COURSE_FILES, *METADATA_FILES, "README.md"], "course"  # the card may name the env
         else:
             raise AgentFormatError(
                 f"{repo_id} holds neither model.safetensors + config.json (hubrl) nor model.pt (course notebook); "
@@ -228,6 +230,7 @@ def load_from_hub(
         folder = Path(snapshot_download(
             repo_id, revision=revision, allow_patterns=[name for name in wanted if name in files],
             endpoint=api.endpoint, token=token, cache_dir=cache_dir,
+            tqdm_class=SilentProgress if kind == "course" else None,  # a few KB: no bar to mix with errors
         ))
     except (AgentFormatError, ConfigError):
         raise
@@ -238,37 +241,9 @@ def load_from_hub(
         agent = load_run(folder)
         agent.source, agent.path = source, folder
         return agent
-    return _load_course_repo(folder, source)
+    from hubrl.course import load_course_repo
 
-
-def _load_course_repo(folder: Path, source: str) -> Agent:
-    """Rebuild a course notebook agent (Linear/ReLU/.../Linear, softmax at the end) from its model.pt."""
-    import torch
-
-    from hubrl.course import load_course_model
-    from hubrl.policy import Policy, PolicyConfig, load_state_dict_strict
-
-    if not (folder / "hyperparameters.json").exists():
-        raise AgentFormatError(f"{source} has model.pt but no hyperparameters.json, so its env id is unknown")
-    hyper = read_json(folder / "hyperparameters.json")
-    env_id = hyper.get("env_id")
-    if env_id not in ENVS:
-        raise UnknownEnvError(f"{source} was trained on {env_id!r}, which hubrl cannot run; known: {', '.join(ENVS)}")
-    model = load_course_model(folder / "model.pt", display_name=f"{source}/model.pt")
-    for key, actual in (("state_space", model.obs_dim), ("action_space", model.n_actions)):
-        if key in hyper and int(hyper[key]) != actual:
-            raise AgentFormatError(f"{source}: hyperparameters.json says {key}={hyper[key]} but model.pt has {actual}")
-    policy = Policy(PolicyConfig(env_id=env_id, obs_dim=model.obs_dim, n_actions=model.n_actions,
-                                 hidden_sizes=tuple(model.hidden_sizes), activation="relu"))
-    tensors: dict[str, torch.Tensor] = {}
-    for i, (_, weight, bias) in enumerate(model.layers):
-        tensors[f"net.{2 * i}.weight"] = weight
-        tensors[f"net.{2 * i}.bias"] = bias if bias is not None else torch.zeros(weight.shape[0])
-    load_state_dict_strict(policy, tensors, source=f"{source}/model.pt")
-    policy.eval()
-    results = read_json(folder / RESULTS) if (folder / RESULTS).exists() else {}
-    return Agent(policy=policy, env_id=env_id, source=source, hyperparameters=hyper, results=results,
-                 format="course", path=folder)
+    return load_course_repo(folder, source=source)
 
 
 def load_agent(source: str | Path, *, revision: str | None = None, endpoint: str | None = None,

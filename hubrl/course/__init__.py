@@ -1,16 +1,27 @@
-"""hubrl.course: Deep RL Course notebook repos (``model.pt`` + hyperparameters.json), loaded without running them.
+"""hubrl.course: Deep RL Course notebook repos (``model.pt`` + metadata), loaded without running anything from them.
 
-``rebuild`` turns a module tree (read from a file, a state_dict or a live module) into hubrl's MLP policy.
+Read top to bottom, the package follows the file: :mod:`~hubrl.course.reader` parses an untrusted ``model.pt`` with
+torch's weights-only unpickler in a bounded child process; :mod:`~hubrl.course.model_file` runs that child and
+decodes its answer; :mod:`~hubrl.course.rebuild` turns the module tree into hubrl's MLP (or says why not);
+:mod:`~hubrl.course.repo` finds the env id in the repo's metadata, caches the conversion and builds the Agent.
 """
 
-from hubrl.course._old_unpickler import CourseModel, load_course_model
+from hubrl.course.model_file import Limits, limits_from_env, load_course_model, read_model_file
 from hubrl.course.rebuild import ModuleNode, RebuiltPolicy, rebuild_policy, tree_from_module, tree_from_state_dict
+from hubrl.course.repo import COURSE_METADATA, SilentProgress, cache_dir, find_env_id, load_course_repo
 
 __all__ = [
-    "CourseModel",
+    "COURSE_METADATA",
+    "Limits",
+    "SilentProgress",
     "ModuleNode",
     "RebuiltPolicy",
+    "cache_dir",
+    "find_env_id",
+    "limits_from_env",
     "load_course_model",
+    "load_course_repo",
+    "read_model_file",
     "rebuild_policy",
     "tree_from_module",
     "tree_from_state_dict",
