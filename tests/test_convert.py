@@ -118,9 +118,8 @@ def test_convert_refuses_what_is_neither_a_folder_nor_a_repo_id(tmp_path, capsys
     assert err.count("\n") == 1 and "neither a course folder" in err
 
 
-@pytest.mark.xfail(strict=True, reason="the loader branch's model.pt reader refuses numpy scalars, which a "
-                                       "gymnasium-era notebook pickles (nn.Linear keeps action_space.n as np.int64)")
 def test_a_gymnasium_era_model_pt_with_numpy_int_sizes_converts(tmp_path):
+    """Policy(s_size, env.action_space.n, h_size) under gymnasium: nn.Linear keeps a numpy int, so the pickle does."""
     from course_fixtures import make_course_model, save_like_notebook
 
     model = make_course_model(4, 2, 16, seed=2)

@@ -157,23 +157,15 @@ def package_agent(agent, output: str | Path, *, fps: int | None = None, overwrit
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _load_course_folder(path: Path):
-    try:
-        from hubrl.course import load_course_repo
-    except ImportError:  # until the loader branch moves course-repo loading into hubrl.course (contract 1)
-        from hubrl.hub import _load_course_repo
-
-        return _load_course_repo(path, str(path))
-    return load_course_repo(path, source=str(path))
-
-
 def load_source(source: str | Path, *, revision: str | None = None, endpoint: str | None = None,
                 token: str | None = None):
     """A course folder (model.pt + hyperparameters.json), a hubrl run folder, or a repo id -> Agent."""
     path = Path(source)
     if path.is_dir():
         if (path / "model.pt").is_file():
-            return _load_course_folder(path)
+            from hubrl.course.repo import load_course_repo
+
+            return load_course_repo(path, source=str(path))
         from hubrl.run import load_run
 
         return load_run(path)
