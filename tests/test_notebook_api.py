@@ -140,6 +140,7 @@ def test_record_video_films_a_fresh_rgb_copy_of_an_env_made_without_render_mode(
     assert frames.std() > 0  # a real picture, not a black screen
     first, _ = evaluate_agent(eval_env, 1000, 1, policy)
     assert rec.episode_return == first  # the replay is evaluation episode 0
+    assert record_video(eval_env, policy, tmp_path).path == out  # a folder, as the parameter's name suggests
 
 
 # -- push_to_hub ------------------------------------------------------------------------------------------------------

@@ -362,8 +362,9 @@ def _player(policy, env_id: str, env) -> Iterator[Any]:
 def record_video(env, policy, out_directory, fps: int = 30):
     """The notebook's ``record_video``: one seeded episode (seed 0, evaluation episode 0) filmed to an mp4, capped.
 
-    ``out_directory`` is the video's path, as in the notebook. ``env`` needs no ``render_mode``: a fresh
-    ``render_mode="rgb_array"`` copy of it is filmed. Returns hubrl's :class:`~hubrl.video.Recording`.
+    ``out_directory`` is the video's path, as in the notebook (an existing folder gets ``replay.mp4`` inside). ``env``
+    needs no ``render_mode``: a fresh ``render_mode="rgb_array"`` copy of it is filmed. Returns hubrl's
+    :class:`~hubrl.video.Recording`.
 
     Example:
         >>> record_video(eval_env, cartpole_policy, "replay.mp4", fps=30)
@@ -371,8 +372,11 @@ def record_video(env, policy, out_directory, fps: int = 30):
     from hubrl.video import record_video as hubrl_record
 
     env_id = env_id_of(env)
+    out_path = Path(out_directory)
+    if out_path.is_dir():
+        out_path = out_path / "replay.mp4"
     with _player(policy, env_id, env) as player:
-        return hubrl_record(player, out_directory, env_id=env_id, seed=DEFAULT_EVAL_SEED, fps=int(fps))
+        return hubrl_record(player, out_path, env_id=env_id, seed=DEFAULT_EVAL_SEED, fps=int(fps))
 
 
 def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps: int = 30, *,
