@@ -39,8 +39,8 @@ from typing import Any
 class Limits:
     """What the child may use. Course models are a few KB; the defaults leave orders of magnitude of room.
 
-    ``memory_bytes`` is the child's address space: importing torch alone needs about 0.5 GiB of it on Linux (measured
-    with OMP_NUM_THREADS=1), so the default leaves 1.5 GiB for the file itself.
+    ``memory_bytes`` is the child's address space: importing torch and reading a course model needs 550-600 MiB of it
+    (torch 2.13 CPU, Linux x86-64, OMP_NUM_THREADS=1, measured), so the default leaves over 1.4 GiB of margin.
     """
 
     memory_bytes: int = 2 << 30
@@ -64,7 +64,8 @@ TENSORS = "tensors.safetensors"
 
 
 class Refusal(Exception):
-    """The file is refused: ``kind`` is ``unsafe`` (it tries to call something) or ``format`` (anything else)."""
+    """The file is refused: ``kind`` is ``unsafe`` (it tries to call something), ``limit`` (it exceeds a limit),
+    ``setup`` (the limits are too low to start) or ``format`` (anything else)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -134,7 +135,11 @@ def read_model(path: Path, shown: str, limits: Limits, tensors_path: Path) -> di
         raise Refusal("format", f"{shown} is not a PyTorch file (neither a torch.save zip archive nor a legacy torch "
                                 "pickle); check that you downloaded model.pt and not an HTML error page")
 
-    import torch  # only now: the limits are in place
+    try:
+        import torch  # only now: the limits are in place
+    except (ImportError, MemoryError, OSError):
+        raise Refusal("setup", f"{shown} could not be read: the reader could not even import torch within its "
+                               f"{limits.memory_bytes >> 20} MiB address space (raise HUBRL_COURSE_MEMORY_MB)") from None
 
     names = _unsafe_globals(pickles, shown)
     allowed = classify(names, shown)
@@ -229,7 +234,7 @@ def _unsafe_globals(pickles: list[bytes], shown: str) -> list[str]:
                 unsafe = [f"{m}.{n}" for m, n in referenced]
             refused = sorted(name for name in unsafe if _category(name) == "refuse")
             if refused:
-                raise _malicious(shown, refused[0]) from None
+                raise _malicious(shown, refused) from None
             raise Refusal("format", f"{shown} uses pickle opcodes torch's weights-only reader does not read (it reads "
                                     "torch.save's default protocol 2); ask its author to re-save it with torch.save "
                                     "defaults") from None
@@ -367,7 +372,7 @@ def classify(names: list[str], shown: str) -> list[tuple[Any, str]]:
     """The ``(object, "full.name")`` pairs for ``torch.serialization.safe_globals``, or a malicious-file refusal."""
     refused = [name for name in names if _category(name) == "refuse"]
     if refused:
-        raise _malicious(shown, refused[0])
+        raise _malicious(shown, refused)
     import builtins
     import importlib
 
@@ -386,9 +391,11 @@ def classify(names: list[str], shown: str) -> list[tuple[Any, str]]:
     return pairs
 
 
-def _malicious(shown: str, name: str) -> Refusal:
+def _malicious(shown: str, names: list[str]) -> Refusal:
+    """The refusal of a file that names callables a course model never holds (up to three of them, sorted)."""
+    shown_names = ", ".join(printable(py3_name(name), 80) for name in sorted(names)[:3])
     return Refusal("unsafe", (
-        f"refusing to load {shown}: it references {printable(py3_name(name))}, which a course model never contains; it may be "
+        f"refusing to load {shown}: it references {shown_names}, which a course model never contains; it may be "
         "malicious (nothing from it was run). Do not open it with torch.load; ask its author to share plain weights "
         "(a state_dict or safetensors)"
     ))
@@ -510,7 +517,7 @@ def _unpickling_refusal(err: Exception, shown: str, serialization: str) -> Refus
                                  "weights-only reader cannot open; ask its author to re-save it with a current torch "
                                  "(torch.save(model.state_dict(), 'model.pt'))")
     if "Unsupported global" in text:
-        return _malicious(shown, text.split("GLOBAL ", 1)[-1].split(" ", 1)[0])
+        return _malicious(shown, [text.split("GLOBAL ", 1)[-1].split(" ", 1)[0]])
     if text.startswith(("Trying to call reduce", "Can only create new object")) or "persistent_load" in text:
         return Refusal("unsafe", f"refusing to load {shown}: it tries to call something that is not an allowed class "
                                  f"({_first_line(text, 80)}); it may be malicious (nothing from it was run)")
