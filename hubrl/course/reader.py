@@ -44,8 +44,10 @@ class Limits:
     """
 
     memory_bytes: int = 2 << 30
-    cpu_seconds: int = 30
-    wall_seconds: float = 50.0
+    cpu_seconds: int = 20
+    wall_seconds: float = 40.0
+    """A course model reads in 2-8 s of wall time on a loaded 2-core machine (most of it importing torch); a
+    hostile file therefore ends within about 50 s of ``hubrl evaluate`` starting."""
     max_bytes: int = 256 << 20
     """Declared (decompressed) size of all archive members together, or the size of a legacy file."""
     max_elements: int = 32 << 20
@@ -316,8 +318,8 @@ def _category(name: str) -> str:
     name = py3_name(name)
     module, _, attr = name.rpartition(".")
     top = module.split(".")[0]
-    if any(part.startswith("__") and part.endswith("__") for part in attr.split(".")) or not module:
-        return "refuse"
+    if not module or (attr.startswith("__") and attr.endswith("__")):
+        return "refuse"  # dunder names (``__main__.__builtins__``) are never classes
     if name in REAL_CLASSES:
         return "real"
     if module == "builtins":
@@ -377,15 +379,15 @@ def classify(names: list[str], shown: str) -> list[tuple[Any, str]]:
     import importlib
 
     pairs: list[tuple[Any, str]] = []
-    for name in names:
-        kind = _category(name)
+    for name in names:  # registered under torch's spelling, looked up under Python 3's
+        kind, py3 = _category(name), py3_name(name)
         if kind == "real":
-            module, attr = REAL_CLASSES[name]
+            module, attr = REAL_CLASSES[py3]
             pairs.append((getattr(importlib.import_module(module), attr), name))
         elif kind == "builtin":
-            pairs.append((getattr(builtins, name.rpartition(".")[2]), name))
+            pairs.append((getattr(builtins, py3.rpartition(".")[2]), name))
         elif kind == "special":
-            pairs.append((SPECIALS[name], name))
+            pairs.append((SPECIALS[py3], name))
         else:
             pairs.append((placeholder_class(name), name))
     return pairs
@@ -440,7 +442,7 @@ def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     """``copyreg._reconstructor``: a bare instance of an allowed class, as protocol 0/1 pickles create objects."""
     if isinstance(cls, type) and base is object and state is None and (issubclass(cls, Inert) or cls in _real_set()):
         return cls.__new__(cls)
-    raise Refusal("unsafe", "copyreg._reconstructor is used on something other than an allowed class")
+    raise TypeError("copyreg._reconstructor is used on something other than an allowed class")
 
 
 _REAL: set[type] | None = None
@@ -557,8 +559,10 @@ class Exporter:
             return {"dict": [[key, self.encode(value, tensors, depth + 1)] for key, value in obj.items()
                              if type(key) is str and len(key) <= 200],
                     "other_keys": sum(1 for key in obj if type(key) is not str or len(key) > 200)}
-        state = obj.__dict__ if kind in _real_set() else getattr(obj, "hubrl_state", None) if isinstance(obj, Inert) else None
-        name = kind.hubrl_class if isinstance(obj, Inert) else f"{kind.__module__}.{kind.__qualname__}"
+        if isinstance(obj, Inert):
+            name, state = kind.hubrl_class, getattr(obj, "hubrl_state", None)
+        else:
+            name, state = f"{kind.__module__}.{kind.__qualname__}", obj.__dict__ if kind in _real_set() else None
         if type(state) is dict and type(state.get("_modules")) in (dict, OrderedDict):
             return self._module(name, state, tensors, depth)
         return {"inert": name}
