@@ -44,10 +44,10 @@ class Limits:
     """
 
     memory_bytes: int = 2 << 30
-    cpu_seconds: int = 20
-    wall_seconds: float = 40.0
-    """A course model reads in 2-8 s of wall time on a loaded 2-core machine (most of it importing torch); a
-    hostile file therefore ends within about 50 s of ``hubrl evaluate`` starting."""
+    cpu_seconds: int = 10
+    wall_seconds: float = 30.0
+    """A course model reads in 2-3 s of CPU and 3-8 s of wall time on a loaded 2-core machine (most of it importing
+    torch); a hostile file therefore ends within about 40 s of ``hubrl evaluate`` starting."""
     max_bytes: int = 256 << 20
     """Declared (decompressed) size of all archive members together, or the size of a legacy file."""
     max_elements: int = 32 << 20
