@@ -217,6 +217,7 @@ def in_reinforce_module(path):
     class REINFORCE(Policy):
         pass
 
+    REINFORCE.__qualname__ = "REINFORCE"
     model = set_weights(REINFORCE(), controller_weights([4, 16, 2], seed=3))
     with class_in_module(REINFORCE, "REINFORCE"):
         torch.save(model, path)

@@ -48,9 +48,10 @@ def limits_from_env(base: Limits | None = None) -> Limits:
             continue
         try:
             value = float(text)
-            assert value > 0
-        except (ValueError, AssertionError):
-            raise AgentFormatError(f"{var}={text!r} is not a positive number") from None
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise AgentFormatError(f"{var}={text!r} is not a positive number; unset it or give e.g. {var}=100")
         limits = replace(limits, **{name: value if name == "wall_seconds" else int(value * unit)})
     return limits
 
@@ -83,7 +84,7 @@ def load_course_model(path: str | Path, *, display_name: str | None = None,
 
 
 def read_model_file(path: str | Path, *, display_name: str | None = None, limits: Limits | None = None) -> Any:
-    """What the file holds, decoded: :class:`ModuleNode` for modules, dicts, numpy arrays, scalars, :class:`Inert`."""
+    """What the file holds, decoded: :class:`ModuleNode` for modules, dicts, numpy arrays, scalars, :class:`Skipped`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
@@ -99,7 +100,10 @@ def read_model_file(path: str | Path, *, display_name: str | None = None, limits
             raise AgentFormatError(f"{shown} could not be read safely: {message}; it is not a course model hubrl can "
                                    "load (nothing from it was run)")
         raise AgentFormatError(message)
-    return _decode(result.get("object"), arrays, 0)
+    try:
+        return _decode(result.get("object"), arrays, 0)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise AgentFormatError(f"{shown} could not be read: the reader's answer is malformed") from None
 
 
 def _run_reader(path: Path, tmp: Path, shown: str, limits: Limits) -> tuple[dict, dict[str, np.ndarray]]:
@@ -151,7 +155,7 @@ def _death(returncode: int, limits: Limits) -> str:
     return f"the reader failed (exit status {returncode}, e.g. out of its {limits.memory_bytes >> 20} MiB of memory)"
 
 
-class Inert:
+class Skipped:
     """Something the file holds that a policy does not need (an optimizer, a numpy array...), by its class name."""
 
     def __init__(self, class_name: str) -> None:
@@ -170,12 +174,12 @@ def _decode(value: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
         return ModuleNode(str(value["module"]), params, children, dict(value["attrs"]))
     if "dict" in value:
         return {str(key): _decode(item, arrays, depth + 1) for key, item in value["dict"]} | (
-            {"<non-string keys>": Inert("keys")} if value.get("other_keys") else {})
+            {"<non-string keys>": Skipped("keys")} if value.get("other_keys") else {})
     if "tensor" in value:
         return arrays[value["tensor"]]
     if "scalar" in value:
         return value["scalar"]
-    return Inert(str(value.get("inert", "?")))
+    return Skipped(str(value.get("inert", "?")))
 
 
 def policy_tree(obj: Any) -> ModuleNode:
@@ -186,12 +190,12 @@ def policy_tree(obj: Any) -> ModuleNode:
         if obj and all(isinstance(v, np.ndarray) for v in obj.values()):
             return tree_from_state_dict(obj)
         for key in CHECKPOINT_KEYS:
-            if isinstance(obj.get(key), (ModuleNode, dict)) and key in obj:
+            if isinstance(obj.get(key), (ModuleNode, dict)):
                 return policy_tree(obj[key])
         keys = ", ".join(printable(k, 30) for k in list(obj)[:8]) or "none"
         raise AgentFormatError(f"it holds a dict (keys: {keys}) that is neither a state_dict of tensors nor a "
                                f"checkpoint with one of {', '.join(CHECKPOINT_KEYS)}")
-    what = obj.class_name if isinstance(obj, Inert) else type(obj).__name__
+    what = obj.class_name if isinstance(obj, Skipped) else type(obj).__name__
     raise AgentFormatError(f"it holds a {printable(what, 80)}, not a policy module or a state_dict of tensors; "
                            "hubrl reads the course's torch.save(model) or torch.save(model.state_dict())")
 

@@ -39,13 +39,15 @@ from typing import Any
 class Limits:
     """What the child may use. Course models are a few KB; the defaults leave orders of magnitude of room.
 
-    ``memory_bytes`` is the child's address space: importing torch alone needs about 0.5 GiB of it on Linux (measured
-    with OMP_NUM_THREADS=1), so the default leaves 1.5 GiB for the file itself.
+    ``memory_bytes`` is the child's address space: importing torch and reading a course model needs 550-600 MiB of it
+    (torch 2.13 CPU, Linux x86-64, OMP_NUM_THREADS=1, measured), so the default leaves over 1.4 GiB of margin.
     """
 
     memory_bytes: int = 2 << 30
-    cpu_seconds: int = 30
-    wall_seconds: float = 50.0
+    cpu_seconds: int = 10
+    wall_seconds: float = 30.0
+    """A course model reads in 2-3 s of CPU and 3-8 s of wall time on a loaded 2-core machine (most of it importing
+    torch); a hostile file therefore ends within about 40 s of ``hubrl evaluate`` starting."""
     max_bytes: int = 256 << 20
     """Declared (decompressed) size of all archive members together, or the size of a legacy file."""
     max_elements: int = 32 << 20
@@ -64,7 +66,8 @@ TENSORS = "tensors.safetensors"
 
 
 class Refusal(Exception):
-    """The file is refused: ``kind`` is ``unsafe`` (it tries to call something) or ``format`` (anything else)."""
+    """The file is refused: ``kind`` is ``unsafe`` (it tries to call something), ``limit`` (it exceeds a limit),
+    ``setup`` (the limits are too low to start) or ``format`` (anything else)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -134,7 +137,11 @@ def read_model(path: Path, shown: str, limits: Limits, tensors_path: Path) -> di
         raise Refusal("format", f"{shown} is not a PyTorch file (neither a torch.save zip archive nor a legacy torch "
                                 "pickle); check that you downloaded model.pt and not an HTML error page")
 
-    import torch  # only now: the limits are in place
+    try:
+        import torch  # only now: the limits are in place
+    except (ImportError, MemoryError, OSError):
+        raise Refusal("setup", f"{shown} could not be read: the reader could not even import torch within its "
+                               f"{limits.memory_bytes >> 20} MiB address space (raise HUBRL_COURSE_MEMORY_MB)") from None
 
     names = _unsafe_globals(pickles, shown)
     allowed = classify(names, shown)
@@ -229,7 +236,7 @@ def _unsafe_globals(pickles: list[bytes], shown: str) -> list[str]:
                 unsafe = [f"{m}.{n}" for m, n in referenced]
             refused = sorted(name for name in unsafe if _category(name) == "refuse")
             if refused:
-                raise _malicious(shown, refused[0]) from None
+                raise _malicious(shown, refused) from None
             raise Refusal("format", f"{shown} uses pickle opcodes torch's weights-only reader does not read (it reads "
                                     "torch.save's default protocol 2); ask its author to re-save it with torch.save "
                                     "defaults") from None
@@ -311,8 +318,8 @@ def _category(name: str) -> str:
     name = py3_name(name)
     module, _, attr = name.rpartition(".")
     top = module.split(".")[0]
-    if any(part.startswith("__") and part.endswith("__") for part in attr.split(".")) or not module:
-        return "refuse"
+    if not module or (attr.startswith("__") and attr.endswith("__")):
+        return "refuse"  # dunder names (``__main__.__builtins__``) are never classes
     if name in REAL_CLASSES:
         return "real"
     if module == "builtins":
@@ -367,28 +374,30 @@ def classify(names: list[str], shown: str) -> list[tuple[Any, str]]:
     """The ``(object, "full.name")`` pairs for ``torch.serialization.safe_globals``, or a malicious-file refusal."""
     refused = [name for name in names if _category(name) == "refuse"]
     if refused:
-        raise _malicious(shown, refused[0])
+        raise _malicious(shown, refused)
     import builtins
     import importlib
 
     pairs: list[tuple[Any, str]] = []
-    for name in names:
-        kind = _category(name)
+    for name in names:  # registered under torch's spelling, looked up under Python 3's
+        kind, py3 = _category(name), py3_name(name)
         if kind == "real":
-            module, attr = REAL_CLASSES[name]
+            module, attr = REAL_CLASSES[py3]
             pairs.append((getattr(importlib.import_module(module), attr), name))
         elif kind == "builtin":
-            pairs.append((getattr(builtins, name.rpartition(".")[2]), name))
+            pairs.append((getattr(builtins, py3.rpartition(".")[2]), name))
         elif kind == "special":
-            pairs.append((SPECIALS[name], name))
+            pairs.append((SPECIALS[py3], name))
         else:
             pairs.append((placeholder_class(name), name))
     return pairs
 
 
-def _malicious(shown: str, name: str) -> Refusal:
+def _malicious(shown: str, names: list[str]) -> Refusal:
+    """The refusal of a file that names callables a course model never holds (up to three of them, sorted)."""
+    shown_names = ", ".join(printable(py3_name(name), 80) for name in sorted(names)[:3])
     return Refusal("unsafe", (
-        f"refusing to load {shown}: it references {printable(py3_name(name))}, which a course model never contains; it may be "
+        f"refusing to load {shown}: it references {shown_names}, which a course model never contains; it may be "
         "malicious (nothing from it was run). Do not open it with torch.load; ask its author to share plain weights "
         "(a state_dict or safetensors)"
     ))
@@ -433,7 +442,7 @@ def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     """``copyreg._reconstructor``: a bare instance of an allowed class, as protocol 0/1 pickles create objects."""
     if isinstance(cls, type) and base is object and state is None and (issubclass(cls, Inert) or cls in _real_set()):
         return cls.__new__(cls)
-    raise Refusal("unsafe", "copyreg._reconstructor is used on something other than an allowed class")
+    raise TypeError("copyreg._reconstructor is used on something other than an allowed class")
 
 
 _REAL: set[type] | None = None
@@ -510,7 +519,7 @@ def _unpickling_refusal(err: Exception, shown: str, serialization: str) -> Refus
                                  "weights-only reader cannot open; ask its author to re-save it with a current torch "
                                  "(torch.save(model.state_dict(), 'model.pt'))")
     if "Unsupported global" in text:
-        return _malicious(shown, text.split("GLOBAL ", 1)[-1].split(" ", 1)[0])
+        return _malicious(shown, [text.split("GLOBAL ", 1)[-1].split(" ", 1)[0]])
     if text.startswith(("Trying to call reduce", "Can only create new object")) or "persistent_load" in text:
         return Refusal("unsafe", f"refusing to load {shown}: it tries to call something that is not an allowed class "
                                  f"({_first_line(text, 80)}); it may be malicious (nothing from it was run)")
@@ -550,8 +559,10 @@ class Exporter:
             return {"dict": [[key, self.encode(value, tensors, depth + 1)] for key, value in obj.items()
                              if type(key) is str and len(key) <= 200],
                     "other_keys": sum(1 for key in obj if type(key) is not str or len(key) > 200)}
-        state = obj.__dict__ if kind in _real_set() else getattr(obj, "hubrl_state", None) if isinstance(obj, Inert) else None
-        name = kind.hubrl_class if isinstance(obj, Inert) else f"{kind.__module__}.{kind.__qualname__}"
+        if isinstance(obj, Inert):
+            name, state = kind.hubrl_class, getattr(obj, "hubrl_state", None)
+        else:
+            name, state = f"{kind.__module__}.{kind.__qualname__}", obj.__dict__ if kind in _real_set() else None
         if type(state) is dict and type(state.get("_modules")) in (dict, OrderedDict):
             return self._module(name, state, tensors, depth)
         return {"inert": name}
