@@ -46,12 +46,16 @@ def imports_torch(command: list[str]) -> bool:
                for line in proc.stderr.splitlines())
 
 
-def publish_copies(hub, n: int) -> None:
+def publish_copies(hub, n: int, work: Path) -> None:
+    """Push ``n`` copies of the reference agent (from a copy of its folder: a push rewrites the card's repo id)."""
+    import shutil
+
     from hubrl.hub import push_to_hub
 
     for i in range(n):
         user = f"student{i}"
-        push_to_hub(REFERENCE, f"{user}/Reinforce-CartPole-v1", endpoint=hub.endpoint, token=hub.create_token(user))
+        folder = shutil.copytree(REFERENCE, work / f"agent{i}")
+        push_to_hub(folder, f"{user}/Reinforce-CartPole-v1", endpoint=hub.endpoint, token=hub.create_token(user))
 
 
 def main() -> None:
@@ -64,7 +68,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="hubrl-startup-"))
     with LocalHub(work / "hub") as hub:
-        publish_copies(hub, args.agents)
+        publish_copies(hub, args.agents, work)
         commands = {
             'python -c "import torch"': lambda i: [sys.executable, "-c", "import torch"],
             "hubrl evaluate REF": lambda i: [*HUBRL, "evaluate", str(REFERENCE)],
