@@ -35,7 +35,7 @@ def save_checkpoint(
     directory: Path,
     *,
     modules: dict[str, torch.nn.Module | None],
-    optimizers: dict[str, torch.optim.Optimizer | None],
+    optimizers: dict[str, Any],
     best: dict[str, torch.Tensor] | None,
     meta: dict[str, Any],
 ) -> None:
@@ -44,7 +44,8 @@ def save_checkpoint(
     Args:
         directory: the checkpoint folder.
         modules: state dicts to save by prefix (``None`` entries are skipped).
-        optimizers: optimizers to save by prefix: moment tensors in safetensors, param groups in JSON.
+        optimizers: optimizers to save by prefix (``torch.optim`` state-dict layout, e.g. :class:`hubrl.adam.Adam`):
+            moment tensors in safetensors, param groups in JSON.
         best: the best weights so far, if any.
         meta: JSON-serialisable run state (config, counters, history).
     """
@@ -87,7 +88,7 @@ class Checkpoint:
         return {k[len(prefix) + 1:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
 
     def restore(self, *, modules: dict[str, torch.nn.Module | None],
-                optimizers: dict[str, torch.optim.Optimizer | None]) -> dict[str, torch.Tensor] | None:
+                optimizers: dict[str, Any]) -> dict[str, torch.Tensor] | None:
         """Load modules, optimizers and torch's random state; return the best weights saved, if any."""
         for prefix, module in modules.items():
             if module is not None:

@@ -81,6 +81,9 @@ def record_video(
         max_frames: cap on the number of frames, so a recording always ends.
         fps: defaults to the env's ``render_fps`` metadata (30 if it has none).
 
+    Raises:
+        VideoError: the env cannot render, the folder does not exist, or encoding failed (no file is left then).
+
     Example:
         >>> record_video(agent.policy, "replay.mp4", seed=0)
     """
