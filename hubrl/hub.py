@@ -332,7 +332,7 @@ def load_from_hub(
     """
     from huggingface_hub import snapshot_download
 
-    from hubrl.course import SilentProgress
+    from hubrl.course import COURSE_METADATA, SilentProgress
 
     check_repo_id(repo_id)
     client = HubClient.resolve(client, endpoint=endpoint, token=token)
@@ -341,7 +341,7 @@ def load_from_hub(
         if all(name in files for name in HUBRL_FILES):
             wanted, kind = [*HUBRL_FILES, *METADATA_FILES], "hubrl"
         elif all(name in files for name in COURSE_FILES):
-            wanted, kind = [*COURSE_FILES, *METADATA_FILES, "README.md"], "course"  # the card may name the env
+            wanted, kind = [*COURSE_FILES, *COURSE_METADATA], "course"  # README.md too: the card may name the env
         else:
             raise AgentFormatError(
                 f"{repo_id} holds neither model.safetensors + config.json (hubrl) nor model.pt (course notebook); "
