@@ -68,7 +68,6 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from hubrl.envs import register_envs
 from hubrl.errors import ConfigError, UnknownEnvError
 
 ATARI_OBS_MODES = ("pixels", "ram")
@@ -179,7 +178,9 @@ def _check_obs_mode(obs_mode: str) -> None:
 
 def _ale_spec(env_id: str) -> gymnasium.envs.registration.EnvSpec:
     """The gymnasium spec of an ALE env id, or :class:`UnknownEnvError` / :class:`ConfigError`."""
-    register_envs()
+    import ale_py
+
+    gymnasium.register_envs(ale_py)  # as hubrl.envs.register_envs does (this module is below it: no import back)
     try:
         spec = gymnasium.spec(env_id)
     except gymnasium.error.UnregisteredEnv:
