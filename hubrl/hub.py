@@ -332,7 +332,7 @@ def load_from_hub(
     """
     from huggingface_hub import snapshot_download
 
-    from hubrl.course import COURSE_METADATA, SilentProgress
+    from hubrl.course.repo import COURSE_METADATA, SilentProgress
 
     check_repo_id(repo_id)
     client = HubClient.resolve(client, endpoint=endpoint, token=token)
@@ -361,7 +361,7 @@ def load_from_hub(
         agent = load_run(folder)
         agent.source, agent.path = source, folder
         return agent
-    from hubrl.course import load_course_repo
+    from hubrl.course.repo import load_course_repo
 
     return load_course_repo(folder, source=source)
 

@@ -118,7 +118,7 @@ def test_evaluate_agent_is_seeded_and_reproduced_by_hubrls_evaluation(trained, t
 
 def test_evaluation_samples_the_modules_own_probabilities(trained):
     """Forcing the module's own path (no rebuild) gives the same episodes as the rebuilt network."""
-    from hubrl.course.notebook import ModulePolicy
+    from hubrl.course.module import ModulePolicy
     from hubrl.policy import PolicyConfig
 
     policy, _, _ = trained

@@ -109,11 +109,11 @@ def package_module(model, *, hyperparameters: dict, env, output: str | Path, fps
                    overwrite: bool = False):
     """A student's live module -> a complete run folder at ``output``; returns ``(path, ModuleConversion)``.
 
-    The weights are what :func:`hubrl.course.notebook.convert_module` writes (rebuilt and checked, or the state_dict);
+    The weights are what :func:`hubrl.course.module.convert_module` writes (rebuilt and checked, or the state_dict);
     the evaluation, replay and card follow hubrl's protocol (seeds 0.., ``n_evaluation_episodes`` episodes capped at
     ``max_t`` steps).
     """
-    from hubrl.course.notebook import convert_module, env_id_of
+    from hubrl.course.module import convert_module, env_id_of
 
     env_id = env_id_of(env)
     output = Path(output)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hubrl.course import reader
+import hubrl.course.reader as reader
 from hubrl.course.reader import Limits, printable
 from hubrl.course.rebuild import ModuleNode, RebuiltPolicy, rebuild_policy, tree_from_state_dict
 from hubrl.errors import AgentFormatError, UnsafePickleError
