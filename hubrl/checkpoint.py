@@ -4,7 +4,8 @@ A checkpoint folder holds ``state.safetensors`` (policy, value baseline, both op
 weights so far, torch's random state) and ``state.json`` (config, counters, history, optimizer hyperparameters).
 It is written beside its target and swapped in whole (:func:`hubrl.folders.replace_folder`), so an interrupted
 save leaves the previous checkpoint readable. Resuming restores every bit that decides what comes next, so a
-resumed run continues exactly as if never stopped.
+resumed run continues exactly as if never stopped. Torch is imported by the functions that need it, so asking
+whether a checkpoint exists (``hubrl train --resume``, Ctrl-C) costs nothing.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from hubrl.errors import RunFolderError
 from hubrl.folders import readable_folder, replace_folder
+
+if TYPE_CHECKING:
+    import torch
 
 STATE_JSON = "state.json"
 STATE_TENSORS = "state.safetensors"
@@ -35,7 +36,7 @@ def save_checkpoint(
     directory: Path,
     *,
     modules: dict[str, torch.nn.Module | None],
-    optimizers: dict[str, torch.optim.Optimizer | None],
+    optimizers: dict[str, Any],
     best: dict[str, torch.Tensor] | None,
     meta: dict[str, Any],
 ) -> None:
@@ -44,10 +45,14 @@ def save_checkpoint(
     Args:
         directory: the checkpoint folder.
         modules: state dicts to save by prefix (``None`` entries are skipped).
-        optimizers: optimizers to save by prefix: moment tensors in safetensors, param groups in JSON.
+        optimizers: optimizers to save by prefix (``torch.optim`` state-dict layout, e.g. :class:`hubrl.adam.Adam`):
+            moment tensors in safetensors, param groups in JSON.
         best: the best weights so far, if any.
         meta: JSON-serialisable run state (config, counters, history).
     """
+    import torch
+    from safetensors.torch import save_file
+
     directory = Path(directory)
     new = directory.with_name(directory.name + ".new")
     shutil.rmtree(new, ignore_errors=True)
@@ -87,8 +92,10 @@ class Checkpoint:
         return {k[len(prefix) + 1:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
 
     def restore(self, *, modules: dict[str, torch.nn.Module | None],
-                optimizers: dict[str, torch.optim.Optimizer | None]) -> dict[str, torch.Tensor] | None:
+                optimizers: dict[str, Any]) -> dict[str, torch.Tensor] | None:
         """Load modules, optimizers and torch's random state; return the best weights saved, if any."""
+        import torch
+
         for prefix, module in modules.items():
             if module is not None:
                 module.load_state_dict(self.part(prefix))
@@ -110,6 +117,8 @@ def read_checkpoint(directory: Path) -> Checkpoint:
     Raises:
         RunFolderError: there is no checkpoint, or it is corrupt.
     """
+    from safetensors.torch import load_file
+
     found = readable_folder(Path(directory), STATE_JSON) or Path(directory)
     try:
         meta = json.loads((found / STATE_JSON).read_text())

@@ -84,6 +84,10 @@ def evaluate_agent(
         seed: base seed (default 0).
         deterministic: take the most likely action instead of sampling (the course samples).
 
+    Raises:
+        ConfigError: ``n_eval_episodes`` is not positive.
+        UnknownEnvError: ``env_id`` is not one hubrl knows.
+
     Example:
         >>> result = evaluate_agent(agent.policy, n_eval_episodes=10)
         >>> print(f"{result.mean_reward:.2f} +/- {result.std_reward:.2f}")

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from hubrl.card import card_problems, match_generated_card
-from hubrl.envs import ENVS
 from hubrl.errors import (
     AgentFormatError, CardError, ConfigError, HubError, HubUnreachableError, NotAuthorizedError, RepoNotFoundError,
-    RevisionNotFoundError, UnknownEnvError, first_line,
+    RevisionNotFoundError, first_line,
 )
 from hubrl.run import CARD, RESULTS, Agent, load_run, read_json, validate_run_folder, write_card
 
@@ -305,8 +304,8 @@ def load_from_hub(
     """Download and load a classmate's agent by repo id. No code from the repo ever runs.
 
     hubrl repos load from ``model.safetensors`` + ``config.json`` (strictly: shape or key mismatch is an error).
-    Course notebook repos load from ``model.pt`` through a restricted unpickler (see :mod:`hubrl.course`), with the
-    env id and sizes from ``hyperparameters.json``.
+    Course notebook repos load from ``model.pt``, read with torch's weights-only unpickler in a bounded child
+    process and converted once (see :mod:`hubrl.course`), with the env id from their metadata.
 
     Args:
         repo_id: ``namespace/name``.
@@ -331,6 +330,10 @@ def load_from_hub(
         >>> agent = load_from_hub("alice/Reinforce-CartPole-v1")
         >>> evaluate_agent(agent.policy).summary()
     """
+    from huggingface_hub import snapshot_download
+
+    from hubrl.course.repo import COURSE_METADATA, SilentProgress
+
     check_repo_id(repo_id)
     client = HubClient.resolve(client, endpoint=endpoint, token=token)
     try:
@@ -338,14 +341,17 @@ def load_from_hub(
         if all(name in files for name in HUBRL_FILES):
             wanted, kind = [*HUBRL_FILES, *METADATA_FILES], "hubrl"
         elif all(name in files for name in COURSE_FILES):
-            wanted, kind = [*COURSE_FILES, *METADATA_FILES], "course"
+            wanted, kind = [*COURSE_FILES, *COURSE_METADATA], "course"  # README.md too: the card may name the env
         else:
             raise AgentFormatError(
                 f"{repo_id} holds neither model.safetensors + config.json (hubrl) nor model.pt (course notebook); "
                 f"files: {', '.join(sorted(files)) or 'none'}"
             )
-        folder = client.snapshot(repo_id, revision=revision, allow_patterns=[name for name in wanted if name in files],
-                                 cache_dir=cache_dir)
+        folder = Path(snapshot_download(
+            repo_id, revision=revision, allow_patterns=[name for name in wanted if name in files],
+            endpoint=client.endpoint, token=client.token, cache_dir=cache_dir,
+            tqdm_class=SilentProgress if kind == "course" else None,  # a few KB: no bar to mix with errors
+        ))
     except (AgentFormatError, ConfigError):
         raise
     except Exception as err:
@@ -355,36 +361,9 @@ def load_from_hub(
         agent = load_run(folder)
         agent.source, agent.path = source, folder
         return agent
-    return _load_course_repo(folder, source)
+    from hubrl.course.repo import load_course_repo
 
-
-def _load_course_repo(folder: Path, source: str) -> Agent:
-    """Rebuild a course notebook agent (Linear/ReLU/.../Linear, softmax at the end) from its model.pt."""
-    import numpy as np
-
-    from hubrl.course import load_course_model
-    from hubrl.policy import Policy, PolicyConfig
-
-    if not (folder / "hyperparameters.json").exists():
-        raise AgentFormatError(f"{source} has model.pt but no hyperparameters.json, so its env id is unknown")
-    hyper = read_json(folder / "hyperparameters.json")
-    env_id = hyper.get("env_id")
-    if env_id not in ENVS:
-        raise UnknownEnvError(f"{source} was trained on {env_id!r}, which hubrl cannot run; known: {', '.join(ENVS)}")
-    model = load_course_model(folder / "model.pt", display_name=f"{source}/model.pt")
-    for key, actual in (("state_space", model.obs_dim), ("action_space", model.n_actions)):
-        if key in hyper and int(hyper[key]) != actual:
-            raise AgentFormatError(f"{source}: hyperparameters.json says {key}={hyper[key]} but model.pt has {actual}")
-    config = PolicyConfig(env_id=env_id, obs_dim=model.obs_dim, n_actions=model.n_actions,
-                          hidden_sizes=tuple(model.hidden_sizes), activation="relu")
-    tensors: dict[str, np.ndarray] = {}
-    for i, (_, weight, bias) in enumerate(model.layers):
-        tensors[f"net.{2 * i}.weight"] = weight.detach().numpy()
-        tensors[f"net.{2 * i}.bias"] = bias.detach().numpy() if bias is not None else np.zeros(weight.shape[0], np.float32)
-    policy = Policy(config, tensors, source=f"{source}/model.pt")
-    results = read_json(folder / RESULTS) if (folder / RESULTS).exists() else {}
-    return Agent(policy=policy, env_id=env_id, source=source, hyperparameters=hyper, results=results,
-                 format="course", path=folder)
+    return load_course_repo(folder, source=source)
 
 
 def load_agent(source: str | Path, *, revision: str | None = None, endpoint: str | None = None,

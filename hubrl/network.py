@@ -1,4 +1,4 @@
-"""The trainable policy network (torch): what :mod:`hubrl.reinforce` updates.
+"""The trainable networks (torch): the policy :mod:`hubrl.reinforce` updates, and its optional value baseline.
 
 Only training imports this module. Its weights use the same state-dict names as :class:`hubrl.policy.Policy`, so
 :func:`hubrl.policy.save_policy` writes either to identical bytes, and :meth:`PolicyNetwork.sampler` hands the
@@ -86,3 +86,38 @@ def network_from_policy(policy: Policy) -> PolicyNetwork:
     network = PolicyNetwork(policy.config)
     network.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in policy.state_dict().items()})
     return network
+
+
+class ValueBaseline(nn.Module):
+    """V(s) fitted to Monte-Carlo returns (no bootstrapping: this stays REINFORCE with a baseline).
+
+    Targets are standardised with running return statistics so one learning rate suits every env's reward scale.
+    """
+
+    def __init__(self, obs_dim: int, hidden_sizes: tuple[int, ...], activation: str):
+        super().__init__()
+        self.net = mlp([obs_dim, *hidden_sizes, 1], activation)
+        self.register_buffer("ret_mean", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("ret_var", torch.ones((), dtype=torch.float64))
+        self.register_buffer("ret_count", torch.zeros((), dtype=torch.float64))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Standardised value prediction."""
+        return self.net(obs).squeeze(-1)
+
+    def denormalize(self, value: torch.Tensor) -> torch.Tensor:
+        return value * self.ret_var.sqrt().float() + self.ret_mean.float()
+
+    def normalize(self, returns: torch.Tensor) -> torch.Tensor:
+        return (returns - self.ret_mean.float()) / self.ret_var.sqrt().float().clamp_min(1e-4)
+
+    @torch.no_grad()
+    def update_stats(self, returns: torch.Tensor) -> None:
+        r = returns.double()
+        n, b = self.ret_count.item(), r.numel()
+        total = n + b
+        delta = r.mean() - self.ret_mean
+        m2 = (self.ret_var * n if n else 0.0) + r.var(unbiased=False) * b + delta.pow(2) * n * b / total
+        self.ret_mean += delta * b / total
+        self.ret_var.copy_(m2 / total)
+        self.ret_count.fill_(total)

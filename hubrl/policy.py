@@ -23,6 +23,8 @@ from hubrl.errors import AgentFormatError, ConfigError
 
 ACTIVATIONS = ("relu", "tanh")
 CONFIG_FORMAT = "hubrl-policy/1"
+STATE_DICT_FORMAT = "hubrl-state-dict/1"
+"""config.json of weights pushed as a module's own state_dict (hubrl.course): loading needs the author's class."""
 
 
 @dataclass
@@ -54,6 +56,10 @@ class PolicyConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PolicyConfig:
+        if data.get("format") == STATE_DICT_FORMAT:  # a student's module hubrl could not rebuild (hubrl.course)
+            raise AgentFormatError(f"these weights are {data.get('class_name', 'a module')}'s own state_dict, which "
+                                   f"hubrl cannot rebuild ({data.get('reason', 'unknown layers')}); loading them "
+                                   f"{data.get('load', 'needs the author class')}")
         if data.get("format") != CONFIG_FORMAT:
             raise AgentFormatError(
                 f"config.json has format {data.get('format')!r}, expected {CONFIG_FORMAT!r}; was it written by hubrl?"

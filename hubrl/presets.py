@@ -23,17 +23,27 @@ class TrainConfig:
     """Everything that decides a training run. Saved whole in ``hyperparameters.json``."""
 
     env_id: str
+    """The gymnasium id (one of :data:`hubrl.envs.ENVS`)."""
     preset: str = "default"
+    """The preset this config started from (``course``, ``default``, ...)."""
     seed: int = 0
+    """Run seed: network init, env seeds and action sampling all derive from it."""
     # network
     hidden_sizes: tuple[int, ...] = (64,)
+    """Policy hidden layer widths (the course's ``h_size`` is the first)."""
     activation: str = "relu"
+    """``relu`` or ``tanh`` between the policy's (and value net's) layers."""
     obs_norm: bool = False
+    """Normalise observations by running statistics, saved with the weights."""
     # budget: training stops at whichever limit comes first
     n_training_episodes: int = 1000
+    """Stop after this many training episodes."""
     max_env_steps: int | None = None
+    """Stop after this many env steps (None: no limit); schedules run over it too."""
     time_budget_s: float | None = None
+    """Stop after this much training time, in seconds (None: no limit)."""
     max_t: int = 1000
+    """Episode cap (the course's ``max_t``) for validation and evaluation."""
     train_max_t: int | None = None
     """Cut training episodes at this many steps (None: ``max_t``). A batch waits for its longest episode, so
     with long, uneven episodes most copies sit finished; cutting keeps them all busy. Validation and evaluation
@@ -48,7 +58,9 @@ class TrainConfig:
     batch_episodes: int = 1
     """Episodes collected in parallel (one per vector-env copy) for each update."""
     gamma: float = 0.99
+    """Discount factor of the reward-to-go returns."""
     lr: float = 1e-2
+    """Adam learning rate of the policy."""
     lr_final: float | None = None
     """Linear learning-rate decay towards this value over the episode budget (None: constant)."""
     normalize_returns: bool = True
@@ -56,15 +68,20 @@ class TrainConfig:
     baseline: bool = False
     """Learned state-value baseline (Monte-Carlo targets, no bootstrapping): advantage = G - V(s)."""
     value_hidden_sizes: tuple[int, ...] = (64,)
+    """Value baseline hidden layer widths."""
     value_lr: float = 1e-3
+    """Adam learning rate of the value baseline."""
     ent_coef: float = 0.0
+    """Entropy bonus weight in the loss."""
     ent_coef_final: float | None = None
     """Linear entropy-bonus schedule towards this value over the episode budget (None: constant)."""
     max_grad_norm: float | None = None
+    """Clip the gradient's global norm to this (None: no clipping)."""
     # validation and model selection (seeds disjoint from the final evaluation's)
     val_every: int = 0
     """Updates between validation evaluations (0: never)."""
     n_val_episodes: int = 10
+    """Episodes per separate validation."""
     val_on_batch: bool = False
     """Score the policy on the training batch it just played instead of ``n_val_episodes`` separate episodes:
     free (the batch is a seeded sample of that very policy), but fresh seeds every update."""
@@ -76,11 +93,14 @@ class TrainConfig:
     """Keep the weights with the best validation score instead of the last ones."""
     # final evaluation
     n_evaluation_episodes: int = 10
+    """Episodes of the final seeded evaluation (results.json)."""
     env_options: dict[str, Any] = field(default_factory=dict)
     torch_threads: int = 1
+    """Threads torch may use for the update."""
     rollout_workers: int = 1
     """Processes collecting the batch's episodes in shards (1: in the training process)."""
     checkpoint_every_s: float = 60.0
+    """Seconds between checkpoints during training (also saved on Ctrl-C and at the end)."""
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(self.hidden_sizes)

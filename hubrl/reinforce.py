@@ -32,49 +32,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from hubrl.adam import Adam
 from hubrl.checkpoint import read_checkpoint, save_checkpoint
 from hubrl.collect import Batch, Rollouts
 from hubrl.defaults import TRAIN_SEED_OFFSET, VALIDATION_SEED
 from hubrl.envs import make_vector_env
 from hubrl.errors import RunFolderError, TrainingDivergedError
-from hubrl.network import PolicyNetwork, mlp
+from hubrl.network import PolicyNetwork, ValueBaseline
 from hubrl.policy import PolicyConfig
 from hubrl.presets import TrainConfig
-
-
-class ValueBaseline(nn.Module):
-    """V(s) fitted to Monte-Carlo returns (no bootstrapping: this stays REINFORCE with a baseline).
-
-    Targets are standardised with running return statistics so one learning rate suits every env's reward scale.
-    """
-
-    def __init__(self, obs_dim: int, hidden_sizes: tuple[int, ...], activation: str):
-        super().__init__()
-        self.net = mlp([obs_dim, *hidden_sizes, 1], activation)
-        self.register_buffer("ret_mean", torch.zeros((), dtype=torch.float64))
-        self.register_buffer("ret_var", torch.ones((), dtype=torch.float64))
-        self.register_buffer("ret_count", torch.zeros((), dtype=torch.float64))
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Standardised value prediction."""
-        return self.net(obs).squeeze(-1)
-
-    def denormalize(self, value: torch.Tensor) -> torch.Tensor:
-        return value * self.ret_var.sqrt().float() + self.ret_mean.float()
-
-    def normalize(self, returns: torch.Tensor) -> torch.Tensor:
-        return (returns - self.ret_mean.float()) / self.ret_var.sqrt().float().clamp_min(1e-4)
-
-    @torch.no_grad()
-    def update_stats(self, returns: torch.Tensor) -> None:
-        r = returns.double()
-        n, b = self.ret_count.item(), r.numel()
-        total = n + b
-        delta = r.mean() - self.ret_mean
-        m2 = (self.ret_var * n if n else 0.0) + r.var(unbiased=False) * b + delta.pow(2) * n * b / total
-        self.ret_mean += delta * b / total
-        self.ret_var.copy_(m2 / total)
-        self.ret_count.fill_(total)
 
 
 def reward_to_go(rewards: np.ndarray, in_episode: np.ndarray, gamma: float) -> np.ndarray:
@@ -149,12 +115,12 @@ class Trainer:
             env_id=config.env_id, obs_dim=obs_dim, n_actions=n_actions, hidden_sizes=config.hidden_sizes,
             activation=config.activation, obs_norm=config.obs_norm, env_options=dict(config.env_options),
         ))
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.optimizer = Adam(self.policy.parameters(), lr=config.lr)
         self.value: ValueBaseline | None = None
         self.value_optimizer = None
         if config.baseline:
             self.value = ValueBaseline(obs_dim, config.value_hidden_sizes, config.activation)
-            self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=config.value_lr)
+            self.value_optimizer = Adam(self.value.parameters(), lr=config.value_lr)
         self.episodes = 0
         self.env_steps = 0
         self.updates = 0

@@ -115,13 +115,15 @@ def results_json(evaluation: Evaluation, *, weights_sha256: str, training: dict[
 
 
 def plot_training_curve(history: list[dict[str, Any]], path: Path, *, title: str) -> None:
-    """Mean training return per update against env steps, with validation scores, as a small PNG."""
-    import matplotlib
+    """Mean training return per update against env steps, with validation scores, as a small PNG.
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    Drawn with matplotlib's object API (``Figure``, no pyplot): no GUI backend and no global state, so it is safe
+    beside the recording thread of :func:`package_run`.
+    """
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    ax = fig.subplots()
     steps = [row["env_steps"] for row in history]
     ax.plot(steps, [row["mean_return"] for row in history], lw=1.2, label="mean training return per update")
     val = [(row["env_steps"], row["val_score"]) for row in history if "val_score" in row]
@@ -134,7 +136,6 @@ def plot_training_curve(history: list[dict[str, Any]], path: Path, *, title: str
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def write_card(directory: Path, *, repo_id: str | None = None) -> str:
@@ -272,8 +273,8 @@ def _interrupted(config: TrainConfig, output: Path, staging: Path) -> TrainingIn
     found = readable_folder(checkpoint, STATE_JSON)
     if found is None:  # interrupted before the first checkpoint: there is nothing to keep
         shutil.rmtree(staging, ignore_errors=True)
-        return TrainingInterrupted(f"interrupted before the first checkpoint; nothing to resume; start again with: "
-                                   f"hubrl train {config.env_id} --output {output}")
+        return TrainingInterrupted(f"interrupted before the first checkpoint of {output}: nothing to resume; "
+                                   "start again (the same hubrl train command)")
     try:
         episodes = f" after {json.loads((found / STATE_JSON).read_text())['episodes']} episodes"
     except (OSError, ValueError, KeyError):
@@ -291,28 +292,38 @@ def package_run(
     eval_seed: int = DEFAULT_EVAL_SEED,
     record: bool = True,
 ) -> Path:
-    """Evaluate ``result``'s policy and write the complete run folder atomically at ``output``."""
+    """Evaluate ``result``'s policy and write the complete run folder atomically at ``output``.
+
+    The replay is recorded in a thread while the rest is written: most of a recording is spent waiting for the
+    encoder (a separate process), time the evaluation, plot and card use. Both play their own seeded envs, so the
+    files are the same as one after the other.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     config = result.config
     stage = staging / "run"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    evaluation = evaluate_agent(result.policy, n_eval_episodes=config.n_evaluation_episodes, max_steps=config.max_t,
-                                seed=eval_seed)
-    sha = save_policy(result.policy, stage)
-    hyper = hyperparameters_json(config, result.policy.config.obs_dim, result.policy.config.n_actions)
-    (stage / HYPERPARAMETERS).write_text(json.dumps(hyper, indent=2) + "\n")
-    training = {"episodes": result.episodes, "env_steps": result.env_steps, "updates": result.updates,
-                "wall_s": round(result.wall_s, 3), "stopped": result.stopped, "best_val_score": result.best_val_score,
-                "machine": machine_description()}
-    results = results_json(evaluation, weights_sha256=sha, training=training)
-    (stage / RESULTS).write_text(json.dumps(results, indent=2) + "\n")
-    history = [{k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
-               for row in result.history]  # standard JSON: no NaN (steps without an update, no clipping, ...)
-    (stage / "history.json").write_text(json.dumps(history, allow_nan=False) + "\n")
-    plot_training_curve(result.history, stage / CURVE, title=f"REINFORCE on {config.env_id} (seed {config.seed})")
-    if record:
-        record_video(result.policy, stage / VIDEO, seed=eval_seed)
-    write_card(stage)
+    policy = result.policy.to_policy() if hasattr(result.policy, "to_policy") else result.policy  # numpy snapshot
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubrl-record") as pool:
+        video = pool.submit(record_video, policy, stage / VIDEO, seed=eval_seed) if record else None
+        evaluation = evaluate_agent(policy, n_eval_episodes=config.n_evaluation_episodes, max_steps=config.max_t,
+                                    seed=eval_seed)
+        sha = save_policy(policy, stage)
+        hyper = hyperparameters_json(config, policy.config.obs_dim, policy.config.n_actions)
+        (stage / HYPERPARAMETERS).write_text(json.dumps(hyper, indent=2) + "\n")
+        training = {"episodes": result.episodes, "env_steps": result.env_steps, "updates": result.updates,
+                    "wall_s": round(result.wall_s, 3), "stopped": result.stopped,
+                    "best_val_score": result.best_val_score, "machine": machine_description()}
+        results = results_json(evaluation, weights_sha256=sha, training=training)
+        (stage / RESULTS).write_text(json.dumps(results, indent=2) + "\n")
+        history = [{k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+                   for row in result.history]  # standard JSON: no NaN (steps without an update, no clipping, ...)
+        (stage / "history.json").write_text(json.dumps(history, allow_nan=False) + "\n")
+        plot_training_curve(result.history, stage / CURVE, title=f"REINFORCE on {config.env_id} (seed {config.seed})")
+        write_card(stage)
+        if video is not None:
+            video.result()  # a VideoError surfaces here, before anything is moved into place
     replace_folder(stage, output, overwrite=overwrite)
     shutil.rmtree(staging, ignore_errors=True)
     return output

@@ -140,18 +140,29 @@ def test_broken_run_folders(run_dir, tmp_path):
     assert "neither" in one_line_error(hubrl("evaluate", tmp_path / "nowhere", check=False))
 
 
+def start_training(out, *extra):
+    return subprocess.Popen([sys.executable, "-m", "hubrl.cli", "train", "CartPole-v1", "--preset", "course",
+                             "--output", str(out), "--quiet", *extra], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path, proc, timeout=120):
+    """Until ``path`` exists: a real sign of progress, however loaded the machine is."""
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
 def test_ctrl_c_then_resume(tmp_path):
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-m", "hubrl.cli", "train", "CartPole-v1", "--preset", "course",
-                             "--time-budget", "8", "--output", str(out), "--quiet"], env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
     partial = tmp_path / ".interrupted.partial"
-    deadline = time.time() + 60
-    while not partial.exists() and time.time() < deadline:
-        time.sleep(0.1)
-    time.sleep(2.0)  # let it train a little
+    # Checkpoints every half second of training: the first one is the signal that training is under way.
+    proc = start_training(out, "--time-budget", "8", "--set", "checkpoint_every_s=0.5")
+    wait_for(partial / "checkpoint" / "state.json", proc)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "--resume" in stderr and "Traceback" not in stderr
     assert not out.exists() and (partial / "checkpoint" / "state.json").exists()
@@ -162,3 +173,22 @@ def test_ctrl_c_then_resume(tmp_path):
     training = json.loads((out / "results.json").read_text())["training"]
     assert 8 <= training["wall_s"] < 20
     assert (out / "model.safetensors").exists() and not partial.exists()
+
+
+def test_ctrl_c_at_any_moment_leaves_a_clear_state(tmp_path):
+    """Ctrl-C as soon as the staging folder exists (set-up, or the first updates, whichever the machine is at):
+    either a checkpoint and the resume hint, or nothing left behind and an invitation to start again."""
+    out = tmp_path / "early"
+    partial = tmp_path / ".early.partial"
+    proc = start_training(out, "--time-budget", "30")
+    wait_for(partial, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("hubrl: error: interrupted"), stderr
+    assert not out.exists()
+    if "--resume" in lines[0]:
+        assert (partial / "checkpoint" / "state.json").exists()
+    else:
+        assert "nothing to resume; start again" in lines[0] and not partial.exists()

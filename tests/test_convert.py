@@ -116,3 +116,16 @@ def test_convert_refuses_what_is_neither_a_folder_nor_a_repo_id(tmp_path, capsys
     assert cli_main(["convert", str(tmp_path / "nowhere" / "deeper"), "--output", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "neither a course folder" in err
+
+
+def test_a_gymnasium_era_model_pt_with_numpy_int_sizes_converts(tmp_path):
+    """Policy(s_size, env.action_space.n, h_size) under gymnasium: nn.Linear keeps a numpy int, so the pickle does."""
+    from course_fixtures import make_course_model, save_like_notebook
+
+    model = make_course_model(4, 2, 16, seed=2)
+    model.fc2.out_features = np.int64(2)  # what Policy(s_size, env.action_space.n, h_size) stores under gymnasium
+    (tmp_path / "course").mkdir()
+    save_like_notebook(model, tmp_path / "course" / "model.pt")
+    (tmp_path / "course" / "hyperparameters.json").write_text(json.dumps(HYPER))
+    out = convert(tmp_path / "course", tmp_path / "run")
+    assert load_run(out).policy.config.hidden_sizes == (16,)

@@ -16,7 +16,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from course_notebook_code import OldGymAPI, evaluate_agent_verbatim, train_notebook_policy
 from hubrl.cli import main as cli_main
 from hubrl.course import convert_module, evaluate_agent, push_to_hub, record_video
-from hubrl.errors import AgentFormatError, ConfigError, HubError, UnknownEnvError
+from hubrl.errors import AgentFormatError, ConfigError, HubError, HubrlError, UnknownEnvError
 from hubrl.evaluate import evaluate_agent as hubrl_evaluate
 from hubrl.hub import load_from_hub
 from hubrl.server import LocalHub
@@ -118,7 +118,7 @@ def test_evaluate_agent_is_seeded_and_reproduced_by_hubrls_evaluation(trained, t
 
 def test_evaluation_samples_the_modules_own_probabilities(trained):
     """Forcing the module's own path (no rebuild) gives the same episodes as the rebuilt network."""
-    from hubrl.course.notebook import ModulePolicy
+    from hubrl.course.module import ModulePolicy
     from hubrl.policy import PolicyConfig
 
     policy, _, _ = trained
@@ -140,9 +140,10 @@ def test_record_video_films_a_fresh_rgb_copy_of_an_env_made_without_render_mode(
     assert frames.std() > 0  # a real picture, not a black screen
     first, _ = evaluate_agent(eval_env, 1000, 1, policy)
     assert rec.episode_return == first  # the replay is evaluation episode 0
+    assert record_video(eval_env, policy, tmp_path).path == out  # a folder, as the parameter's name suggests
 
 
-# -- push_to_hub ----------------------------------------------------------------------------------------------------------
+# -- push_to_hub ------------------------------------------------------------------------------------------------------
 
 
 def test_push_as_the_notebook_calls_it_makes_one_commit_without_pickle(hub, pushed, trained, tmp_path, capsys):
@@ -174,8 +175,25 @@ def test_a_classmates_hubrl_evaluate_reproduces_the_pushed_numbers_exactly(hub, 
     assert measured["episode_returns"] == results["episode_returns"]
 
 
-def test_loaded_agents_play_in_the_notebooks_own_evaluate_loop(hub, pushed, tmp_path):
-    agent = load_from_hub(REPO, endpoint=hub.endpoint, token=hub.tokens["classmate"], cache_dir=tmp_path)
+@pytest.fixture(scope="module")
+def course_repo(hub, tmp_path_factory):
+    """A classmate's repo pushed the course's way: a pickled model.pt and hyperparameters.json."""
+    from course_fixtures import make_course_model_pt
+
+    folder = tmp_path_factory.mktemp("course")
+    make_course_model_pt(folder / "model.pt", 4, 2, 16, seed=7)
+    (folder / "hyperparameters.json").write_text(json.dumps({"env_id": "CartPole-v1", "h_size": 16,
+                                                             "state_space": 4, "action_space": 2}))
+    api(hub, "classmate").create_repo("classmate/course-cartpole")
+    api(hub, "classmate").upload_folder(repo_id="classmate/course-cartpole", folder_path=folder)
+    return "classmate/course-cartpole"
+
+
+@pytest.mark.parametrize("which", ["hubrl", "course"])
+def test_loaded_agents_play_in_the_notebooks_own_evaluate_loop(hub, pushed, course_repo, which, tmp_path):
+    repo = REPO if which == "hubrl" else course_repo
+    agent = load_from_hub(repo, endpoint=hub.endpoint, token=hub.tokens["classmate"], cache_dir=tmp_path)
+    assert agent.format == which
     state, _ = gym.make("CartPole-v1").reset(seed=0)
     action, log_prob = agent.policy.act(state)
     assert action in (0, 1) and float(log_prob) <= 0.0
@@ -210,6 +228,9 @@ def test_a_module_hubrl_cannot_rebuild_is_pushed_as_state_dict_and_says_so(hub, 
     assert json.loads((tmp_path / "run" / "config.json").read_text())["format"] == "hubrl-state-dict/1"
     card = (tmp_path / "run" / "README.md").read_text()
     assert "Loading needs the author's class" in card and "hubrl cannot load this agent" in card
+    with pytest.raises(HubrlError, match="NormedPolicy's own state_dict.*needs the author's class") as info:
+        load_from_hub("student/normed", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+    assert "\n" not in str(info.value)
 
 
 def test_the_probability_check_catches_a_forward_the_modules_do_not_show(tmp_path):

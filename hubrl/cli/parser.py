@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from hubrl.cli import agents, convert, demo, hub, leaderboard, sweep, train
+import hubrl.cli.agents as agents
+import hubrl.cli.convert as convert
+import hubrl.cli.demo as demo
+import hubrl.cli.hub as hub
+import hubrl.cli.leaderboard as leaderboard
+import hubrl.cli.sweep as sweep
+import hubrl.cli.train as train
 from hubrl.cli.options import stderr
 from hubrl.errors import HubrlError
 

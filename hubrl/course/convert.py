@@ -109,11 +109,11 @@ def package_module(model, *, hyperparameters: dict, env, output: str | Path, fps
                    overwrite: bool = False):
     """A student's live module -> a complete run folder at ``output``; returns ``(path, ModuleConversion)``.
 
-    The weights are what :func:`hubrl.course.notebook.convert_module` writes (rebuilt and checked, or the state_dict);
+    The weights are what :func:`hubrl.course.module.convert_module` writes (rebuilt and checked, or the state_dict);
     the evaluation, replay and card follow hubrl's protocol (seeds 0.., ``n_evaluation_episodes`` episodes capped at
     ``max_t`` steps).
     """
-    from hubrl.course.notebook import convert_module, env_id_of
+    from hubrl.course.module import convert_module, env_id_of
 
     env_id = env_id_of(env)
     output = Path(output)
@@ -157,23 +157,15 @@ def package_agent(agent, output: str | Path, *, fps: int | None = None, overwrit
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _load_course_folder(path: Path):
-    try:
-        from hubrl.course import load_course_repo
-    except ImportError:  # until the loader branch moves course-repo loading into hubrl.course (contract 1)
-        from hubrl.hub import _load_course_repo
-
-        return _load_course_repo(path, str(path))
-    return load_course_repo(path, source=str(path))
-
-
 def load_source(source: str | Path, *, revision: str | None = None, endpoint: str | None = None,
                 token: str | None = None):
     """A course folder (model.pt + hyperparameters.json), a hubrl run folder, or a repo id -> Agent."""
     path = Path(source)
     if path.is_dir():
         if (path / "model.pt").is_file():
-            return _load_course_folder(path)
+            from hubrl.course.repo import load_course_repo
+
+            return load_course_repo(path, source=str(path))
         from hubrl.run import load_run
 
         return load_run(path)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from hubrl.course.reader import printable
 from hubrl.errors import AgentFormatError
 
 __all__ = ["ModuleNode", "RebuiltPolicy", "rebuild_policy", "tree_from_module", "tree_from_state_dict"]
@@ -127,15 +128,15 @@ def tree_from_state_dict(state: Mapping[str, Any]) -> ModuleNode:
     root: dict[str, Any] = {}  # name -> nested dict, "" -> {param: array}
     for key, value in state.items():
         if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
-            raise AgentFormatError(f"state_dict key {_show(repr(key))} is not a parameter name like 'fc1.weight'")
+            raise AgentFormatError(f"state_dict key {printable(repr(key))} is not a parameter name like 'fc1.weight'")
         *path, leaf = key.split(".")
         if len(path) > MAX_DEPTH:
-            raise AgentFormatError(f"state_dict key {_show(key)} nests more than {MAX_DEPTH} deep")
+            raise AgentFormatError(f"state_dict key {printable(key)} nests more than {MAX_DEPTH} deep")
         node = root
         for part in path:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise AgentFormatError(f"state_dict key {_show(key)} names both a parameter and a module")
+                raise AgentFormatError(f"state_dict key {printable(key)} names both a parameter and a module")
         node.setdefault("", {})[leaf] = _as_array(value, key)
     return _state_node(root)
 
@@ -154,7 +155,7 @@ def _as_array(value: Any, key: str) -> np.ndarray:
         return value
     if hasattr(value, "detach") and hasattr(value, "numpy"):
         return _to_numpy(value)
-    raise AgentFormatError(f"state_dict entry {_show(key)} is a {type(value).__name__}, not a tensor")
+    raise AgentFormatError(f"state_dict entry {printable(key)} is a {type(value).__name__}, not a tensor")
 
 
 # -- the rebuild ----------------------------------------------------------------------------------------------------
@@ -223,15 +224,15 @@ def _flatten(node: ModuleNode, path: str, steps: list, notes: list, depth: int, 
     elif name in NO_OPS:
         notes.append(f"{label} {NO_OPS[name]} ignored (a no-op at inference)")
     elif name.startswith("torch.") and name not in CONTAINERS:
-        raise AgentFormatError(f"{label} is a {_show(name)}; {_COURSE_MLP}")
+        raise AgentFormatError(f"{label} is a {printable(name)}; {_COURSE_MLP}")
     if node.params:
-        owned = ", ".join(_show(key, 30) for key in node.params)
+        owned = ", ".join(printable(key, 30) for key in node.params)
         raise AgentFormatError(
-            f"{label} ({_show(name)}) holds learned parameters ({owned}) outside its Linear layers; hubrl cannot "
+            f"{label} ({printable(name)}) holds learned parameters ({owned}) outside its Linear layers; hubrl cannot "
             f"know how its forward uses them ({_COURSE_MLP})"
         )
     if node.children and (name in ACTIVATIONS or name == SOFTMAX or name in NO_OPS):
-        raise AgentFormatError(f"{label} ({_show(name)}) has submodules; no course policy nests them there")
+        raise AgentFormatError(f"{label} ({printable(name)}) has submodules; no course policy nests them there")
     for child_name, child in node.children:
         _flatten(child, f"{path}.{child_name}" if path else child_name, steps, notes, depth + 1,
                  in_sequential=in_sequential or name == SEQUENTIAL)
@@ -327,8 +328,3 @@ def _float32(array: np.ndarray, what: str) -> np.ndarray:
         raise AgentFormatError(f"{what} contains NaN or infinite values; the model is broken (its training diverged)")
     return out
 
-
-def _show(text: str, limit: int = 120) -> str:
-    """Text from someone else's file, printable on one line."""
-    text = "".join(ch if ch.isprintable() else "?" for ch in str(text))
-    return text if len(text) <= limit else text[: limit - 3] + "..."

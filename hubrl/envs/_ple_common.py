@@ -11,6 +11,8 @@ Why these exist:
   ``random_sample``/``uniform``/``randint`` arithmetic on buffered raw 32-bit words, vectorised over games. Same words,
   same order, same results (the tests compare against single envs bit for bit).
 - Frames are drawn with numpy (no pygame needed for ``rgb_array``); ``human`` mode shows them in a pygame-ce window.
+- :class:`PLEEnv` and :class:`PLEVectorEnv` hold the gymnasium side both games share (render modes, spaces, the
+  window, reset/step around the game's own init/reset/frame), so a game module holds only its rules.
 """
 
 from __future__ import annotations
@@ -19,13 +21,22 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium
 import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
 
 FPS = 30
 """PLE runs these games at 30 frames per second, one frame per env step (force_fps, frame_skip 1)."""
 
 FRAME_MS = 1000.0 / FPS
 """Milliseconds per frame exactly as PLE computes it (``1000.0 / fps``); Pong divides it by 1000 again."""
+
+OBS_SIZE = 7
+"""Both games observe 7 floats (the gym-games wrappers' state vectors)."""
+SEED = 24
+"""PLE builds every game with ``RandomState(24)``."""
 
 
 def round_half_away(x: float) -> int:
@@ -204,3 +215,134 @@ class HumanWindow:
     def close(self) -> None:
         """Close the window."""
         self._pygame.display.quit()
+
+
+def _check_render_mode(render_mode: str | None, metadata: dict[str, Any]) -> None:
+    if render_mode is not None and render_mode not in metadata["render_modes"]:
+        raise ValueError(f"render_mode must be one of {metadata['render_modes']}, got {render_mode!r}")
+
+
+class PLEEnv(gymnasium.Env):
+    """One PLE game behind the gym-games wrapper: what both ports share.
+
+    A game subclass sets ``env_id``, ``screen`` (width, height) and ``n_actions``, builds itself (``_init_game``
+    twice: PLE's constructor and the wrapper each run ``init()``), and implements ``_init_game`` (PLE ``init()``),
+    ``_reset_game`` (PLE ``reset()``), ``_frame(action)``, ``_game_over()``, ``_observation()`` and ``_draw()``;
+    ``_score``/``_prev_score`` hold the score before and after the last frame.
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": FPS}
+    env_id: str
+    screen: tuple[int, int]
+    n_actions: int
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        _check_render_mode(render_mode, self.metadata)
+        self.render_mode = render_mode
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float32)
+        self.action_space = spaces.Discrete(self.n_actions)
+        self.rng = np.random.RandomState(SEED)
+        self._window: HumanWindow | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        """``seed``: reseed the RandomState and init (as the wrapper does); then the game's reset()."""
+        super().reset(seed=seed)
+        if seed is not None:
+            self.rng.seed(seed)
+            self._init_game()
+        self._reset_game()
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """One frame. After game over: same obs, reward 0, terminated."""
+        if self._game_over():
+            return self._observation(), 0.0, True, False, {}
+        self._frame(action)
+        reward = self._score - self._prev_score
+        self._prev_score = self._score
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), reward, self._game_over(), False, {}
+
+    def render(self) -> np.ndarray | None:
+        """``rgb_array``: the (height, width, 3) screen after the last frame; ``human``: show it in a window."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
+            return None
+        frame = self._draw()
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._window is None:
+            self._window = HumanWindow(self.env_id, *self.screen, fps=self.metadata["render_fps"])
+        self._window.show(frame)
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+
+class PLEVectorEnv(gymnasium.vector.VectorEnv):
+    """``num_envs`` games of one PLE port stepped together with numpy: what both batched ports share.
+
+    Game i is built like a single env (``RandomState(24)``); ``reset(seed=s)`` seeds game i with s + i.
+    Autoreset is NEXT_STEP: the step after a termination returns the reset observation, reward 0, not terminated,
+    and the game's reset() continues its own random stream. A subclass implements ``_init_games(games)``,
+    ``_reset_games(games)``, ``_frame(actions, live) -> (reward, ended)``, ``_observe()`` and ``_draw(i)``.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": FPS, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    n_actions: int
+
+    def __init__(self, num_envs: int, render_mode: str | None, kwargs: dict[str, Any]) -> None:
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(kwargs)}")
+        _check_render_mode(render_mode, self.metadata)
+        self.num_envs = num_envs
+        self.render_mode = render_mode
+        self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float32)
+        self.single_action_space = spaces.Discrete(self.n_actions)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._rows = np.arange(num_envs)
+        self.streams = LegacyStreams(num_envs, seed=SEED)
+        self._autoreset = np.zeros(num_envs, dtype=bool)
+
+    def reset(
+        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict]:
+        """``seed=s`` seeds game i with s + i (or pass one seed per game); no seed continues every stream."""
+        if seed is None or isinstance(seed, (int, np.integer)):
+            super().reset(seed=seed)
+        seeds = seed_list(seed, self.num_envs)
+        seeded = np.array([i for i, s in enumerate(seeds) if s is not None], dtype=np.int64)
+        for i in seeded.tolist():
+            self.streams.seed(i, seeds[i])
+        self._init_games(seeded)  # the wrapper's init() after seeding
+        self._reset_games(self._rows)
+        self._autoreset[:] = False
+        return self._observe(), {}
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """One frame for every game; games that terminated on the previous step are reset instead."""
+        actions = np.asarray(actions)
+        resetting = self._autoreset
+        live = ~resetting
+        reward, ended = self._frame(actions, live)
+        terminated = ended & live
+        if np.count_nonzero(resetting):
+            games = np.flatnonzero(resetting)
+            self._reset_games(games)
+            reward[games] = 0.0
+        self._autoreset = terminated
+        return self._observe(), reward, terminated.copy(), np.zeros(self.num_envs, dtype=bool), {}
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """``rgb_array``: one (height, width, 3) frame per game."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        return tuple(self._draw(i) for i in range(self.num_envs))

@@ -30,7 +30,7 @@ Batched copies (:func:`make_atari_vector_env`):
 
 * ``workers="sync"`` (default): all copies in this process (:class:`gymnasium.vector.SyncVectorEnv`). Copy
   ``i`` is exactly a single env seeded ``s + i``; nothing to start, pickle or lose. To use more cores, run
-  several of these in worker processes with one message per update (``hubrl.rollouts``), not per step.
+  several of these in worker processes with one message per update (``hubrl.collect``), not per step.
 * ``workers="async"``: one wrapped env per worker process (:class:`gymnasium.vector.AsyncVectorEnv`, shared
   memory, ``forkserver`` start method: safe when the parent runs torch threads, but a script that builds
   one must guard its entry point with ``if __name__ == "__main__":``). Same observations as ``sync``; it
@@ -68,7 +68,6 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from hubrl.envs import register_envs
 from hubrl.errors import ConfigError, UnknownEnvError
 
 ATARI_OBS_MODES = ("pixels", "ram")
@@ -179,7 +178,9 @@ def _check_obs_mode(obs_mode: str) -> None:
 
 def _ale_spec(env_id: str) -> gymnasium.envs.registration.EnvSpec:
     """The gymnasium spec of an ALE env id, or :class:`UnknownEnvError` / :class:`ConfigError`."""
-    register_envs()
+    import ale_py
+
+    gymnasium.register_envs(ale_py)  # as hubrl.envs.register_envs does (this module is below it: no import back)
     try:
         spec = gymnasium.spec(env_id)
     except gymnasium.error.UnregisteredEnv:

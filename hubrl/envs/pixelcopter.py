@@ -35,13 +35,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import gymnasium
 import numpy as np
-from gymnasium import spaces
-from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import batch_space
 
-from hubrl.envs._ple_common import FRAME_MS, HumanWindow, LegacyStreams, fill_rect, round_half_away, seed_list
+from hubrl.envs._ple_common import FRAME_MS, PLEEnv, PLEVectorEnv, fill_rect, round_half_away
 
 WIDTH = HEIGHT = 48
 SPEED = 0.0004 * WIDTH
@@ -127,19 +123,15 @@ def draw_frame(y: float, blocks: Sequence[tuple[float, float]], slices: Sequence
     return frame
 
 
-class PixelcopterEnv(gymnasium.Env):
+class PixelcopterEnv(PLEEnv):
     """Pixelcopter as a gymnasium env: fly through the cave, dodge the blocks (see the module docstring)."""
 
-    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 30}
+    env_id = "Pixelcopter-PLE-v0"
+    screen = (WIDTH, HEIGHT)
+    n_actions = 2
 
     def __init__(self, render_mode: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.render_mode = render_mode
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
-        self.action_space = spaces.Discrete(2)
-        self.rng = np.random.RandomState(24)
-        self._window: HumanWindow | None = None
+        super().__init__(render_mode)
         # PLE's constructor and the wrapper's gameOb.init() each run the game's init().
         self._init_game()
         self._init_game()
@@ -204,9 +196,17 @@ class PixelcopterEnv(gymnasium.Env):
             raise RuntimeError("no block ahead of the copter (the original PLE game crashes here too)")
         return (y, self._momentum, y - (yc - GAP_HALF), (yc + GAP_HALF) - y, dist, top, top + BLOCK_H)
 
-    def _frame(self, climbing: bool) -> None:
-        """Advance the game one frame, in PLE's order."""
-        m = (self._momentum + (CLIMB_DV if climbing else FALL_DV)) * 0.99
+    _reset_game = _init_game  # Pixelcopter's reset() is its init()
+
+    def _game_over(self) -> bool:
+        return self._lives <= 0
+
+    def _observation(self) -> np.ndarray:
+        return np.array(self._state, dtype=np.float32)
+
+    def _frame(self, action: int) -> None:
+        """Advance the game one frame, in PLE's order (action 0 thrusts, 1 does nothing)."""
+        m = (self._momentum + (CLIMB_DV if action == THRUST else FALL_DV)) * 0.99
         y = self._y + m
         self._momentum, self._y = m, y
         t = self._t = self._t + 1
@@ -258,48 +258,10 @@ class PixelcopterEnv(gymnasium.Env):
         self._score, self._lives = score, lives
         self._state = self._observe(touching[0])
 
-    # --- gymnasium API ----------------------------------------------------------------------------------------
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
-        """``seed``: reseed the RandomState and init (as the wrapper does); then the game's reset()."""
-        super().reset(seed=seed)
-        if seed is not None:
-            self.rng.seed(seed)
-            self._init_game()
-        self._init_game()
-        if self.render_mode == "human":
-            self.render()
-        return np.array(self._state, dtype=np.float32), {}
-
-    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """One frame; action 0 thrusts, 1 does nothing. After game over: same obs, reward 0, terminated."""
-        if self._lives <= 0:
-            return np.array(self._state, dtype=np.float32), 0.0, True, False, {}
-        self._frame(action == THRUST)
-        reward = self._score - self._prev_score
-        self._prev_score = self._score
-        if self.render_mode == "human":
-            self.render()
-        return np.array(self._state, dtype=np.float32), reward, self._lives <= 0, False, {}
-
-    def render(self) -> np.ndarray | None:
-        """``rgb_array``: the (48, 48, 3) screen after the last frame; ``human``: show it in a window."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
-            return None
+    def _draw(self) -> np.ndarray:
+        """The (48, 48, 3) screen after the last frame."""
         slices = [(track[self._t - birth], yt) for track, birth, yt in self._slices]
-        frame = draw_frame(self._y, self._blocks, slices)
-        if self.render_mode == "rgb_array":
-            return frame
-        if self._window is None:
-            self._window = HumanWindow("Pixelcopter-PLE-v0", WIDTH, HEIGHT, fps=self.metadata["render_fps"])
-        self._window.show(frame)
-        return None
-
-    def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
-            self._window = None
+        return draw_frame(self._y, self._blocks, slices)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -320,12 +282,11 @@ def _heights(draws: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return terrain_heights(freq, starts, (0.5 - 0.0) * draws[:, 1:])  # phases: uniform(0, 0.5) (0.0 + p is p)
 
 
-class PixelcopterVectorEnv(gymnasium.vector.VectorEnv):
+class PixelcopterVectorEnv(PLEVectorEnv):
     """``num_envs`` Pixelcopter games stepped together with numpy; identical to that many :class:`PixelcopterEnv`.
 
-    Game i is built like a single env (``RandomState(24)``, two inits); ``reset(seed=s)`` seeds game i with s + i.
-    Autoreset is NEXT_STEP: the step after a termination returns the reset observation, reward 0, not terminated,
-    and the game's reset() continues its own random stream.
+    Game i is built like a single env (``RandomState(24)``, two inits); seeding and autoreset as in
+    :class:`~hubrl.envs._ple_common.PLEVectorEnv`.
 
     Layout: per game, ``_bx``/``_by`` hold 2 block slots (insertion order; slot 1 used while two blocks exist) and
     ``_tx``/``_ty`` a ring of terrain slices (``head`` = oldest, ``count`` alive, ``near`` = first with x >= 13.5);
@@ -334,24 +295,12 @@ class PixelcopterVectorEnv(gymnasium.vector.VectorEnv):
     moves at most one slot), only ``near`` and ``near + 1`` can touch the copter, and the block ahead is the newest.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 30, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    n_actions = 2
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
-        if kwargs:
-            raise TypeError(f"PixelcopterVectorEnv got unexpected arguments: {sorted(kwargs)}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.num_envs = num_envs
-        self.render_mode = render_mode
-        self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
-        self.single_action_space = spaces.Discrete(2)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.action_space = batch_space(self.single_action_space, num_envs)
-
+        super().__init__(num_envs, render_mode, kwargs)
         n = num_envs
-        self._rows = np.arange(n)
         self._base = self._rows * RING  # flat index of each game's ring slot 0
-        self.streams = LegacyStreams(n, seed=24)
         self._py = np.zeros(n)  # copter y
         self._momentum = np.zeros(n)
         self._bx = np.zeros((n, 2))
@@ -365,7 +314,6 @@ class PixelcopterVectorEnv(gymnasium.vector.VectorEnv):
         self._count = np.zeros(n, dtype=np.int64)
         self._near = np.zeros(n, dtype=np.int64)
         self._contact_y = np.zeros(n)  # centre y of the first slice touching the copter (for the observation)
-        self._autoreset = np.zeros(n, dtype=bool)
         self._init_games(self._rows)
         self._init_games(self._rows)
 
@@ -517,51 +465,14 @@ class PixelcopterVectorEnv(gymnasium.vector.VectorEnv):
             dtype=np.float32,
         ).T.copy()
 
-    # --- gymnasium API ----------------------------------------------------------------------------------------
+    _reset_games = _init_games  # Pixelcopter's reset() is its init()
 
-    def reset(
-        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict]:
-        """``seed=s`` seeds game i with s + i (or pass one seed per game); no seed continues every stream."""
-        if seed is None or isinstance(seed, (int, np.integer)):
-            super().reset(seed=seed)
-        seeds = seed_list(seed, self.num_envs)
-        seeded = np.array([i for i, s in enumerate(seeds) if s is not None], dtype=np.int64)
-        for i in seeded.tolist():
-            self.streams.seed(i, seeds[i])
-        self._init_games(seeded)
-        self._init_games(self._rows)
-        self._autoreset[:] = False
-        return self._observe(), {}
-
-    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        """One frame for every game; games that terminated on the previous step are reset instead."""
-        actions = np.asarray(actions)
-        resetting = self._autoreset
-        live = ~resetting
-        reward, dead = self._frame(actions, live)
-        terminated = dead & live
-        if np.count_nonzero(resetting):
-            games = np.flatnonzero(resetting)
-            self._init_games(games)
-            reward[games] = 0.0
-        self._autoreset = terminated
-        return self._observe(), reward, terminated.copy(), np.zeros(self.num_envs, dtype=bool), {}
-
-    def render(self) -> tuple[np.ndarray, ...] | None:
-        """``rgb_array``: one (48, 48, 3) frame per game."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
-            return None
-        frames = []
-        for i in range(self.num_envs):
-            nb = 2 if self._two[i] else 1
-            slots = (self._head[i] + np.arange(self._count[i])) & _MASK
-            frames.append(
-                draw_frame(
-                    float(self._py[i]),
-                    list(zip(self._bx[i, :nb].tolist(), self._by[i, :nb].tolist())),
-                    list(zip(self._tx[i, slots].tolist(), self._ty[i, slots].tolist())),
-                )
-            )
-        return tuple(frames)
+    def _draw(self, i: int) -> np.ndarray:
+        """Game ``i``'s (48, 48, 3) screen."""
+        nb = 2 if self._two[i] else 1
+        slots = (self._head[i] + np.arange(self._count[i])) & _MASK
+        return draw_frame(
+            float(self._py[i]),
+            list(zip(self._bx[i, :nb].tolist(), self._by[i, :nb].tolist())),
+            list(zip(self._tx[i, slots].tolist(), self._ty[i, slots].tolist())),
+        )

@@ -23,16 +23,11 @@ for step, including the ``numpy.random.RandomState`` stream. The rules (64 x 48 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import gymnasium
 import numpy as np
-from gymnasium import spaces
-from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import batch_space
 
-from hubrl.envs._ple_common import FRAME_MS, HumanWindow, LegacyStreams, fill_rect, round_half_away, seed_list
+from hubrl.envs._ple_common import FRAME_MS, PLEEnv, PLEVectorEnv, fill_rect, round_half_away
 
 WIDTH, HEIGHT = 64, 48
 DT = FRAME_MS / 1000.0
@@ -79,19 +74,18 @@ def draw_frame(agent_y: float, cpu_y: float, ball_x: float, ball_y: float) -> np
     return frame
 
 
-class PongEnv(gymnasium.Env):
-    """PLE Pong as a gymnasium env: first to 11 against a simple CPU paddle (see the module docstring)."""
+class PongEnv(PLEEnv):
+    """PLE Pong as a gymnasium env: first to 11 against a simple CPU paddle (see the module docstring).
 
-    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 30}
+    Actions: 0 up, 1 down, 2 nothing.
+    """
+
+    env_id = "Pong-PLE-v0"
+    screen = (WIDTH, HEIGHT)
+    n_actions = 3
 
     def __init__(self, render_mode: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.render_mode = render_mode
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
-        self.action_space = spaces.Discrete(3)
-        self.rng = np.random.RandomState(24)
-        self._window: HumanWindow | None = None
+        super().__init__(render_mode)
         self._init_game()  # PLE's constructor and the wrapper both init(); Pong's init draws nothing
         self._init_game()
 
@@ -189,53 +183,12 @@ class PongEnv(gymnasium.Env):
     def _game_over(self) -> bool:
         return self._agent_points == MAX_SCORE or self._cpu_points == MAX_SCORE
 
-    def _observe(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         return np.array([self._ay, self._avy, self._cy, self._bx, self._by, self._bvx, self._bvy], dtype=np.float32)
 
-    # --- gymnasium API ----------------------------------------------------------------------------------------
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
-        """``seed``: reseed the RandomState and init (as the wrapper does); then the game's reset()."""
-        super().reset(seed=seed)
-        if seed is not None:
-            self.rng.seed(seed)
-            self._init_game()
-        self._reset_game()
-        if self.render_mode == "human":
-            self.render()
-        return self._observe(), {}
-
-    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """One frame; 0 up, 1 down, 2 nothing. After game over: same obs, reward 0, terminated."""
-        if self._game_over():
-            return self._observe(), 0.0, True, False, {}
-        self._frame(action)
-        reward = self._score - self._prev_score
-        self._prev_score = self._score
-        if self.render_mode == "human":
-            self.render()
-        return self._observe(), reward, self._game_over(), False, {}
-
-    def render(self) -> np.ndarray | None:
-        """``rgb_array``: the (48, 64, 3) screen after the last frame; ``human``: show it in a window.
-
-        As in PLE, the ball is drawn where the frame's move left it, before a serve re-centres it.
-        """
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
-            return None
-        frame = draw_frame(self._ay, self._cy, *self._drawn_ball)
-        if self.render_mode == "rgb_array":
-            return frame
-        if self._window is None:
-            self._window = HumanWindow("Pong-PLE-v0", WIDTH, HEIGHT, fps=self.metadata["render_fps"])
-        self._window.show(frame)
-        return None
-
-    def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
-            self._window = None
+    def _draw(self) -> np.ndarray:
+        """The (48, 64, 3) screen; as in PLE, the ball is drawn where the frame's move left it, before a serve."""
+        return draw_frame(self._ay, self._cy, *self._drawn_ball)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -269,32 +222,19 @@ _CPU_STEP = np.array(  # dy * dt, indexed by 2 * chasing + (cpu_y > target)
 )
 
 
-class PongVectorEnv(gymnasium.vector.VectorEnv):
+class PongVectorEnv(PLEVectorEnv):
     """``num_envs`` Pong games stepped together with numpy; identical to that many :class:`PongEnv`.
 
-    Game i is built like a single env (``RandomState(24)``); ``reset(seed=s)`` seeds game i with s + i.
-    Autoreset is NEXT_STEP: the step after a termination returns the reset observation, reward 0, not terminated,
-    and the game's reset() continues its own random stream. The float tests are written in equivalent cheaper
+    Game i is built like a single env (``RandomState(24)``); seeding and autoreset as in
+    :class:`~hubrl.envs._ple_common.PLEVectorEnv`. The float tests are written in equivalent cheaper
     forms where exact (``y - 1 <= 0`` is ``y <= 1``, ``y + 3.5 >= 48`` is ``y >= 44.5``, ...).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 30, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    n_actions = 3
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
-        if kwargs:
-            raise TypeError(f"PongVectorEnv got unexpected arguments: {sorted(kwargs)}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.num_envs = num_envs
-        self.render_mode = render_mode
-        self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
-        self.single_action_space = spaces.Discrete(3)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.action_space = batch_space(self.single_action_space, num_envs)
-
+        super().__init__(num_envs, render_mode, kwargs)
         n = num_envs
-        self._rows = np.arange(n)
-        self.streams = LegacyStreams(n, seed=24)
         self._agent_points = np.zeros(n, dtype=np.int64)
         self._cpu_points = np.zeros(n, dtype=np.int64)
         self._over = np.zeros(n, dtype=bool)
@@ -307,7 +247,6 @@ class PongVectorEnv(gymnasium.vector.VectorEnv):
         self._bvy = np.zeros(n)
         self._prev_bx = np.zeros(n)  # also where the ball is drawn (before a serve re-centres it)
         self._prev_by = np.zeros(n)
-        self._autoreset = np.zeros(n, dtype=bool)
         self._init_games(self._rows)
 
     # --- game logic -------------------------------------------------------------------------------------------
@@ -336,8 +275,8 @@ class PongVectorEnv(gymnasium.vector.VectorEnv):
         self._bvx[games] = BALL_SPEED * np.where(draws[:, 0] > 0.5, 1, -1)
         self._bvy[games] = (draws[:, 1] * BALL_SPEED) - BALL_SPEED * 0.5
 
-    def _frame(self, actions: np.ndarray, live: np.ndarray) -> np.ndarray:
-        """Advance every game one frame (games not ``live`` are recomputed but draw nothing); returns rewards."""
+    def _frame(self, actions: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Advance every game one frame (games not ``live`` are recomputed but draw nothing): (reward, game over)."""
         x = self._bx + self._bvx * DT
         y = self._by + self._bvy * DT
         bvx, bvy = self._bvx, self._bvy
@@ -395,7 +334,7 @@ class PongVectorEnv(gymnasium.vector.VectorEnv):
             self._cy = np.where(still, cy, self._cy)
         else:
             self._ay, self._avy, self._cy = ay, v, cy
-        return reward
+        return reward, self._over
 
     def _points(self, games: np.ndarray, reward: np.ndarray) -> None:
         """Score, count and serve for the games whose ball left the court this frame."""
@@ -415,41 +354,6 @@ class PongVectorEnv(gymnasium.vector.VectorEnv):
             [self._ay, self._avy, self._cy, self._bx, self._by, self._bvx, self._bvy], dtype=np.float32
         ).T.copy()
 
-    # --- gymnasium API ----------------------------------------------------------------------------------------
-
-    def reset(
-        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict]:
-        """``seed=s`` seeds game i with s + i (or pass one seed per game); no seed continues every stream."""
-        if seed is None or isinstance(seed, (int, np.integer)):
-            super().reset(seed=seed)
-        for i, s in enumerate(seed_list(seed, self.num_envs)):
-            if s is not None:
-                self.streams.seed(i, s)  # the wrapper's init() after seeding draws nothing
-        self._reset_games(self._rows)
-        self._autoreset[:] = False
-        return self._observe(), {}
-
-    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        """One frame for every game; games that terminated on the previous step are reset instead."""
-        actions = np.asarray(actions)
-        resetting = self._autoreset
-        live = ~resetting
-        reward = self._frame(actions, live)
-        terminated = self._over & live
-        if np.count_nonzero(resetting):
-            games = np.flatnonzero(resetting)
-            self._reset_games(games)
-            reward[games] = 0.0
-        self._autoreset = terminated
-        return self._observe(), reward, terminated.copy(), np.zeros(self.num_envs, dtype=bool), {}
-
-    def render(self) -> tuple[np.ndarray, ...] | None:
-        """``rgb_array``: one (48, 64, 3) frame per game."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
-            return None
-        return tuple(
-            draw_frame(float(self._ay[i]), float(self._cy[i]), float(self._prev_bx[i]), float(self._prev_by[i]))
-            for i in range(self.num_envs)
-        )
+    def _draw(self, i: int) -> np.ndarray:
+        """Game ``i``'s (48, 64, 3) screen."""
+        return draw_frame(float(self._ay[i]), float(self._cy[i]), float(self._prev_bx[i]), float(self._prev_by[i]))
