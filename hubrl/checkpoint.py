@@ -45,7 +45,7 @@ def save_checkpoint(
     Args:
         directory: the checkpoint folder.
         modules: state dicts to save by prefix (``None`` entries are skipped).
-        optimizers: optimizers to save by prefix (``torch.optim`` state-dict layout, e.g. :class:`hubrl.adam.Adam`):
+        optimizers: optimizers to save by prefix (``torch.optim`` state dicts):
             moment tensors in safetensors, param groups in JSON.
         best: the best weights so far, if any.
         meta: JSON-serialisable run state (config, counters, history).

@@ -32,7 +32,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from hubrl.adam import Adam
 from hubrl.checkpoint import read_checkpoint, save_checkpoint
 from hubrl.collect import Batch, Rollouts
 from hubrl.defaults import TRAIN_SEED_OFFSET, VALIDATION_SEED
@@ -115,12 +114,12 @@ class Trainer:
             env_id=config.env_id, obs_dim=obs_dim, n_actions=n_actions, hidden_sizes=config.hidden_sizes,
             activation=config.activation, obs_norm=config.obs_norm, env_options=dict(config.env_options),
         ))
-        self.optimizer = Adam(self.policy.parameters(), lr=config.lr)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
         self.value: ValueBaseline | None = None
         self.value_optimizer = None
         if config.baseline:
             self.value = ValueBaseline(obs_dim, config.value_hidden_sizes, config.activation)
-            self.value_optimizer = Adam(self.value.parameters(), lr=config.value_lr)
+            self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=config.value_lr)
         self.episodes = 0
         self.env_steps = 0
         self.updates = 0

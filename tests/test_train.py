@@ -243,31 +243,3 @@ def test_default_preset_solves_cartpole_more_seeds(seed):
     result = train(make_config("CartPole-v1", seed=seed), progress=False)
     evaluation = evaluate_agent(result.policy)
     assert (evaluation.mean_reward, evaluation.std_reward) == (500.0, 0.0)
-
-
-def test_adam_is_torch_optim_adam_bit_for_bit():
-    """hubrl.adam.Adam (no torch._dynamo import) takes exactly torch.optim.Adam's steps, schedule and state included,
-    and their state dicts load into each other (checkpoints)."""
-    from hubrl.adam import Adam
-
-    def model():
-        torch.manual_seed(0)
-        return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-
-    ours, theirs = model(), model()
-    opt_ours, opt_theirs = Adam(ours.parameters(), lr=0.05), torch.optim.Adam(theirs.parameters(), lr=0.05)
-    x = torch.randn(64, 4)
-    for step in range(30):
-        for net, opt in ((ours, opt_ours), (theirs, opt_theirs)):
-            for group in opt.param_groups:
-                group["lr"] = 0.05 * (1 - step / 40)
-            opt.zero_grad(set_to_none=True)
-            (net(x).logsumexp(-1) ** 2).mean().backward()
-            opt.step()
-        if step == 14:  # swap states mid-way: each must continue from the other's
-            mine, torchs = opt_ours.state_dict(), opt_theirs.state_dict()
-            opt_theirs.load_state_dict(mine)
-            opt_ours.load_state_dict(torchs)
-    assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters()))
-    for i, slots in opt_theirs.state_dict()["state"].items():
-        assert all(torch.equal(v, opt_ours.state_dict()["state"][i][k]) for k, v in slots.items())

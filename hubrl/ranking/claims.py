@@ -1,4 +1,5 @@
-"""What a card claims and whether it can be true: score, pass mark, impossible claims, the verification tolerance.
+"""What a card claims and whether it can be true: score, pass mark, impossible claims, the verification tolerance,
+and the record of a verification (:class:`Verification`, measured by :mod:`hubrl.ranking.verification`).
 
 Pure functions of numbers and card metadata (no I/O), and the one definition of the course's numbers: the score is
 ``mean - std``, an agent passes when its score reaches the env's pass mark (:attr:`hubrl.envs.EnvInfo.pass_mark`).
@@ -17,10 +18,12 @@ Checking claims. Scores on cards are self-reported; hubrl flags them in two ways
 
 from __future__ import annotations
 
-from dataclasses import fields
+import datetime as dt
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from hubrl.card import first_metric, parse_metric
+from hubrl.card import first_metric, format_metric, parse_metric
+from hubrl.defaults import VERIFY_SEED
 from hubrl.envs import ENVS
 
 FAR_STDS = 3.0
@@ -142,3 +145,53 @@ def judge_claim(env_id: str, claimed_mean: float | None, claimed_std: float | No
             flags.append(f"claimed mean {claimed_mean:.2f} is far outside the measured range "
                          f"{measured_mean:.2f} +/- {tolerance:.2f} (max(3 x measured std, 5% of the return range))")
     return flags
+
+
+@dataclass
+class Verification(ScoredRecord):
+    """hubrl's re-evaluation of one agent, next to what its card claims."""
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ("verdict", "score", "passes")
+
+    repo_id: str
+    env_id: str
+    claimed_mean: float | None = None
+    claimed_std: float | None = None
+    error: str | None = None
+    """Why the agent could not be loaded or evaluated (None: it was)."""
+    format: str | None = None
+    mean_reward: float | None = None
+    std_reward: float | None = None
+    n_episodes: int = 0
+    seed: int = VERIFY_SEED
+    seeds: list[int] = field(default_factory=list)
+    episode_returns: list[float] = field(default_factory=list)
+    max_steps: int | None = None
+    flags: list[str] = field(default_factory=list)
+    """Why the claim is not credible (impossible, or far outside the measured range); empty: consistent."""
+
+    def _mean_std(self) -> tuple[float | None, float | None]:
+        return self.mean_reward, self.std_reward
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def verdict(self) -> str:
+        """``error`` (not loadable), ``flagged`` (claim not credible) or ``consistent``."""
+        return "error" if self.error else ("flagged" if self.flags else "consistent")
+
+    def record(self) -> dict[str, Any]:
+        """What goes under ``hubrl_verification`` in results.json."""
+        from hubrl import __version__
+
+        return {
+            "mean_reward": self.mean_reward, "std_reward": self.std_reward, "score": self.score,
+            "n_episodes": self.n_episodes, "seed": self.seed, "seeds": self.seeds,
+            "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "hubrl_version": __version__, "episode_returns": self.episode_returns, "max_steps": self.max_steps,
+            "deterministic": False,
+            "claimed": None if self.claimed_mean is None else format_metric(self.claimed_mean, self.claimed_std or 0.0),
+            "flags": self.flags,
+        }

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from hubrl.card import read_front_matter
 from hubrl.errors import CardError, ConfigError, first_line
-from hubrl.ranking.claims import ScoredRecord, impossible_claims, read_claim
+from hubrl.ranking.claims import ScoredRecord, Verification, impossible_claims, read_claim
 
 if TYPE_CHECKING:
     from hubrl.hub import HubClient
-    from hubrl.ranking.verification import Verification
 
 COURSE_LEADERBOARD_URL = "https://huggingface.co/spaces/huggingface-projects/Deep-RL-Course-Leaderboard"
 """Where the course shows its ranking (it refreshes on a schedule: a new push can take hours to appear)."""

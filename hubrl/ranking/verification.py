@@ -13,71 +13,19 @@ Verification never sets the Hub's EvalResult ``verified`` flag (only the Hub doe
 from __future__ import annotations
 
 import concurrent.futures
-import datetime as dt
 import multiprocessing
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
-from hubrl.card import format_metric
 from hubrl.defaults import DEFAULT_VERIFY_TOP, VERIFY_EPISODES, VERIFY_SEED
 from hubrl.errors import ConfigError, HubrlError, first_line
-from hubrl.ranking.claims import ScoredRecord, judge_claim
+from hubrl.ranking.claims import Verification, judge_claim
 
 if TYPE_CHECKING:
     from hubrl.hub import HubClient
     from hubrl.ranking.listing import LeaderboardEntry
-
-
-@dataclass
-class Verification(ScoredRecord):
-    """hubrl's re-evaluation of one agent, next to what its card claims."""
-
-    COMPUTED: ClassVar[tuple[str, ...]] = ("verdict", "score", "passes")
-
-    repo_id: str
-    env_id: str
-    claimed_mean: float | None = None
-    claimed_std: float | None = None
-    error: str | None = None
-    """Why the agent could not be loaded or evaluated (None: it was)."""
-    format: str | None = None
-    mean_reward: float | None = None
-    std_reward: float | None = None
-    n_episodes: int = 0
-    seed: int = VERIFY_SEED
-    seeds: list[int] = field(default_factory=list)
-    episode_returns: list[float] = field(default_factory=list)
-    max_steps: int | None = None
-    flags: list[str] = field(default_factory=list)
-    """Why the claim is not credible (impossible, or far outside the measured range); empty: consistent."""
-
-    def _mean_std(self) -> tuple[float | None, float | None]:
-        return self.mean_reward, self.std_reward
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def verdict(self) -> str:
-        """``error`` (not loadable), ``flagged`` (claim not credible) or ``consistent``."""
-        return "error" if self.error else ("flagged" if self.flags else "consistent")
-
-    def record(self) -> dict[str, Any]:
-        """What goes under ``hubrl_verification`` in results.json."""
-        from hubrl import __version__
-
-        return {
-            "mean_reward": self.mean_reward, "std_reward": self.std_reward, "score": self.score,
-            "n_episodes": self.n_episodes, "seed": self.seed, "seeds": self.seeds,
-            "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-            "hubrl_version": __version__, "episode_returns": self.episode_returns, "max_steps": self.max_steps,
-            "deterministic": False,
-            "claimed": None if self.claimed_mean is None else format_metric(self.claimed_mean, self.claimed_std or 0.0),
-            "flags": self.flags,
-        }
 
 
 def verify_agent(

@@ -11,7 +11,6 @@ import datetime as _dt
 from dataclasses import dataclass
 
 import yaml
-from huggingface_hub.repocard import REGEX_YAML_BLOCK as _YAML_BLOCK  # the pattern the client's ModelCard reads
 
 MAX_FRONT_MATTER_BYTES = 1 << 20
 _MAX_NODES = 200_000
@@ -43,7 +42,11 @@ def front_matter(text: str) -> dict | None:
 
     Raises CardMetadataError when the block is not valid YAML or not a mapping.
     """
-    match = _YAML_BLOCK.search(text)
+    # The pattern the client's ModelCard reads, imported here: importing huggingface_hub fixes its endpoint
+    # (HF_ENDPOINT), and a notebook may start the local Hub before it points the client at it.
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+    match = REGEX_YAML_BLOCK.search(text)
     if match is None:
         return None
     block = match.group(2)

@@ -14,8 +14,6 @@ from urllib.parse import quote, urlsplit
 import nh3
 from markdown_it import MarkdownIt
 
-from hubrl.server.cards import _YAML_BLOCK
-
 _MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 _TAGS = set(nh3.ALLOWED_TAGS) | {"video", "source"}
 _ATTRIBUTES = {
@@ -30,7 +28,9 @@ _URL_ATTRIBUTES = {"src", "href", "poster"}
 
 def strip_front_matter(text: str) -> str:
     """The card's body: ``text`` without its YAML front matter (the same block huggingface_hub reads)."""
-    match = _YAML_BLOCK.search(text)
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK  # lazily: see hubrl.server.cards.front_matter
+
+    match = REGEX_YAML_BLOCK.search(text)
     return text[match.end() :] if match else text
 
 

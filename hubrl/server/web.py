@@ -159,7 +159,7 @@ def _to_starlette(response: Response, *, head: bool) -> StarletteResponse:
 
 def create_app(hub: HubApp, *, max_body_bytes: int, display_host: Callable[[], str]) -> ASGIApp:
     """The ASGI application serving ``hub`` (API and pages)."""
-    from hubrl.server import pages
+    import hubrl.server.pages as pages
 
     def api(handler: Callable[..., Response], *names: str, defaults: tuple = ()) -> Callable:
         """An endpoint calling ``handler(request, *path params named ``names``, *defaults)`` in a worker thread."""
