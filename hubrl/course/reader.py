@@ -1,6 +1,6 @@
 """Read an untrusted ``model.pt`` with torch's weights-only unpickler, inside a bounded child process.
 
-Run as a script (``python -I reader.py MODEL OUTDIR --limits JSON``, see :mod:`hubrl.course.bounded`), this file
+Run as a script (``python -I reader.py MODEL OUTDIR --limits JSON``, started by :mod:`hubrl.course.model_file`), this file
 sets its own resource limits first, then:
 
 1. checks the container before anything is allocated: a zip archive must hold one ``data.pkl``, stored (not
