@@ -419,9 +419,8 @@ def test_cached_load_needs_no_torch(tmp_path, cache):
     (folder / "hyperparameters.json").write_text(json.dumps(HYPER))
     load_course_repo(folder, source="bob/cached")  # converts and caches
     probe = subprocess.run([sys.executable, "-c", "import sys; sys.modules['torch'] = None; import hubrl.policy"],
-                           capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("hubrl.policy still imports torch (the torch-free policy lands with the house-train branch)")
+                           capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr  # the inference policy imports no torch
     env = {"HUBRL_CACHE": str(cache), "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", _TORCH_FREE, str(folder)], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
