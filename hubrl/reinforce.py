@@ -302,7 +302,8 @@ def train(
         rollouts = Rollouts(config.env_id, config.batch_episodes, workers=config.rollout_workers,
                             env_options=config.env_options)
         if config.val_every and not config.val_on_batch:
-            val_rollouts = Rollouts(config.env_id, config.n_val_episodes, env_options=config.env_options)
+            val_rollouts = Rollouts(config.env_id, config.n_val_episodes, workers=config.rollout_workers,
+                                    env_options=config.env_options)
         recent = deque((row["mean_return"] for row in trainer.history[-100:]), maxlen=100)
         bar = _progress_bar(config, enabled=progress)
         clock = TrainingClock(trainer.wall_s)
