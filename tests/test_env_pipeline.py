@@ -14,7 +14,7 @@ from hubrl.run import train_run
     ("Pixelcopter-PLE-v0", dict(max_env_steps=20_000, val_every=2, n_val_episodes=2, n_evaluation_episodes=3,
                                 rollout_workers=1, max_t=300, train_max_t=100, cut_tail=20, batch_episodes=8)),
     ("Pong-PLE-v0", dict(max_env_steps=20_000, val_every=2, n_val_episodes=2, n_evaluation_episodes=2,
-                         rollout_workers=1, max_t=300)),
+                         rollout_workers=1, max_t=300, train_max_t=100, cut_tail=20)),
 ])
 def test_ple_games_produce_a_complete_run_folder(tmp_path, env_id, overrides):
     path = train_run(env_id=env_id, output=tmp_path / "run", progress=False, **overrides)
