@@ -43,6 +43,7 @@ _LAZY = {
     "read_run": "hubrl.records",
     "train_run": "hubrl.run",
     "load_run": "hubrl.records",
+    "HubClient": "hubrl.hub",
     "push_to_hub": "hubrl.hub",
     "load_from_hub": "hubrl.hub",
     "load_agent": "hubrl.hub",

@@ -49,11 +49,11 @@ def register(sub) -> None:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from hubrl.hub import push_to_hub
+    from hubrl.hub import HubClient
 
-    result = push_to_hub(args.run_dir, args.repo_id, private=args.private, revision=args.revision,
-                         commit_message=args.commit_message, dry_run=args.dry_run, endpoint=args.endpoint,
-                         token=args.token, delete_paths=("model.pt",) if args.remove_pickle else ())
+    result = HubClient(args.endpoint, args.token).push_to_hub(
+        args.run_dir, args.repo_id, private=args.private, revision=args.revision, commit_message=args.commit_message,
+        dry_run=args.dry_run, delete_paths=("model.pt",) if args.remove_pickle else ())
     print(result.summary())
     return 0
 
