@@ -20,7 +20,7 @@ from urllib.parse import quote
 import jinja2
 
 from hubrl.card import first_metric, parse_metric
-from hubrl.envs import ENVS
+from hubrl.envs.facts import ENVS
 from hubrl.server.cache import per_commit
 from hubrl.server.errors import HubServerError, RepoNotFound
 from hubrl.server.naming import check_name
