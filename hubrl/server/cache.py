@@ -16,14 +16,15 @@ import cachetools
 F = TypeVar("F", bound=Callable)
 
 
-def _commit_key(*args: object) -> tuple[str, str]:
-    repo_id, commit = args[-2], args[-1]
-    return repo_id, commit.id  # type: ignore[return-value, attr-defined]
+def _commit_key(*args: object) -> tuple[object, str]:
+    repo, commit = args[-2], args[-1]
+    return repo, commit.id  # type: ignore[attr-defined]
 
 
 def per_commit(maxsize: int) -> Callable[[F], F]:
-    """Memoise a function whose last two positional arguments are a repo id and a
-    :class:`~hubrl.server.storage.Commit`, keyed by ``(repo_id, commit.id)``, keeping at most ``maxsize`` results.
+    """Memoise a function whose last two positional arguments name a repository (its id, or its
+    :class:`~hubrl.server.storage.RepoMeta`) and a :class:`~hubrl.server.storage.Commit`, keyed by that repository
+    and the commit id (other arguments are not part of the key), keeping at most ``maxsize`` results.
 
     Example:
         >>> @per_commit(64)
