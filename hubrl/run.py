@@ -99,7 +99,7 @@ def results_json(evaluation: Evaluation, *, weights_sha256: str, training: dict[
     return {
         "env_id": evaluation.env_id,
         "mean_reward": evaluation.mean_reward,
-        "n_evaluation_episodes": evaluation.n_episodes,
+        "n_evaluation_episodes": evaluation.n_eval_episodes,
         "eval_datetime": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "std_reward": evaluation.std_reward,
         "score": evaluation.score,
