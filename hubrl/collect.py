@@ -91,15 +91,16 @@ def play_episodes(venv, sampler: NumpySampler, rng: np.random.Generator, *, seed
             act_steps.append(actions)
             rewards.append(reward)
             masks.append(running)
-            ends.append(done & running)
+            if autoreset:
+                ends.append(done & running)
     in_episode = np.asarray(masks)  # (T, n)
     rewards_arr = np.where(in_episode, np.asarray(rewards, dtype=np.float64), 0.0)
     steps = len(masks)
-    ends_arr = np.asarray(ends)
-    cut = in_episode[-1] & ~ends_arr[-1]  # copies whose (last) episode is still running at the window's end
     if autoreset:
+        ends_arr = np.asarray(ends)
         # Episode index of every step per copy: a new episode starts after each end (its reset step is masked).
         episode_of = np.cumsum(ends_arr, axis=0) - ends_arr
+        cut = in_episode[-1] & ~ends_arr[-1]  # copies whose last episode is still running at the window's end
         n_episodes = ends_arr.sum(0) + cut
         offsets = np.concatenate([[0], np.cumsum(n_episodes)[:-1]])
         flat = (episode_of + offsets)[in_episode]
@@ -109,6 +110,7 @@ def play_episodes(venv, sampler: NumpySampler, rng: np.random.Generator, *, seed
         last_start = np.where(ends_arr.any(0), steps - np.argmax(ends_arr[::-1], axis=0), 0)
     else:
         episode_returns, episode_lengths = rewards_arr.sum(0), in_episode.sum(0)
+        cut = running & ~done  # the last step's: copies whose episode the cap cut
         last_start = np.zeros(n, dtype=np.int64)
     in_loss = in_episode
     if tail and cut.any():  # episodes cut by the window: leave out the steps whose reward-to-go the cut truncated
