@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hubrl.envs import make_env, make_vector_env
+from hubrl.envs.observation import ObservationSpec
 from hubrl.errors import ConfigError
 from hubrl.policy import NumpySampler
 
@@ -69,13 +70,13 @@ class SeededEpisodes:
         ...     pass
     """
 
-    def __init__(self, env_id: str, seeds: Sequence[int], *, env_options: Mapping[str, Any] | None = None,
-                 render_mode: str | None = None):
+    def __init__(self, env_id: str, seeds: Sequence[int], *,
+                 observation: ObservationSpec | Mapping[str, Any] | None = None, render_mode: str | None = None):
         self.seeds = list(seeds)
         self.envs: list[Any] = []
         try:
             for _ in self.seeds:
-                self.envs.append(make_env(env_id, render_mode=render_mode, **dict(env_options or {})))
+                self.envs.append(make_env(env_id, render_mode=render_mode, observation=observation))
         except BaseException:
             self.close()
             raise
@@ -117,8 +118,8 @@ class SeededEpisodes:
             env.close()
 
 
-def env_spaces(env_id: str, env_options: Mapping[str, Any] | None = None) -> tuple[int, int]:
-    """Observation size and number of actions of ``env_id`` as hubrl plays it (with ``env_options``).
+def env_spaces(env_id: str, observation: ObservationSpec | Mapping[str, Any] | None = None) -> tuple[int, int]:
+    """Observation size and number of actions of ``env_id`` as an agent with ``observation`` sees it.
 
     Raises:
         ConfigError: the env's observations are not flat or its actions not discrete (hubrl's policies need both).
@@ -128,7 +129,7 @@ def env_spaces(env_id: str, env_options: Mapping[str, Any] | None = None) -> tup
         >>> env_spaces("CartPole-v1")
         (4, 2)
     """
-    venv = make_vector_env(env_id, 1, **dict(env_options or {}))
+    venv = make_vector_env(env_id, 1, observation=observation)
     try:
         obs_space, act_space = venv.single_observation_space, venv.single_action_space
     finally:

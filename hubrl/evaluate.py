@@ -103,7 +103,7 @@ def evaluate_agent(
     seeds = [seed + i for i in range(n_eval_episodes)]
     returns = np.zeros(n_eval_episodes)
     lengths = np.zeros(n_eval_episodes, dtype=np.int64)
-    episodes = SeededEpisodes(env_id, seeds, env_options=policy.config.env_options)
+    episodes = SeededEpisodes(env_id, seeds, observation=policy.config.env_options)
     try:
         act = episodes.actor(policy.sampler(), deterministic=deterministic)
         with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits

@@ -110,7 +110,7 @@ class Learner:
         """Fresh networks (initialised from torch's global generator) and their Adam optimizers."""
         policy = PolicyNetwork(PolicyConfig(
             env_id=config.env_id, obs_dim=obs_dim, n_actions=n_actions, hidden_sizes=config.hidden_sizes,
-            activation=config.activation, obs_norm=config.obs_norm, env_options=dict(config.env_options),
+            activation=config.activation, obs_norm=config.obs_norm, env_options=config.env_options,
         ))
         learner = cls(policy, torch.optim.Adam(policy.parameters(), lr=config.lr))
         if config.baseline:

@@ -275,10 +275,10 @@ def train(
     stopped = "budget"
     try:
         rollouts = Rollouts(config.env_id, config.batch_episodes, workers=config.rollout_workers,
-                            env_options=config.env_options)
+                            env_options=config.env_options, backend=config.env_backend)
         if config.val_every and not config.val_on_batch:
             val_rollouts = Rollouts(config.env_id, config.n_val_episodes, workers=config.rollout_workers,
-                                    env_options=config.env_options)
+                                    env_options=config.env_options, backend=config.env_backend)
         bar = ProgressBar(trainer) if progress else None
         clock = trainer.start_clock()
         next_checkpoint = time.perf_counter() + config.checkpoint_every_s

@@ -102,7 +102,7 @@ def record_video(
     if not out_path.parent.exists():
         raise VideoError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
     try:
-        episode = SeededEpisodes(env_id, [seed], env_options=policy.config.env_options, render_mode="rgb_array")
+        episode = SeededEpisodes(env_id, [seed], observation=policy.config.env_options, render_mode="rgb_array")
     except Exception as err:
         raise VideoError(f"cannot create {env_id} with render_mode='rgb_array': {err}") from err
     env = episode.envs[0]
