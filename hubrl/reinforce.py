@@ -125,7 +125,7 @@ def update(learner: Learner, batch: Batch, config: TrainConfig, *, lr: float, en
     Returns the update's statistics (loss, value_loss, entropy, lr, ent_coef, grad_norm; NaN where not computed).
 
     Raises:
-        TrainingDivergedError: the loss is NaN or infinite; nothing was changed.
+        TrainingDivergedError: the loss is NaN or infinite; nothing was changed (the caller says what to do).
     """
     policy, value = learner.policy, learner.value
     obs = torch.as_tensor(batch.obs, dtype=torch.float32)
@@ -136,7 +136,7 @@ def update(learner: Learner, batch: Batch, config: TrainConfig, *, lr: float, en
     adv = advantages(returns, obs_in, value, normalize=config.normalize_returns)
     loss, entropy = policy_loss(policy(obs), actions, adv, n_episodes=len(batch.episode_returns), ent_coef=ent_coef)
     if not torch.isfinite(loss):
-        raise TrainingDivergedError(f"loss became {loss.item()}; lower lr (now {config.lr}) or enable max_grad_norm")
+        raise TrainingDivergedError(f"loss became {loss.item()}")
 
     for group in learner.optimizer.param_groups:
         group["lr"] = lr

@@ -290,11 +290,11 @@ def train(
                 try:
                     stats = trainer.update(batch)
                 except TrainingDivergedError as err:
-                    saved = ""
+                    advice = f"lower lr (now {config.lr}) or enable max_grad_norm"
                     if checkpoint_dir:
                         trainer.save(checkpoint_dir)
-                        saved = f"; the last good state is saved in {checkpoint_dir}"
-                    raise TrainingDivergedError(f"at update {trainer.updates}: {err}{saved}") from err
+                        advice += f"; the last good state is saved in {checkpoint_dir}"
+                    raise TrainingDivergedError(f"{err} at update {trainer.updates}; {advice}") from err
             row = trainer.record(batch, stats, val_score)
             if bar is not None:
                 bar.show(row)
