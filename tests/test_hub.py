@@ -236,7 +236,7 @@ def test_course_notebook_repo_loads_and_evaluates(hub, tmp_path, cache):
     x = torch.randn(6, 4)
     assert torch.allclose(torch.as_tensor(agent.policy(x.numpy())), model(x), atol=1e-6)  # policy(x): probabilities
     result = evaluate_agent(agent.policy, n_eval_episodes=3)
-    assert result.n_episodes == 3 and result.mean_reward >= 8
+    assert result.n_eval_episodes == 3 and result.mean_reward >= 8
 
 
 def test_course_repo_with_two_hidden_layers(hub, tmp_path, cache):

@@ -65,7 +65,7 @@ def verify_agent(
         result.error = f"{type(err).__name__}: {first_line(err)}"
         return result
     result.mean_reward, result.std_reward = evaluation.mean_reward, evaluation.std_reward
-    result.n_episodes, result.seeds = evaluation.n_episodes, evaluation.seeds
+    result.n_episodes, result.seeds = evaluation.n_eval_episodes, evaluation.seeds
     result.episode_returns, result.max_steps = evaluation.episode_returns, evaluation.max_steps
     result.flags = judge_claim(env_id, claimed_mean, claimed_std, evaluation.mean_reward, evaluation.std_reward)
     return result
