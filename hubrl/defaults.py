@@ -16,3 +16,12 @@ VERIFY_SEED = 0
 """Base seed of a leaderboard verification."""
 DEFAULT_VERIFY_TOP = 5
 """How many of the top-ranked agents ``hubrl leaderboard --verify`` re-evaluates when given no number."""
+EVAL_TIME_LIMIT = 900.0
+"""Wall-clock seconds ``hubrl evaluate``/``enjoy`` and a verification may spend playing an agent unless told otherwise:
+someone else's agent may be built to be slow. The slowest honest case measured, a random ALE Pong agent on pixels,
+takes about 90 s for 10 episodes on a loaded 2-core machine; the reference agents of CartPole and the PLE games a
+few seconds."""
+VERIFY_MEMORY_BYTES = 1 << 30
+"""Address space of one verification in the local Hub's bounded child. Loading and playing the reference agents of
+CartPole, Pixelcopter, Pong-PLE and a ram ALE Pong agent all run within 256 MiB (measured); a course model.pt is read
+by a further child whose torch import alone takes 550-600 MiB, so 1 GiB leaves room for both."""

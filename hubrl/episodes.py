@@ -18,7 +18,7 @@ import numpy as np
 
 from hubrl.envs import make_env, make_vector_env
 from hubrl.envs.observation import ObservationSpec
-from hubrl.errors import ConfigError
+from hubrl.errors import AgentFormatError, ConfigError
 from hubrl.policy import NumpySampler
 
 Act = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -100,6 +100,19 @@ class SeededEpisodes:
             reward[i] = r
             self.finished[i] = terminated or truncated
         return obs.copy(), reward, self.finished.copy(), np.zeros_like(self.finished), {}
+
+    def check_fits(self, config: Any) -> None:
+        """The policy of ``config`` takes these episodes' observations and picks among their actions.
+
+        Raises:
+            AgentFormatError: its sizes differ from the env's (someone else's config.json may say anything).
+        """
+        env = self.envs[0]
+        shape, n = getattr(env.observation_space, "shape", None), getattr(env.action_space, "n", None)
+        if tuple(shape or ()) != (config.obs_dim,) or n != config.n_actions:
+            raise AgentFormatError(f"the policy takes {config.obs_dim} inputs and picks one of {config.n_actions} "
+                                   f"actions, but {env.spec.id if env.spec else 'the env'} gives observations of "
+                                   f"shape {tuple(shape or ())} and has {n} actions")
 
     def actor(self, sampler: NumpySampler, *, deterministic: bool = False) -> Act:
         """The ``act`` for :func:`episode_steps`: each running episode samples from its own generator (or argmax)."""

@@ -29,6 +29,10 @@ class RunFolderError(HubrlError):
     """A run folder is missing files or holds corrupt ones."""
 
 
+class TimeLimitError(HubrlError, TimeoutError):
+    """An evaluation or verification ran past its wall-clock limit (someone else's agent may be built to be slow)."""
+
+
 class TrainingDivergedError(HubrlError):
     """The loss became NaN/inf; the last good checkpoint was kept."""
 

@@ -8,6 +8,7 @@ how many episodes run beside it. All episodes step together: one batched numpy f
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from hubrl.defaults import DEFAULT_EVAL_SEED, VALIDATION_SEED  # noqa: F401 - re-exported
 from hubrl.envs import env_info
 from hubrl.episodes import SeededEpisodes, episode_steps
+from hubrl.errors import ConfigError, TimeLimitError
 from hubrl.policy import Actor
 
 
@@ -74,6 +76,7 @@ def evaluate_agent(
     max_steps: int | None = None,
     seed: int = DEFAULT_EVAL_SEED,
     deterministic: bool = False,
+    time_limit: float | None = None,
 ) -> Evaluation:
     """Run ``n_eval_episodes`` seeded episodes and return their returns.
 
@@ -85,10 +88,13 @@ def evaluate_agent(
         max_steps: cap per episode; defaults to the course's ``max_t`` for the env.
         seed: base seed (default 0).
         deterministic: take the most likely action instead of sampling (the course samples).
+        time_limit: wall-clock seconds the episodes may take (None: no limit); checked at every step.
 
     Raises:
         ConfigError: ``n_eval_episodes`` is not positive.
         UnknownEnvError: ``env_id`` is not one hubrl knows.
+        AgentFormatError: the policy's sizes do not fit the env's observations and actions.
+        TimeLimitError: the episodes ran past ``time_limit``.
 
     Example:
         >>> result = evaluate_agent(agent.policy, n_eval_episodes=10)
@@ -96,20 +102,24 @@ def evaluate_agent(
     """
     env_id = env_id or policy.config.env_id
     if n_eval_episodes <= 0:
-        from hubrl.errors import ConfigError
-
         raise ConfigError(f"n_eval_episodes must be positive, got {n_eval_episodes}")
     max_steps = max_steps or env_info(env_id).max_t
     seeds = [seed + i for i in range(n_eval_episodes)]
     returns = np.zeros(n_eval_episodes)
     lengths = np.zeros(n_eval_episodes, dtype=np.int64)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
     episodes = SeededEpisodes(env_id, seeds, observation=policy.config.env_options)
     try:
+        episodes.check_fits(policy.config)
         act = episodes.actor(policy.sampler(), deterministic=deterministic)
         with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
             for _, _, reward, running, _ in episode_steps(episodes, episodes.reset(), act, max_steps=max_steps):
                 returns += reward  # 0 for the episodes that have ended
                 lengths += running
+                if deadline is not None and time.monotonic() > deadline:
+                    steps = int(lengths.max())
+                    raise TimeLimitError(f"evaluating on {env_id} took more than {time_limit:.3g} s (wall clock) after "
+                                         f"{steps} step{'s' * (steps != 1)}; raise --time-limit to let it finish")
     finally:
         episodes.close()
     return Evaluation(

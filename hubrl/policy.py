@@ -34,7 +34,8 @@ MAX_WIDTH = 4096
 """Widest layer (and largest observation or action count) a config may ask for."""
 MAX_LAYERS = 16
 MAX_PARAMETERS = 1 << 24
-"""Most weights a policy may have (64 MiB of float32): configs come from other people's repos."""
+"""Most weights a policy may have (64 MiB of float32) where hubrl knows no cap for its env
+(:attr:`hubrl.envs.facts.EnvInfo.max_parameters`): configs come from other people's repos."""
 
 
 def _count(name: str, value: Any, *, limit: int = MAX_WIDTH) -> int:
@@ -71,16 +72,26 @@ class PolicyConfig:
             raise ConfigError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r:.40}")
         if not isinstance(self.obs_norm, bool):
             raise ConfigError(f"obs_norm must be true or false, got {self.obs_norm!r:.40}")
-        if self.n_parameters() > MAX_PARAMETERS:
+        info = ENVS.get(self.env_id)
+        limit = info.max_parameters if info else MAX_PARAMETERS
+        if self.n_parameters() > limit:
             raise ConfigError(f"the policy would have {self.n_parameters():,} weights; hubrl loads at most "
-                              f"{MAX_PARAMETERS:,}")
-        family = ENVS[self.env_id].family if self.env_id in ENVS else None
+                              f"{limit:,} for {self.env_id}")
+        family = info.family if info else None
         self.env_options = ObservationSpec.from_json(self.env_options, family=family)
 
     def n_parameters(self) -> int:
         """How many weights the network has (biases included)."""
         sizes = [self.obs_dim, *self.hidden_sizes, self.n_actions]
         return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+
+    def max_file_bytes(self) -> int:
+        """The largest ``model.safetensors`` these weights can take (every value as F64, the largest header):
+        a bound checked against the Hub's listed size before a download."""
+        from hubrl.untrusted import MAX_SAFETENSORS_HEADER_BYTES
+
+        values = sum(max(1, int(np.prod(shape))) for shape, _ in self.weight_shapes().values())
+        return 8 + MAX_SAFETENSORS_HEADER_BYTES + 8 * values
 
     def to_json(self) -> dict[str, Any]:
         return {"format": CONFIG_FORMAT, "env_id": self.env_id, "obs_dim": self.obs_dim, "n_actions": self.n_actions,
@@ -331,25 +342,57 @@ def save_policy(policy: Actor, directory: str | Path) -> str:
 def load_policy(directory: str | Path) -> Policy:
     """Rebuild a policy from ``config.json`` + ``model.safetensors``, strictly: any key or shape mismatch is an error.
 
+    Both files may be someone else's: config.json is read bounded (:func:`hubrl.untrusted.read_json_file`) and
+    validated, then the weights' header alone is checked against it (:func:`check_weights_file`); tensor data is
+    read only once it is known to be exactly what the config describes.
+
     Raises:
-        AgentFormatError: a file is missing, corrupt, or the weights do not match the config.
+        AgentFormatError: a file is missing, too large, corrupt, or the weights do not match the config.
     """
-    from safetensors.numpy import load_file
+    from safetensors import safe_open
+
+    from hubrl.untrusted import UntrustedFileError, read_json_file
 
     directory = Path(directory)
     try:
-        config = PolicyConfig.from_json(json.loads((directory / "config.json").read_text()))
+        config = PolicyConfig.from_json(read_json_file(directory / "config.json"))
     except FileNotFoundError as err:
         raise AgentFormatError(f"{directory} has no config.json; expected a hubrl run folder") from err
-    except json.JSONDecodeError as err:
-        raise AgentFormatError(f"{directory / 'config.json'} is not valid JSON ({err.msg}); re-create the run") from err
+    except UntrustedFileError as err:
+        raise AgentFormatError(f"{err}; re-create the run") from None
+    weights = directory / "model.safetensors"
+    check_weights_file(weights, config)
     try:
-        tensors = load_file(str(directory / "model.safetensors"))
-    except FileNotFoundError as err:
-        raise AgentFormatError(f"{directory} has no model.safetensors") from err
+        with safe_open(str(weights), framework="np") as f:
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
     except Exception as err:  # safetensors raises its own SafetensorError for corrupt headers/data
-        raise AgentFormatError(f"{directory / 'model.safetensors'} is corrupt ({err}); re-create the run") from err
-    return Policy(config, tensors, source=str(directory / "model.safetensors"))
+        raise AgentFormatError(f"{weights} is corrupt ({err}); re-create the run") from err
+    return Policy(config, tensors, source=str(weights))
+
+
+def check_weights_file(path: str | Path, config: PolicyConfig, *, shown: str | None = None) -> None:
+    """The safetensors file at ``path`` holds exactly ``config``'s tensors, read from its header alone.
+
+    Raises:
+        AgentFormatError: no such file, not a safetensors file, or a tensor missing, unexpected or of another shape.
+    """
+    from hubrl.untrusted import UntrustedFileError, read_safetensors_header
+
+    shown = shown or str(path)
+    try:
+        header = read_safetensors_header(path, what=shown)
+    except FileNotFoundError as err:
+        raise AgentFormatError(f"{Path(path).parent} has no model.safetensors") from err
+    except UntrustedFileError as err:
+        raise AgentFormatError(str(err)) from None
+    expected = config.weight_shapes()
+    missing, unexpected = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
+    if missing or unexpected:
+        raise AgentFormatError(f"{shown} does not match its config: missing {missing[:8] or 'nothing'}, "
+                               f"unexpected {[name[:40] for name in unexpected[:8]] or 'nothing'}")
+    for key, (shape, _) in expected.items():
+        if header[key].shape != shape:
+            raise AgentFormatError(f"{shown}: {key} has shape {header[key].shape}, config expects {shape}")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -329,12 +329,14 @@ def plot_training_curve(history: list[dict[str, Any]], path: Path, *, title: str
 
 def read_json(path: Path) -> dict[str, Any]:
     """A run folder's JSON file as an object, or one line saying what to do."""
+    from hubrl.untrusted import UntrustedFileError, read_json_file
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_json_file(path)
     except FileNotFoundError:
         raise RunFolderError(f"{path} is missing; the run folder is incomplete (re-run hubrl train)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-        raise RunFolderError(f"{path} is corrupt ({str(err)[:80]}); re-run hubrl train or restore the file") from None
+    except UntrustedFileError as err:
+        raise RunFolderError(f"{err}; re-run hubrl train or restore the file") from None
     if not isinstance(data, dict):
         raise RunFolderError(f"{path} should hold a JSON object")
     return data

@@ -22,7 +22,7 @@ import numpy as np
 
 from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_FPS, DEFAULT_MAX_FRAMES
 from hubrl.episodes import SeededEpisodes, episode_steps
-from hubrl.errors import VideoError
+from hubrl.errors import AgentFormatError, VideoError
 from hubrl.policy import Actor
 
 MIN_SHORT_SIDE = 256
@@ -112,6 +112,7 @@ def record_video(
     total = 0.0
     done = False
     try:
+        episode.check_fits(policy.config)
         obs = episode.reset()
         first = env.render()
         if first is None:
@@ -135,7 +136,7 @@ def record_video(
                     done = bool(ended[0])
         height, width = prepare_frame(first, factor).shape[:2]
         os.replace(tmp_name, out_path)
-    except VideoError:
+    except (VideoError, AgentFormatError):
         raise
     except Exception as err:
         raise VideoError(f"could not write {out_path}: {err}") from err

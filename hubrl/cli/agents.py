@@ -8,7 +8,13 @@ import json
 from pathlib import Path
 
 from hubrl.cli.options import add_json_option, add_source_options, load_source
-from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_MAX_FRAMES
+from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_MAX_FRAMES, EVAL_TIME_LIMIT
+
+
+def _time_limit_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--time-limit", type=float, default=EVAL_TIME_LIMIT, metavar="SECONDS",
+                   help=f"stop with an error when the episodes take longer (wall clock; default {EVAL_TIME_LIMIT:g}, "
+                        "0: no limit): someone else's agent may be built to be slow")
 
 
 def register(sub) -> None:
@@ -20,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_EVAL_SEED, help=f"base seed (default {DEFAULT_EVAL_SEED})")
     p.add_argument("--max-steps", type=int, default=None, help="episode cap (default: the course's max_t)")
     p.add_argument("--deterministic", action="store_true", help="take the most likely action instead of sampling")
+    _time_limit_option(p)
     add_json_option(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -38,6 +45,7 @@ def register(sub) -> None:
     add_source_options(p)
     p.add_argument("--n-eval-episodes", type=int, default=10)
     p.add_argument("--seed", type=int, default=DEFAULT_EVAL_SEED)
+    _time_limit_option(p)
     p.add_argument("--output", type=Path, default=None, help="replay mp4 (default enjoy-NAMESPACE-NAME.mp4)")
     p.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES)
     p.add_argument("--overwrite", action="store_true", help="replace an existing replay file")
@@ -51,12 +59,21 @@ def _refuse_existing(output: Path, overwrite: bool) -> None:
         raise OutputExistsError(f"{output} already exists; choose another --output or pass --overwrite")
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def _evaluate(agent, args: argparse.Namespace, **options):
+    """:func:`hubrl.evaluate.evaluate_agent` on a loaded agent; a policy that does not fit its env names the agent."""
+    from hubrl.errors import AgentFormatError
     from hubrl.evaluate import evaluate_agent
 
+    try:
+        return evaluate_agent(agent.policy, n_eval_episodes=args.n_eval_episodes, seed=args.seed,
+                              time_limit=args.time_limit or None, **options)
+    except AgentFormatError as err:
+        raise AgentFormatError(f"{agent.source}: {err}") from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
     agent = load_source(args)
-    result = evaluate_agent(agent.policy, n_eval_episodes=args.n_eval_episodes, seed=args.seed,
-                            max_steps=args.max_steps, deterministic=args.deterministic)
+    result = _evaluate(agent, args, max_steps=args.max_steps, deterministic=args.deterministic)
     if args.json:
         print(json.dumps({"source": agent.source, "format": agent.format, **result.to_json()}))
     else:
@@ -77,7 +94,6 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_enjoy(args: argparse.Namespace) -> int:
-    from hubrl.evaluate import evaluate_agent
     from hubrl.video import record_video
 
     output = args.output or Path(f"enjoy-{args.source.replace('/', '-')}.mp4")
@@ -85,7 +101,7 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
     agent = load_source(args)
     print(f"loaded {agent.source} ({agent.format} format, {agent.env_id}, "
           f"hidden layers {list(agent.policy.config.hidden_sizes)})")
-    result = evaluate_agent(agent.policy, n_eval_episodes=args.n_eval_episodes, seed=args.seed)
+    result = _evaluate(agent, args)
     print(result.summary())
     claimed = agent.results.get("mean_reward")
     if claimed is not None:

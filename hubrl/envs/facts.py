@@ -30,6 +30,11 @@ class EnvInfo:
     """Course certification threshold on mean - std, where the course sets one."""
     family: str = "classic"
     """``classic`` (gymnasium's own), ``ple`` (hubrl's ports of the PLE games) or ``atari`` (ale-py)."""
+    max_parameters: int = 1 << 24
+    """Most weights a policy for this env may have (configs come from other people's repos). Evaluation steps its 10
+    episodes together, one forward pass per step, so a verification costs about ``max_t x max_parameters`` weight
+    reads: the caps keep that near a minute of forward passes on a 2-core machine (6.7 ns per weight per step,
+    measured with 10 rows) while leaving the course's and hubrl's presets orders of magnitude of room."""
 
     @property
     def return_range(self) -> float:
@@ -40,12 +45,18 @@ class EnvInfo:
 ENVS: dict[str, EnvInfo] = {
     info.env_id: info
     for info in (
-        EnvInfo("CartPole-v1", max_t=1000, max_return=500.0, min_return=1.0, pass_mark=350.0),
+        # Presets: 4 -> 16 or 32 -> 2 (a few hundred weights); 2^23 weights cost 60 ms per step, 30 s per 500 steps.
+        EnvInfo("CartPole-v1", max_t=1000, max_return=500.0, min_return=1.0, pass_mark=350.0,
+                max_parameters=1 << 23),
         # One slice leaves the screen every 6.25 frames (+1) and a block is passed every 50+ frames (+1):
         # over 10000 frames that is at most 1600 + 200.
-        EnvInfo("Pixelcopter-PLE-v0", max_t=10000, max_return=1800.0, min_return=-5.0, pass_mark=5.0, family="ple"),
-        EnvInfo("Pong-PLE-v0", max_t=5000, max_return=16.0, min_return=-16.0, family="ple"),
-        EnvInfo("ALE/Pong-v5", max_t=27000, max_return=21.0, min_return=-21.0, family="atari"),
+        # Presets: 28 -> 64 -> 64 -> 2 and the course's 7 -> 64 -> 128 -> 2 (under 10k weights).
+        EnvInfo("Pixelcopter-PLE-v0", max_t=10000, max_return=1800.0, min_return=-5.0, pass_mark=5.0, family="ple",
+                max_parameters=1 << 20),
+        EnvInfo("Pong-PLE-v0", max_t=5000, max_return=16.0, min_return=-16.0, family="ple", max_parameters=1 << 21),
+        # Pixels are 6400 inputs: the tuned preset's 6400 -> 200 -> 2 has 1.28M weights.
+        EnvInfo("ALE/Pong-v5", max_t=27000, max_return=21.0, min_return=-21.0, family="atari",
+                max_parameters=1 << 22),
     )
 }
 """Every environment hubrl knows, by gymnasium id."""

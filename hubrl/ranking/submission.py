@@ -20,6 +20,7 @@ from hubrl.ranking.listing import leaderboard
 from hubrl.ranking.repair import card_with_verification, repair_metadata
 from hubrl.ranking.verification import Verification, verify_agent
 from hubrl.records import VERIFICATION_KEY
+from hubrl.untrusted import MAX_JSON_BYTES, UntrustedFileError, parse_json
 
 from hubrl.connection import HubConnection, check_repo_id
 
@@ -178,12 +179,12 @@ def leaderboard_url(endpoint: str, env_id: str | None) -> str:
 def read_repo(client: HubConnection, repo_id: str, *, cache_dir: str | Path | None = None) -> RepoState:
     """The one read: model info, then README.md, results.json and hyperparameters.json at that commit."""
     with client.translating(repo_id=repo_id):
-        info = client.api.model_info(repo_id)
-    files = {s.rfilename for s in (info.siblings or [])}
+        info = client.api.model_info(repo_id, files_metadata=True)
+    sizes = {s.rfilename: s.size for s in (info.siblings or [])}
 
     def text(filename: str) -> str | None:
-        if filename not in files:
-            return None
+        if filename not in sizes or (filename.endswith(".json") and (sizes[filename] or 0) > MAX_JSON_BYTES):
+            return None  # absent, or larger than hubrl reads (never downloaded)
         with client.translating(repo_id=repo_id, revision=info.sha):
             path = client.download(repo_id, filename, revision=info.sha, cache_dir=cache_dir)
         return path.read_bytes().decode("utf-8", errors="replace")
@@ -204,8 +205,8 @@ def _json_object(text: str | None) -> dict | None:
     if text is None:
         return None
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        data = parse_json(text)
+    except UntrustedFileError:
         return None
     return data if isinstance(data, dict) else None
 
