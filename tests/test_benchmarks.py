@@ -53,3 +53,14 @@ def test_learning_benchmark_refuses_mismatched_seed_counts(tmp_path):
     )
     assert out.returncode == 2
     assert "--seeds gives 3 counts for 2 presets" in out.stderr
+
+
+def test_verification_queue_benchmark_end_to_end():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "verification_queue.py"), "--agents", "1", "--runs", "1",
+         "--envs", "CartPole-v1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.startswith("CartPole-v1 "))
+    assert row.split()[-1] == "consistent" and float(row.split()[1]) > 0

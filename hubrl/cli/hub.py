@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubrl.cli.options import add_hub_options, stderr
+from hubrl.cli.options import add_hub_options, positive, stderr
+from hubrl.defaults import EVAL_TIME_LIMIT, VERIFY_MEMORY_BYTES
 
 
 def register(sub) -> None:
@@ -36,6 +37,16 @@ def register(sub) -> None:
                    help="serve HTTPS with this PEM certificate (chain), so tokens do not cross the network in clear; "
                         "clients trust it with SSL_CERT_FILE=CERTFILE")
     q.add_argument("--keyfile", type=Path, default=None, help="the certificate's private key (PEM), unless in CERTFILE")
+    v = q.add_argument_group("verifier", "the Hub re-evaluates every pushed claim itself, one bounded child process "
+                                         "at a time, and shows 'verified' only from its own verdicts")
+    v.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="do not check claimed scores (pages show verdicts already stored)")
+    v.add_argument("--verify-memory", type=positive, default=None, metavar="MIB",
+                   help=f"address space of each check, MiB (default {VERIFY_MEMORY_BYTES >> 20})")
+    v.add_argument("--verify-cpu", type=positive, default=None, metavar="SECONDS",
+                   help=f"CPU time of each check (default {EVAL_TIME_LIMIT:g})")
+    v.add_argument("--verify-time", type=positive, default=None, metavar="SECONDS",
+                   help=f"wall-clock time of each check (default {EVAL_TIME_LIMIT:g})")
     q.set_defaults(func=cmd_hub_serve)
     q = hub_sub.add_parser("token", help="create a user (if new) and print a new write token for it")
     q.add_argument("user", metavar="USER")
@@ -63,10 +74,22 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_hub_serve(args: argparse.Namespace) -> int:
-    from hubrl.server import default_data_dir, serve
+    from dataclasses import replace
 
+    from hubrl.ranking.sandbox import SandboxLimits
+    from hubrl.server import VerifierOptions, default_data_dir, serve
+
+    changes = {name: value for name, value in (("memory_bytes", args.verify_memory and args.verify_memory << 20),
+                                               ("cpu_seconds", args.verify_cpu), ("wall_seconds", args.verify_time))
+               if value}
+    try:
+        limits = replace(SandboxLimits(), **changes)
+    except ValueError as err:
+        from hubrl.errors import ConfigError
+
+        raise ConfigError(f"--verify-*: {err}") from None
     serve(host=args.host, port=args.port, data_dir=args.data or default_data_dir(), certfile=args.certfile,
-          keyfile=args.keyfile)
+          keyfile=args.keyfile, verifier=VerifierOptions(enabled=args.verify, limits=limits))
     return 0
 
 

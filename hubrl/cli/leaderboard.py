@@ -16,7 +16,12 @@ LEADERBOARD_EPILOG = """examples:
 
 Claims are flagged as impossible (above the env's best possible return, e.g. 500 on CartPole-v1) or, with
 --verify, as far outside the measured range: |claimed mean - measured mean| > max(3 x measured std, 5% of the env's
-return range), measured over 10 seeded episodes (seeds 0..9, the env's max_t).
+return range), measured over 10 seeded episodes (seeds 0..9, the env's max_t, the standard game: a config.json's
+env options other than the observation spec are refused).
+
+"verified" is only ever a check hubrl ran: this command's --verify, or the local Hub's own verifier (hubrl hub
+serve checks every pushed claim; its verdicts come with the listing). What a repo says about itself (a
+hubrl_verification record in results.json, verified: true on its card) is shown as self-reported.
 """
 
 SUBMIT_EPILOG = """examples:

@@ -142,6 +142,10 @@ def judge_claim(env_id: str, claimed_mean: float | None, claimed_std: float | No
     return flags
 
 
+HUB = "the Hub"
+"""``Verification.checked_by`` of the local Hub's own checks (:mod:`hubrl.server.verifier`)."""
+
+
 @dataclass
 class Verification(ScoredRecord):
     """hubrl's re-evaluation of one agent, next to what its card claims."""
@@ -164,9 +168,47 @@ class Verification(ScoredRecord):
     max_steps: int | None = None
     flags: list[str] = field(default_factory=list)
     """Why the claim is not credible (impossible, or far outside the measured range); empty: consistent."""
+    commit: str | None = None
+    """The commit checked (the local Hub's verifier keys its verdicts by it)."""
+    checked_by: str = "this run"
+    """Who ran the check: ``this run`` (``--verify`` in this process) or ``the Hub`` (the local Hub's verifier)."""
 
     def _mean_std(self) -> tuple[float | None, float | None]:
         return self.mean_reward, self.std_reward
+
+    @classmethod
+    def from_json(cls, data: Any) -> Verification:
+        """A verification from its :meth:`to_json` (the computed values are recomputed, not read).
+
+        Raises:
+            ValueError: not a verification record (a field missing or of the wrong type).
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("repo_id"), str) \
+                or not isinstance(data.get("env_id"), str):
+            raise ValueError("not a verification record")
+        out = cls(repo_id=data["repo_id"], env_id=data["env_id"])
+        numbers = ("claimed_mean", "claimed_std", "mean_reward", "std_reward")
+        for name in numbers:
+            value = data.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{name} is not a number")
+            setattr(out, name, None if value is None else float(value))
+        for name in ("error", "format", "commit", "checked_by"):
+            value = data.get(name, getattr(out, name))
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} is not text")
+            setattr(out, name, value)
+        for name, kind in (("n_episodes", int), ("seed", int), ("max_steps", (int, type(None)))):
+            value = data.get(name, getattr(out, name))
+            if isinstance(value, bool) or not isinstance(value, kind):
+                raise ValueError(f"{name} is not a whole number")
+            setattr(out, name, value)
+        for name, kind in (("seeds", int), ("episode_returns", (int, float)), ("flags", str)):
+            value = data.get(name, [])
+            if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+                raise ValueError(f"{name} is not a list")
+            setattr(out, name, list(value))
+        return out
 
     @property
     def ok(self) -> bool:
@@ -270,10 +312,11 @@ class Claim(ScoredRecord):
         """One line for people: what was checked, by whom, with the measured numbers."""
         v = self.verification
         if v is not None:
+            by = f" by {HUB}" if v.checked_by == HUB else ""
             if v.error:
-                return f"hubrl could not verify it: {v.error}"
+                return f"{HUB if by else 'hubrl'} could not verify it: {v.error}"
             measured = format_metric(v.mean_reward, v.std_reward)
-            return f"{'flagged' if v.flags else 'verified'} (hubrl measured {measured})"
+            return f"{'flagged' if v.flags else 'verified'}{by} (hubrl measured {measured})"
         if self.self_reported:
             return f"self-reported: {self.self_reported}"
         return "not verified"

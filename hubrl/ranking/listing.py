@@ -1,6 +1,8 @@
 """The course leaderboard, read the way the course reads it.
 
 List the Hub models tagged with the exact env id, read each repo once as a :class:`~hubrl.ranking.claims.Claim`
+(with the Hub's own verdict on its commit, where a local Hub's verifier made one: "verified" comes only from there
+or from a ``--verify`` this process runs)
 (the first metric of the card's model-index, ``"X +/- Y"``, a lone number meaning std 0) and order them with
 :func:`~hubrl.ranking.claims.rank`, the same order the local Hub's leaderboard page and ``hubrl submit`` use. Cards
 the leaderboard cannot rank (no model-index, an unparseable value such as ``"abc"``, unreadable front matter, a
@@ -16,7 +18,8 @@ from pathlib import Path
 
 from hubrl.card import read_front_matter
 from hubrl.errors import CardError, ConfigError, first_line
-from hubrl.ranking.claims import Claim, env_sources, rank, read_claim
+from hubrl.ranking.claims import HUB, Claim, Verification, env_sources, rank, read_claim
+from hubrl.untrusted import MAX_JSON_BYTES, UntrustedFileError, parse_json
 
 from hubrl.connection import HubConnection
 
@@ -96,15 +99,31 @@ def _claims(client: HubConnection, infos: list, board: str, *, cache_dir) -> lis
             files = {name: _json_file(client, info, name, cache_dir=cache_dir)
                      for name in ("results.json", "hyperparameters.json")}
         last = info.last_modified.isoformat() if getattr(info, "last_modified", None) else None
-        return read_claim(info.id, metadata=meta, card_error=error, has_card=has_card,
-                          results=files.get("results.json"), hyperparameters=files.get("hyperparameters.json"),
-                          private=getattr(info, "private", None), sha=getattr(info, "sha", None),
-                          last_modified=last, board=board)
+        claim = read_claim(info.id, metadata=meta, card_error=error, has_card=has_card,
+                           results=files.get("results.json"), hyperparameters=files.get("hyperparameters.json"),
+                           private=getattr(info, "private", None), sha=getattr(info, "sha", None),
+                           last_modified=last, board=board)
+        claim.verification = hub_verification(info)
+        return claim
 
     if not infos:
         return []
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(infos))) as pool:
         return list(pool.map(one, infos))
+
+
+def hub_verification(info) -> Verification | None:
+    """The Hub's own verdict on a listed model's commit (a local Hub's ``hubrlVerification``; see
+    :mod:`hubrl.server.verifier`), or None: what the repo's files say about themselves never counts."""
+    record = getattr(info, "hubrlVerification", None)
+    try:
+        verification = Verification.from_json(record)
+    except ValueError:
+        return None
+    if verification.repo_id != info.id or verification.commit is None or verification.commit != info.sha:
+        return None
+    verification.checked_by = HUB
+    return verification
 
 
 def _card_metadata(client: HubConnection, info, *, cache_dir) -> tuple[dict | None, str | None, bool]:
@@ -132,7 +151,7 @@ def _card_metadata(client: HubConnection, info, *, cache_dir) -> tuple[dict | No
         return None, str(err), True
 
 
-MAX_METADATA_BYTES = 1 << 20
+MAX_METADATA_BYTES = MAX_JSON_BYTES
 """Largest results.json / hyperparameters.json / README.md the listing reads (someone else's files)."""
 
 
@@ -151,9 +170,7 @@ def _text_file(client: HubConnection, info, name: str, *, cache_dir) -> str | Ex
 
 
 def _json_file(client: HubConnection, info, name: str, *, cache_dir):
-    """A listed repo's JSON file, or None when it is absent, too large or not JSON."""
-    import json
-
+    """A listed repo's JSON file, or None when it is absent, too large, too deep or not JSON."""
     siblings = getattr(info, "siblings", None)
     if siblings is not None and name not in {s.rfilename for s in siblings}:
         return None
@@ -161,6 +178,6 @@ def _json_file(client: HubConnection, info, name: str, *, cache_dir):
     if isinstance(text, Exception):
         return None
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return parse_json(text, what=name)
+    except UntrustedFileError:
         return None

@@ -47,14 +47,16 @@ def format_verifications(entries: list[LeaderboardEntry]) -> str:
         return ""
     width = max(24, *(len(e.repo_id) for e in verified))
     lines = [f"verification: {len(verified)} agents re-evaluated over {VERIFY_EPISODES} seeded episodes "
-             f"(seeds {VERIFY_SEED}..{VERIFY_SEED + VERIFY_EPISODES - 1}), flagged when "
-             "|claimed - measured mean| > max(3 x measured std, 5% of the return range)",
-             f"{'rank':>4}  {'repo':<{width}}  {'claimed':>18}  {'measured':>18}  {'score':>8}  verdict"]
+             f"(seeds {VERIFY_SEED}..{VERIFY_SEED + VERIFY_EPISODES - 1}) by this run (--verify) or by the Hub's own "
+             "verifier, flagged when |claimed - measured mean| > max(3 x measured std, 5% of the return range)",
+             f"{'rank':>4}  {'repo':<{width}}  {'claimed':>18}  {'measured':>18}  {'score':>8}  {'checked by':<10}  "
+             "verdict"]
     for e in verified:
         v = e.verification
-        claimed = f"{e.mean:.2f} +/- {e.std:.2f}"
+        claimed = f"{e.mean:.2f} +/- {e.std:.2f}" if e.mean is not None and e.std is not None else "-"
         measured = f"{v.mean_reward:.2f} +/- {v.std_reward:.2f}" if v.ok else "-"
         verdict = (f"cannot load: {v.error}" if v.error else
                    ("FLAGGED: " + "; ".join(v.flags)) if v.flags else "consistent")
-        lines.append(f"{e.rank:>4}  {e.repo_id:<{width}}  {claimed:>18}  {measured:>18}  {_num(v.score)}  {verdict}")
+        lines.append(f"{e.rank if e.rank is not None else '-':>4}  {e.repo_id:<{width}}  {claimed:>18}  "
+                     f"{measured:>18}  {_num(v.score)}  {v.checked_by:<10}  {verdict}")
     return "\n".join(lines)

@@ -3,8 +3,12 @@
 :func:`verify_agent` loads one repo safely (:func:`hubrl.loading.load_from_hub`) and re-evaluates it with hubrl's
 protocol (10 episodes, seeds 0..9, the env's ``max_t``); :func:`verify_entries` does so for the top of a listing.
 A verification is a :class:`VerifyJob` (picklable: the repo, the claim, the Hub client, the cache) run by
-:func:`verify_job`; :func:`run_verifications` is the one place that decides where jobs run (here, or in a pool of
-``spawn`` processes), so another executor is one more branch there.
+:func:`verify_job`; :func:`run_verifications` decides where jobs run: here, or wherever
+:func:`hubrl.cluster.run_tasks` runs jobs (``spawn`` processes, or a Ray cluster). :func:`verified` is the
+measurement itself, shared with the local Hub's bounded verifier (:mod:`hubrl.ranking.sandbox`). Only the standard
+game of the env id is played: a repo's config.json contributes a validated observation spec and nothing else, so no
+option of its own (an episode cap, a render mode) reaches the env; an evaluation past its wall-clock limit is an
+error.
 
 Verification never sets the Hub's EvalResult ``verified`` flag (only the Hub does that); see
 :func:`hubrl.ranking.check_submission` for recording it in a repo.
@@ -12,20 +16,20 @@ Verification never sets the Hub's EvalResult ``verified`` flag (only the Hub doe
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hubrl.connection import HubConnection
-from hubrl.defaults import DEFAULT_VERIFY_TOP, VERIFY_EPISODES, VERIFY_SEED
+from hubrl.defaults import DEFAULT_VERIFY_TOP, EVAL_TIME_LIMIT, VERIFY_EPISODES, VERIFY_SEED
 from hubrl.errors import ConfigError, HubrlError, first_line
 from hubrl.ranking.claims import Verification, judge_claim
 
 if TYPE_CHECKING:
     from hubrl.ranking.claims import Claim as LeaderboardEntry
+    from hubrl.records import Agent
 
 
 def verify_agent(
@@ -38,26 +42,40 @@ def verify_agent(
     n_eval_episodes: int = VERIFY_EPISODES,
     seed: int = VERIFY_SEED,
     client: HubConnection | None = None,
+    time_limit: float | None = EVAL_TIME_LIMIT,
 ) -> Verification:
     """Load ``repo_id`` safely and re-evaluate it with hubrl's seeded protocol; never raises for a bad agent.
 
     The numbers equal ``evaluate_agent(load_from_hub(repo_id).policy, env_id, n_eval_episodes=10, seed=0,
-    max_steps=ENVS[env_id].max_t)``. An agent that cannot be loaded or evaluated comes back with ``error`` set.
+    max_steps=ENVS[env_id].max_t)``: the standard game of ``env_id`` (no option of the repo reaches the env; only a
+    validated observation spec is read from it). An agent that cannot be loaded or evaluated, or takes longer than
+    ``time_limit`` seconds, comes back with ``error`` set.
     """
-    from hubrl.envs import env_info
-    from hubrl.evaluate import evaluate_agent
     from hubrl.loading import load_from_hub
 
-    result = Verification(repo_id=repo_id, env_id=env_id, claimed_mean=claimed_mean, claimed_std=claimed_std,
-                          seed=seed)
+    return verified(lambda: load_from_hub(repo_id, client=client or HubConnection(), cache_dir=cache_dir),
+                    Verification(repo_id=repo_id, env_id=env_id, claimed_mean=claimed_mean, claimed_std=claimed_std,
+                                 seed=seed),
+                    n_eval_episodes=n_eval_episodes, time_limit=time_limit)
+
+
+def verified(load: Callable[[], Agent], result: Verification, *, n_eval_episodes: int = VERIFY_EPISODES,
+             time_limit: float | None = EVAL_TIME_LIMIT) -> Verification:
+    """``result`` filled in: the agent ``load()`` returns, evaluated with the seeded protocol on ``result.env_id`` and
+    judged against the claim; ``error`` set (never raised) when it cannot be loaded or played. What
+    :func:`verify_agent` and the local Hub's bounded verifier (:mod:`hubrl.ranking.sandbox`) both run."""
+    from hubrl.envs import env_info
+    from hubrl.evaluate import evaluate_agent
+
+    env_id = result.env_id
     try:
         info = env_info(env_id)
-        agent = load_from_hub(repo_id, client=client or HubConnection(), cache_dir=cache_dir)
+        agent = load()
         result.format = agent.format
         if agent.env_id != env_id:
             raise ConfigError(f"the agent plays {agent.env_id}, not {env_id}")
         evaluation = evaluate_agent(agent.policy, env_id, n_eval_episodes=n_eval_episodes, max_steps=info.max_t,
-                                    seed=seed)
+                                    seed=result.seed, time_limit=time_limit)
     except HubrlError as err:
         result.error = str(err)
         return result
@@ -67,7 +85,8 @@ def verify_agent(
     result.mean_reward, result.std_reward = evaluation.mean_reward, evaluation.std_reward
     result.n_episodes, result.seeds = evaluation.n_eval_episodes, evaluation.seeds
     result.episode_returns, result.max_steps = evaluation.episode_returns, evaluation.max_steps
-    result.flags = judge_claim(env_id, claimed_mean, claimed_std, evaluation.mean_reward, evaluation.std_reward)
+    result.flags = judge_claim(env_id, result.claimed_mean, result.claimed_std, evaluation.mean_reward,
+                               evaluation.std_reward)
     return result
 
 
@@ -95,11 +114,11 @@ class VerifyJob:
 
 def verify_job(job: VerifyJob) -> Verification:
     """Run one job in a worker: single-threaded numerics first, so workers side by side do not oversubscribe."""
-    _single_threaded()
+    single_threaded()
     return job.run()
 
 
-def _single_threaded() -> None:
+def single_threaded() -> None:
     import sys
 
     from threadpoolctl import threadpool_limits
@@ -114,35 +133,24 @@ def run_verifications(jobs: list[VerifyJob], *, workers: int | None = None,
                       ray_address: str | None = None) -> list[Verification]:
     """Run ``jobs`` and return their verifications in the same order.
 
-    ``min(workers or len(jobs), os.cpu_count())`` ``spawn`` processes run them; with a single worker they run in
-    this process instead (the numbers are the same: evaluation depends only on the weights and the seeds). With
-    ``ray_address`` (a Ray cluster's HEAD:PORT) each job is one Ray task running the same :func:`verify_job`
-    (:func:`hubrl.cluster.run_tasks`), so verdicts and numbers are the local ones. A job whose worker dies comes back
-    with ``error`` set.
+    Jobs run where :func:`hubrl.cluster.run_tasks` runs them: ``min(workers or len(jobs), os.cpu_count())``
+    ``spawn`` processes, or one Ray task each on the cluster at ``ray_address`` (a Ray cluster's HEAD:PORT), every
+    one running the same :func:`verify_job`, so verdicts and numbers are the local ones. With a single local worker
+    they run in this process instead (the numbers are the same: evaluation depends only on the weights and the
+    seeds). A job whose worker dies comes back with ``error`` set.
 
     Raises:
         ClusterError: ``ray_address`` is given but Ray is not installed or the cluster cannot be reached.
     """
-    if ray_address:
-        from hubrl.cluster import run_tasks
+    from hubrl.cluster import run_tasks
 
-        outcomes = {o.index: o for o in run_tasks(verify_job, jobs, address=ray_address,
-                                                  names=[f"verify {job.repo_id}" for job in jobs])}
-        return [outcomes[i].value if outcomes[i].ok else job.failed(f"the verification task failed: {outcomes[i].error}")
-                for i, job in enumerate(jobs)]
     n_workers = max(1, min(workers or len(jobs), len(jobs), os.cpu_count() or 1))
-    if n_workers == 1:  # nothing to run beside: skip the process start-up (same code, same numbers)
-        return [job.run() for job in jobs]
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-        futures = [pool.submit(verify_job, job) for job in jobs]
-        results = []
-        for job, future in zip(jobs, futures):
-            try:
-                results.append(future.result())
-            except Exception as err:  # the worker itself died
-                results.append(job.failed(first_line(err)))
-    return results
+    if not ray_address and n_workers == 1:
+        return [job.run() for job in jobs]  # nothing to run beside: skip the process start-up (same numbers)
+    outcomes = {o.index: o for o in run_tasks(verify_job, jobs, address=ray_address, workers=n_workers,
+                                              names=[f"verify {job.repo_id}" for job in jobs])}
+    return [outcomes[i].value if outcomes[i].ok else job.failed(outcomes[i].error or "no answer")
+            for i, job in enumerate(jobs)]
 
 
 def verify_entries(

@@ -16,7 +16,8 @@ What it implements (model repositories; ``{repo}`` is ``namespace/name``, ``{rev
                                                 id, ...; descending unless ``direction=1``; id ascending without
                                                 ``sort``), ``limit``, ``full``, ``cardData``, ``expand``;
                                                 ``Link: <...>; rel="next"`` pagination with a ``cursor``
-``GET  /api/models/{repo}[/revision/{rev}]``    model_info / repo_info / repo_exists (``blobs=true`` adds sizes)
+``GET  /api/models/{repo}[/revision/{rev}]``    model_info / repo_info / repo_exists (``blobs=true`` adds sizes;
+                                                ``hubrlVerification``: the Hub's own verdict on the commit)
 ``GET  /api/models/{repo}/tree/{rev}[/{path}]`` list_repo_tree / list_repo_files (``recursive``; paginated)
 ``POST /api/models/{repo}/paths-info/{rev}``    get_paths_info
 ``GET  /api/models/{repo}/commits/{rev}``       list_repo_commits (newest first; paginated)
@@ -57,13 +58,15 @@ what), :mod:`~hubrl.server.web` (the HTTP layer: refusals to statuses, bodies, r
 :mod:`~hubrl.server.routes` (one module per resource), :mod:`~hubrl.server.render` (safe card HTML),
 :mod:`~hubrl.server.pages` (the pages), :mod:`~hubrl.server.app` (the Starlette application),
 :mod:`~hubrl.server.connections` (header deadlines, descriptor limit), :mod:`~hubrl.server.serving` (uvicorn:
-LocalHub, serve).
+LocalHub, serve), :mod:`~hubrl.server.claims` (what a commit claims, read once), :mod:`~hubrl.server.verifier`
+(the Hub's own check of every claimed score, in a bounded child, verdicts stored by commit).
 """
 
 from hubrl.server.auth import create_token
 from hubrl.server.classroom import create_class_tokens
 from hubrl.server.serving import LocalHub, default_data_dir, serve
 from hubrl.server.state import DEFAULT_MAX_BODY_BYTES, ConnectionLimits
+from hubrl.server.verifier import VerifierOptions
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "ConnectionLimits", "LocalHub", "create_class_tokens", "create_token",
-           "default_data_dir", "serve"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ConnectionLimits", "LocalHub", "VerifierOptions", "create_class_tokens",
+           "create_token", "default_data_dir", "serve"]

@@ -7,12 +7,13 @@ script (the CSP header of :mod:`hubrl.server.web` forbids it).
 
 A model is read once per commit as a :class:`~hubrl.ranking.claims.Claim` (its env, its claim as the course
 leaderboard reads it, its problems) and ordered by :func:`~hubrl.ranking.claims.rank`: ``hubrl leaderboard`` and
-``hubrl submit`` read and rank the same way. What a repo says about its own verification is shown as self-reported.
+``hubrl submit`` read and rank the same way. "Verified" and "flagged" come only from the Hub's own verifier
+(:mod:`hubrl.server.verifier`, keyed by commit); what a repo says about its own verification is shown as
+self-reported.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -20,17 +21,17 @@ from urllib.parse import quote
 import jinja2
 
 from hubrl.envs.facts import ENVS, UNIT4_ENVS
-from hubrl.ranking.claims import Claim, rank, read_claim
+from hubrl.ranking.claims import Claim, rank
 from hubrl.server.cache import per_commit
+from hubrl.server.claims import commit_claim, read_text
 from hubrl.server.errors import HubServerError, RepoNotFound
 from hubrl.server.naming import check_name
 from hubrl.server.render import render_card
 from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
+from hubrl.server.verifier import verification_for
 
 MAX_CARD_BYTES = 1 << 20
-MAX_JSON_BYTES = 4 << 20
-"""Largest results.json / hyperparameters.json / config.json a page reads (bigger ones count as absent)."""
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("hubrl.server", "templates"),
@@ -80,36 +81,9 @@ class ModelSummary:
         return f"/{self.repo_id}/resolve/{self.commit.id}/{quote(path)}"
 
 
-def _read_text(hub: ServerState, repo_id: str, commit: Commit, path: str, limit: int) -> str | None:
-    entry = commit.files.get(path)
-    if entry is None or entry.size > limit:
-        return None
-    with hub.storage.open_blob(repo_id, entry.oid) as f:
-        return f.read(limit).decode("utf-8", "replace")
-
-
-def _read_json(hub: ServerState, repo_id: str, commit: Commit, path: str) -> Any:
-    text = _read_text(hub, repo_id, commit, path, MAX_JSON_BYTES)
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-
-
 @per_commit(4096)
 def _summarize(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
-    repo_id = meta.id
-    info = hub.card(repo_id, commit)
-    claim = read_claim(repo_id, metadata=info.card_data, card_error=info.error,
-                       has_card="README.md" in commit.files,
-                       results=_read_json(hub, repo_id, commit, "results.json"),
-                       hyperparameters=_read_json(hub, repo_id, commit, "hyperparameters.json"),
-                       config=_read_json(hub, repo_id, commit, "config.json"),
-                       private=meta.private, sha=commit.id, last_modified=commit.date)
-    claim.tags = list(info.tags)
-    summary = ModelSummary(claim=claim, commit=commit)
+    summary = ModelSummary(claim=commit_claim(hub, meta, commit), commit=commit)
     files = sorted(commit.files.items())
     summary.files = [(p, e.size) for p, e in files]
     videos = [p for p, _ in files if p.lower().endswith((".mp4", ".webm"))]
@@ -118,6 +92,15 @@ def _summarize(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary
     summary.curve = "training_curve.png" if "training_curve.png" in commit.files else (
         next((p for p in images if "curve" in p), None))
     return summary
+
+
+def _checked(hub: ServerState, summary: ModelSummary) -> ModelSummary:
+    """The summary with the Hub's own verdict on its commit attached (a copy: summaries are cached, verdicts come
+    later)."""
+    from dataclasses import replace
+
+    verification = verification_for(hub, summary.repo_id, summary.commit.id)
+    return summary if verification is None else replace(summary, claim=summary.claim.with_verification(verification))
 
 
 def _public_models(hub: ServerState, request: PageRequest) -> list[ModelSummary]:
@@ -130,7 +113,7 @@ def _public_models(hub: ServerState, request: PageRequest) -> list[ModelSummary]
             commit = hub.storage.resolve(meta.id, "main")
         except HubServerError:
             continue  # deleted meanwhile
-        out.append(_summarize(hub, meta, commit))
+        out.append(_checked(hub, _summarize(hub, meta, commit)))
     return out
 
 
@@ -192,8 +175,8 @@ def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str
     if meta.private and hub.tokens.user_for(request.token) != meta.namespace:
         raise RepoNotFound(f"There is no model {repo_id} on this Hub.")
     commit = hub.storage.resolve(repo_id, "main")
-    summary = _summarize(hub, meta, commit)
-    text = _read_text(hub, repo_id, commit, "README.md", MAX_CARD_BYTES)
+    summary = _checked(hub, _summarize(hub, meta, commit))
+    text = read_text(hub, repo_id, commit, "README.md", MAX_CARD_BYTES)
     card_html = render_card(text, repo_id=repo_id, commit_id=commit.id) if text else ""
     return _render(
         "model.html",

@@ -25,6 +25,7 @@ from hubrl.server.app import create_app
 from hubrl.server.connections import default_max_waiting, guarded_h11, raise_descriptor_limit
 from hubrl.server.errors import DataDirInUse
 from hubrl.server.state import DEFAULT_MAX_BODY_BYTES, ConnectionLimits, ServerState
+from hubrl.server.verifier import VerifierOptions
 
 logger = logging.getLogger("hubrl.server")
 
@@ -42,13 +43,14 @@ class _Running:
 
     def __init__(self, host: str, port: int, data_dir: str | Path, *, page_size: int, max_body_bytes: int,
                  limits: ConnectionLimits, certfile: str | Path | None, keyfile: str | Path | None,
-                 verbose: bool = False):
+                 verbose: bool = False, verifier: VerifierOptions | None = None):
         if keyfile is not None and certfile is None:
             raise HubError("A key file without a certificate: pass the certificate too (--certfile).")
         raise_descriptor_limit()
         try:
             # locks the data directory
-            self.state = ServerState(data_dir, page_size=page_size, max_body_bytes=max_body_bytes, limits=limits)
+            self.state = ServerState(data_dir, page_size=page_size, max_body_bytes=max_body_bytes, limits=limits,
+                                     verifier=verifier)
         except DataDirInUse as err:
             raise HubError(str(err)) from None
         try:
@@ -107,6 +109,8 @@ class LocalHub:
         max_body_bytes: the largest request body (a commit carries its files base64-encoded, about 1.33x).
         limits: deadlines for request heads and bodies, and the cap on connections waiting for a request.
         certfile, keyfile: a PEM certificate (chain) and its private key (unless certfile holds it), to speak HTTPS.
+        verifier: check every pushed claim with the Hub's own verifier (:mod:`hubrl.server.verifier`) under these
+            options; None (the default here, unlike :func:`serve`): no checks, pages show stored verdicts only.
 
     Raises:
         HubError: the data directory is in use by another server, the address cannot be bound, or the
@@ -129,8 +133,10 @@ class LocalHub:
         limits: ConnectionLimits | None = None,
         certfile: str | Path | None = None,
         keyfile: str | Path | None = None,
+        verifier: VerifierOptions | None = None,
     ):
         self.data_dir = Path(data_dir)
+        self.verifier = verifier
         self.host, self.port = host, port
         self.page_size, self.max_body_bytes = page_size, max_body_bytes
         self.limits = limits or ConnectionLimits()
@@ -151,7 +157,7 @@ class LocalHub:
             return self
         running = _Running(self.host, self.port, self.data_dir, page_size=self.page_size,
                            max_body_bytes=self.max_body_bytes, limits=self.limits, certfile=self.certfile,
-                           keyfile=self.keyfile)
+                           keyfile=self.keyfile, verifier=self.verifier)
         self._thread = threading.Thread(target=running.run, name="hubrl-hub", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 30
@@ -200,11 +206,13 @@ def serve(
     certfile: str | Path | None = None,
     keyfile: str | Path | None = None,
     verbose: bool = False,
+    verifier: VerifierOptions | None = VerifierOptions(),
 ) -> None:
     """Serve the Hub in the foreground until interrupted (Ctrl-C or SIGTERM).
 
     Prints ``Hub listening on http[s]://HOST:PORT`` once the socket accepts connections. The arguments are
-    :class:`LocalHub`'s; ``verbose`` logs one line per request.
+    :class:`LocalHub`'s; ``verbose`` logs one line per request. The Hub's own
+    verifier is on unless ``verifier`` is None or disabled.
 
     Raises:
         HubError: the data directory is in use, the address cannot be bound, or the certificate cannot be used.
@@ -214,7 +222,8 @@ def serve(
     """
     data_dir = data_dir if data_dir is not None else default_data_dir()
     running = _Running(host, port, data_dir, page_size=page_size, max_body_bytes=max_body_bytes,
-                       limits=limits or ConnectionLimits(), certfile=certfile, keyfile=keyfile, verbose=verbose)
+                       limits=limits or ConnectionLimits(), certfile=certfile, keyfile=keyfile, verbose=verbose,
+                       verifier=verifier)
     print(f"Hub listening on {running.endpoint}", flush=True)
     try:
         running.run()

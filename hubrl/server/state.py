@@ -9,6 +9,7 @@ from hubrl.server.auth import TokenStore
 from hubrl.server.cache import per_commit
 from hubrl.server.cards import MAX_FRONT_MATTER_BYTES, CardInfo, card_info
 from hubrl.server.storage import Commit, Storage
+from hubrl.server.verifier import VerificationStore, Verifier, VerifierOptions
 
 DEFAULT_MAX_BODY_BYTES = 1 << 30
 
@@ -36,10 +37,11 @@ class ConnectionLimits:
 
 
 class ServerState:
-    """One data directory's storage (locked while the server runs) and tokens, the listing page size and limits."""
+    """One data directory's storage (locked while the server runs) and tokens, the listing page size and limits,
+    the Hub's own verdicts on claimed scores and, when enabled, the verifier that makes them."""
 
     def __init__(self, data_dir: str | Path, *, page_size: int = 1000, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                 limits: ConnectionLimits | None = None):
+                 limits: ConnectionLimits | None = None, verifier: VerifierOptions | None = None):
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         if max_body_bytes < 1:
@@ -50,8 +52,13 @@ class ServerState:
         self.limits = limits or ConnectionLimits()
         self.storage = Storage(data_dir)
         self.tokens = TokenStore(data_dir)
+        self.verifications = VerificationStore(data_dir)
+        self.verifier = Verifier(self, verifier.limits).start() if verifier and verifier.enabled else None
+        """Verifies every pushed claim (:mod:`hubrl.server.verifier`); None when the Hub runs without checks."""
 
     def close(self) -> None:
+        if self.verifier is not None:
+            self.verifier.stop()
         self.storage.close()
 
     @per_commit(4096)

@@ -1,4 +1,7 @@
-"""Model info and listing: ``GET /api/models/{repo}[/revision/{rev}]`` and ``GET /api/models``."""
+"""Model info and listing: ``GET /api/models/{repo}[/revision/{rev}]`` and ``GET /api/models``.
+
+Full entries carry ``hubrlVerification``, the Hub's own verdict on the commit (:mod:`hubrl.server.verifier`), when
+there is one; ``hubrl leaderboard`` reads "verified" from it and from nothing a repo holds."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from hubrl.server.access import Caller
 from hubrl.server.errors import HubServerError, InvalidRequest, RepoNotFound
 from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
+from hubrl.server.verifier import verification_for
 from hubrl.server.web import MODEL_API, flag, json_response, next_page, path_param, repo_param
 
 _MODEL_SORTS = {
@@ -59,6 +63,10 @@ def _model_json(state: ServerState, meta: RepoMeta, commit: Commit, *, full: boo
                 for p, e in sorted(commit.files.items())
             ],
         )
+    if full:
+        verification = verification_for(state, meta.id, commit.id)
+        if verification is not None:  # the Hub's own check (never something the repo says)
+            item["hubrlVerification"] = verification.to_json()
     if card and info.card_data is not None:
         item["cardData"] = info.card_data
     if card and info.model_index is not None:
