@@ -158,11 +158,12 @@ class Served:
         self.tree, self.data = tree, work / "hub"
         self.env = {**os.environ, "PYTHONPATH": str(tree), "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
         self.env.pop("HF_TOKEN", None)
+        self.cwd = work  # not this folder: python -m puts the current folder first on sys.path
         token = subprocess.run([sys.executable, "-m", "hubrl.cli", "hub", "token", USER, "--data", str(self.data)],
-                               env=self.env, capture_output=True, text=True, check=True)
+                               env=self.env, capture_output=True, text=True, check=True, cwd=self.cwd)
         self.token = token.stdout.strip()
         self.proc = subprocess.Popen([sys.executable, "-m", "hubrl.cli", "hub", "serve", "--port", "0", "--data",
-                                      str(self.data)], env=self.env, stdout=subprocess.PIPE, text=True)
+                                      str(self.data)], env=self.env, stdout=subprocess.PIPE, text=True, cwd=self.cwd)
         line = self.proc.stdout.readline()
         self.endpoint = line.strip().removeprefix("Hub listening on ")
         if not self.endpoint.startswith("http"):
@@ -191,7 +192,7 @@ class Served:
         start = time.perf_counter()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             proc = subprocess.Popen([sys.executable, "-m", "hubrl.cli", *args, "--endpoint", self.endpoint],
-                                    env=env, stdout=out, stderr=err, preexec_fn=limits)
+                                    env=env, stdout=out, stderr=err, preexec_fn=limits, cwd=self.cwd)
             deadline = start + WALL_CAP
             while True:
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -249,7 +250,9 @@ def _row(html: str, repo_id: str) -> str:
 
 
 def run_tree(label: str, tree: Path, work: Path, big: bool, server_wait: float) -> None:
-    print(f"\n== {label}: {tree}")
+    probe = subprocess.run([sys.executable, "-c", "import hubrl; print(hubrl.__file__)"], cwd=work.parent,
+                           env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True, check=True)
+    print(f"\n== {label}: {tree} (hubrl imported from {probe.stdout.strip()})")
     work.mkdir(parents=True)
     hub = Served(tree, work)
     try:
@@ -258,14 +261,18 @@ def run_tree(label: str, tree: Path, work: Path, big: bool, server_wait: float) 
         repos = {name: hub.push(folder) for name, folder in {**clients, **claims}.items()}
         print(f"hubrl evaluate REPO under a {MEMORY_CAP >> 20} MiB address-space cap (peak uncapped: the same "
               "command without the cap, for the large files)")
-        print(f"{'attack':<22} {'rc':>4} {'seconds':>8} {'peak MiB':>9} {'uncapped':>9} {'stderr lines':>12}  "
-              "last line")
+        print(f"{'attack':<22} {'rc':>4} {'seconds':>8} {'peak MiB':>9} {'uncapped':>9} {'fetched MiB':>11} "
+              f"{'stderr lines':>12}  last line")
         for name in clients:
-            r = hub.cli("evaluate", repos[name], home=work / "home" / name)
+            home = work / "home" / name
+            r = hub.cli("evaluate", repos[name], home=home)
+            fetched = sum(p.stat().st_size for p in (home / "hub").rglob("*")  # blobs (snapshots link to them)
+                          if p.is_file() and not p.is_symlink()) / (1 << 20)
             uncapped = "" if name not in BIG else \
                 f"{hub.cli('evaluate', repos[name], cap=False, home=work / 'home' / (name + '-free'))['peak_mib']:.0f}"
-            print(f"{name:<22} {r['rc']:>4} {r['seconds']:>8.1f} {r['peak_mib']:>9.0f} {uncapped:>9} "
+            print(f"{name:<22} {r['rc']:>4} {r['seconds']:>8.1f} {r['peak_mib']:>9.0f} {uncapped:>9} {fetched:>11.2f} "
                   f"{r['stderr_lines']:>12}  {r['last']}")
+            shutil.rmtree(home, ignore_errors=True)
         board = hub.page("/leaderboard/CartPole-v1")
         for name in ("forged-verification", "card-verified"):
             print(f"leaderboard page, {name}: {_row(board, repos[name])}")

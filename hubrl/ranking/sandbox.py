@@ -10,7 +10,8 @@ standard game of the env id, the seeded protocol, the course cap, only a validat
 It writes its :class:`~hubrl.ranking.claims.Verification` as JSON; the parent kills the whole session at the wall
 limit and turns any death into a verification with ``error`` set. Nothing here raises for a bad agent.
 
-The parent side imports the standard library only (the local Hub uses it without loading gymnasium or torch).
+The parent side loads neither gymnasium nor torch (the local Hub runs it); the child imports what playing needs only
+once its limits are set.
 """
 
 from __future__ import annotations

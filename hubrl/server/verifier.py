@@ -141,12 +141,13 @@ class Verifier:
         self.state = state
         self.limits = limits or SandboxLimits()
         self._queues: OrderedDict[str, OrderedDict[str, str]] = OrderedDict()
-        self._busy = False
+        self._busy = True  # until the start-up scan has queued what is unchecked
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hubrl-verifier", daemon=True)
 
     def start(self) -> Verifier:
+        """Scan for unchecked heads, then verify what comes, in a thread of its own."""
         self._thread.start()
         return self
 
@@ -158,7 +159,7 @@ class Verifier:
             self._cond.notify_all()
 
     def pending(self) -> int:
-        """Commits waiting, plus the one being verified."""
+        """Commits waiting, plus the one being verified (or the start-up scan, until it queued what it found)."""
         with self._cond:
             return sum(map(len, self._queues.values())) + self._busy
 
