@@ -200,29 +200,37 @@ def build_card(
         video=video,
         curve=curve if training else None,
         training_text=training_text,
-        weights_note=weights_note(weights),
+        weights_note=weights_note(weights, results.get("author_act")),
         loadable=weights.get("format", "hubrl-policy") == "hubrl-policy",
         obs_lags=(hyperparameters.get("env_options") or {}).get("obs_lags"),
         hyperparameters=[(k, _short(v)) for k, v in hyperparameters.items()],
     )
 
 
-def weights_note(weights: dict[str, Any]) -> str | None:
-    """Where the weights came from, for agents hubrl did not train (results.json ``weights``); None otherwise."""
+def weights_note(weights: dict[str, Any], author_act: dict[str, Any] | None = None) -> str | None:
+    """Where the weights came from, for agents hubrl did not train (results.json ``weights``); None otherwise.
+
+    ``author_act`` is what the author's own ``act()`` scored (results.json ``author_act``, course pushes).
+    """
     if weights.get("format") == "state-dict":
         short = str(weights.get("class_name", "Policy")).rsplit(".", 1)[-1]
-        return (f"**Loading needs the author's class.** hubrl could not rebuild `{weights.get('class_name')}` "
-                f"({weights.get('reason', 'unknown layers')}), so `model.safetensors` holds its `state_dict` (no "
-                f"pickle): `model = {short}(...)` then "
+        return (f"**Loading needs the author's class.** `model.safetensors` holds `{weights.get('class_name')}`'s "
+                f"own `state_dict` (no pickle) because {weights.get('reason', 'hubrl cannot rebuild it')}. The numbers "
+                f"above are what the author's own `act()` scored. Load it with the class: `model = {short}(...)` then "
                 "`model.load_state_dict(safetensors.torch.load_file(\"model.safetensors\"))`.")
     if weights.get("converted_from") == "model.pt":
         return ("Converted by hubrl from the course notebook's pickled `model.pt` (read without running any code "
                 "from it); the pickle is not part of this agent.")
     if weights.get("class_name"):
         check = weights.get("check") or {}
-        return (f"The author's own `{weights['class_name']}`, rebuilt by hubrl as its MLP; it gives the same action "
-                f"probabilities on {check.get('states', '?')} real states (max difference "
+        note = (f"The author's own `{weights['class_name']}`, rebuilt by hubrl as its MLP: on the "
+                f"{check.get('states', '?')} states the author's `act()` saw, it gives the probability `act()` "
+                f"reported for the action it chose (max difference "
                 f"{check.get('max_probability_difference', float('nan')):.1e}). No pickle was written.")
+        if author_act:
+            note += (f" The numbers above are hubrl's seeded protocol on this network; the author's own `act()` "
+                     f"scored {format_metric(author_act['mean_reward'], author_act['std_reward'])} on the same seeds.")
+        return note
     return None
 
 

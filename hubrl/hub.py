@@ -23,7 +23,7 @@ from hubrl.errors import (
     AgentFormatError, CardError, ConfigError, HubError, HubUnreachableError, NotAuthorizedError, RepoNotFoundError,
     RevisionNotFoundError, first_line,
 )
-from hubrl.run import CARD, RESULTS, Agent, load_run, read_json, validate_run_folder, write_card
+from hubrl.run import CARD, RESULTS, Agent, load_run, read_json, validate_run_folder
 
 HUBRL_FILES = ("config.json", "model.safetensors")
 COURSE_FILES = ("model.pt",)
@@ -189,21 +189,24 @@ class PushResult:
 
 
 def prepare_card(run_dir: Path, repo_id: str) -> str:
-    """Fill the repo id into a hubrl-generated card; a card the user edited is kept as it is.
+    """The card to commit: a hubrl-generated card rendered for ``repo_id``; a card the user edited as it is.
 
     "Generated" is :func:`hubrl.card.match_generated_card`: the card equals what hubrl renders now from the
-    folder's JSON files, for no repo, for this repo or for the repo it was last pushed to.
+    folder's JSON files, for no repo, for this repo or for the repo it was last pushed to. The folder is never
+    written: the rendered card goes into the commit only.
     """
+    from hubrl.card import build_card
+
     current = (run_dir / CARD).read_text(encoding="utf-8")
     hyper, results = read_json(run_dir / "hyperparameters.json"), read_json(run_dir / RESULTS)
     generated, _ = match_generated_card(current, hyperparameters=hyper, results=results, repo_id=repo_id)
-    return write_card(run_dir, repo_id=repo_id) if generated else current
+    return str(build_card(hyperparameters=hyper, results=results, repo_id=repo_id)) if generated else current
 
 
 def push_to_hub(
     run_dir: str | Path,
     repo_id: str,
-    *,
+    *course_args: Any,
     private: bool = False,
     revision: str | None = None,
     commit_message: str | None = None,
@@ -230,7 +233,8 @@ def push_to_hub(
         A :class:`PushResult`; ``changed`` is False when the repo already held exactly these files.
 
     Raises:
-        ConfigError: an invalid repo id.
+        ConfigError: an invalid repo id, or the course notebook's signature ``(repo_id, model, hyperparameters,
+            eval_env)`` (that is :func:`hubrl.course.push_to_hub`).
         RunFolderError: the folder is incomplete or corrupt (nothing is sent).
         CardError: the card would not show on the leaderboard (nothing is sent).
         NotAuthorizedError: the token is missing, invalid, or may not write to that namespace.
@@ -242,6 +246,12 @@ def push_to_hub(
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, ModelCard
 
+    if course_args or not isinstance(repo_id, str):
+        from hubrl.errors import course_signature_error
+
+        raise course_signature_error("hubrl.push_to_hub", "(run_dir, repo_id): a folder hubrl train wrote",
+                                     "the notebook's push_to_hub(repo_id, model, hyperparameters, eval_env)",
+                                     "from hubrl.course import push_to_hub")
     check_repo_id(repo_id)
     run_dir = validate_run_folder(run_dir, complete=True)
     results = read_json(run_dir / RESULTS)
@@ -250,8 +260,9 @@ def push_to_hub(
     problems = card_problems(card, results.get("env_id"))
     if problems:
         raise CardError(f"{run_dir / CARD} would not show on the leaderboard: {'; '.join(problems)}")
+    card_bytes = card_text.encode("utf-8")
     files = sorted(
-        (p.relative_to(run_dir).as_posix(), p.stat().st_size)
+        (p.relative_to(run_dir).as_posix(), len(card_bytes) if p == run_dir / CARD else p.stat().st_size)
         for p in run_dir.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(run_dir).parts)
     )
@@ -273,7 +284,9 @@ def push_to_hub(
         if revision and revision != "main":
             api.create_branch(repo_id, branch=revision, exist_ok=True)
         before = api.model_info(repo_id, revision=revision).sha
-        operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(run_dir / name)) for name, _ in files]
+        operations = [CommitOperationAdd(path_in_repo=name,
+                                         path_or_fileobj=card_bytes if name == CARD else str(run_dir / name))
+                      for name, _ in files]
         if delete_paths:
             held = set(api.list_repo_files(repo_id, revision=revision))
             deleted = [p for p in dict.fromkeys(delete_paths) if p in held and p not in dict(files)]

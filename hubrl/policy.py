@@ -21,7 +21,10 @@ import numpy as np
 
 from hubrl.errors import AgentFormatError, ConfigError
 
-ACTIVATIONS = ("relu", "tanh")
+ACTIVATIONS = ("relu", "tanh", "leaky_relu", "elu", "sigmoid")
+"""Hidden activations: hubrl trains with relu or tanh; the others hold course policies written with them."""
+ACTIVATION_DEFAULTS = {"leaky_relu": 0.01, "elu": 1.0}
+"""The activations that take a parameter (leaky_relu's negative_slope, elu's alpha) and torch's default for it."""
 CONFIG_FORMAT = "hubrl-policy/1"
 STATE_DICT_FORMAT = "hubrl-state-dict/1"
 """config.json of weights pushed as a module's own state_dict (hubrl.course): loading needs the author's class."""
@@ -39,6 +42,9 @@ class PolicyConfig:
     obs_norm: bool = False
     env_options: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for :func:`hubrl.envs.make_env` (e.g. ``{"obs_mode": "pixels"}`` for ALE Pong)."""
+    activation_param: float | None = None
+    """leaky_relu's negative_slope or elu's alpha (torch's default when None); None for the other activations.
+    Written to config.json only when set, so configs without it read and write as before."""
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
@@ -48,10 +54,19 @@ class PolicyConfig:
             raise ConfigError(f"hidden sizes must be positive integers, got {list(self.hidden_sizes)}")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if self.activation in ACTIVATION_DEFAULTS:
+            param = ACTIVATION_DEFAULTS[self.activation] if self.activation_param is None else self.activation_param
+            if isinstance(param, bool) or not isinstance(param, (int, float)) or not np.isfinite(param):
+                raise ConfigError(f"activation_param of {self.activation} must be a finite number, got {param!r}")
+            self.activation_param = float(param)
+        elif self.activation_param is not None:
+            raise ConfigError(f"activation {self.activation} takes no activation_param, got {self.activation_param!r}")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["hidden_sizes"] = list(self.hidden_sizes)
+        if data["activation_param"] is None:
+            del data["activation_param"]
         return {"format": CONFIG_FORMAT, **data}
 
     @classmethod
@@ -96,6 +111,7 @@ class NumpySampler:
     biases: list[np.ndarray]
     activation: str
     norm: tuple[np.ndarray, np.ndarray] | None = None
+    activation_param: float | None = None
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
         """Action logits for a batch of observations.
@@ -113,7 +129,12 @@ class NumpySampler:
             x = x @ self.weights[i]
             x += self.biases[i]  # in place: same bits as x + b, one allocation less per layer
             if i < last:
-                x = np.maximum(x, 0.0, out=x) if relu else np.tanh(x, out=x)
+                if relu:
+                    np.maximum(x, 0.0, out=x)
+                elif self.activation == "tanh":
+                    np.tanh(x, out=x)
+                else:
+                    x = hidden_activation(x, self.activation, self.activation_param)
         return x
 
     def actions(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
@@ -136,6 +157,17 @@ class NumpySampler:
         cdf = np.cumsum(z, -1)
         threshold = u[..., None] * cdf[..., -1:]
         return np.minimum((cdf < threshold).sum(-1), cdf.shape[-1] - 1)
+
+
+def hidden_activation(x: np.ndarray, name: str, param: float | None = None) -> np.ndarray:
+    """leaky_relu, elu or sigmoid of a float32 array, as torch computes them (relu and tanh run in place above)."""
+    if name == "leaky_relu":
+        return np.where(x >= 0, x, x * np.float32(param)).astype(np.float32)
+    if name == "elu":
+        return np.where(x > 0, x, np.float32(param) * np.expm1(np.minimum(x, 0))).astype(np.float32)
+    if name == "sigmoid":
+        return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+    raise ConfigError(f"unknown activation {name!r}")
 
 
 class Actor(Protocol):
@@ -195,6 +227,7 @@ class Policy:
             biases=[t[f"net.{2 * i}.bias"].copy() for i in range(n_layers)],
             activation=self.config.activation,
             norm=norm,
+            activation_param=self.config.activation_param,
         )
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -232,6 +265,21 @@ class Policy:
             shifted = logits - logits.max()
             log_prob = float(shifted[action] - np.log(np.exp(shifted).sum()))
         return action, log_prob
+
+    def to_torch(self) -> Any:
+        """This policy as a trainable torch ``nn.Module`` with the course's ``forward`` and ``act``, same probabilities.
+
+        ``forward(x)`` gives action probabilities (softmax over the last axis) and ``act(state)`` samples one action
+        with a ``Categorical`` and returns ``(action, log_prob)`` as the notebook's ``Policy`` does, so the course's
+        ``reinforce()`` fine-tunes it and :func:`hubrl.course.push_to_hub` pushes it. Only this method imports torch.
+
+        Example:
+            >>> model = load_from_hub("bob/Reinforce-CartPole-v1").policy.to_torch()
+            >>> optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        """
+        from hubrl.course.torch_policy import CoursePolicy
+
+        return CoursePolicy(self.config, self.state_dict())
 
     def __repr__(self) -> str:
         c = self.config

@@ -12,7 +12,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from course_fixtures import make_course_model_pt, make_malicious_model_pt
 from hubrl.errors import CardError, ConfigError, HubError, RunFolderError, UnsafePickleError
 from hubrl.evaluate import evaluate_agent
-from hubrl.hub import load_from_hub, push_to_hub
+from hubrl.hub import load_from_hub, prepare_card, push_to_hub
 from hubrl.run import train_run
 from hubrl.server import LocalHub
 
@@ -39,16 +39,20 @@ def api(hub, user="alice"):
     return HfApi(endpoint=hub.endpoint, token=hub.tokens[user])
 
 
-def test_push_then_download_gives_identical_bytes(hub, run_dir, tmp_path):
+def test_push_then_download_gives_identical_bytes_and_leaves_the_folder_as_it_was(hub, run_dir, tmp_path):
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
     result = push_to_hub(run_dir, "alice/cartpole", endpoint=hub.endpoint, token=hub.tokens["alice"])
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before  # push writes nothing
     assert result.changed and len(result.commit_oid) == 40
     assert result.repo_url == f"{hub.endpoint}/alice/cartpole"
     remote = set(api(hub).list_repo_files("alice/cartpole"))
     assert {"model.safetensors", "config.json", "hyperparameters.json", "results.json", "replay.mp4",
             "training_curve.png", "README.md"} <= remote
-    for name in ("model.safetensors", "replay.mp4", "results.json", "README.md"):
+    for name in ("model.safetensors", "replay.mp4", "results.json"):
         path = hf_hub_download("alice/cartpole", name, endpoint=hub.endpoint, cache_dir=tmp_path)
         assert Path(path).read_bytes() == (run_dir / name).read_bytes(), name
+    card = Path(hf_hub_download("alice/cartpole", "README.md", endpoint=hub.endpoint, cache_dir=tmp_path))
+    assert card.read_text() == prepare_card(run_dir, "alice/cartpole")  # the card rendered for the repo
     commits = api(hub).list_repo_commits("alice/cartpole")
     assert len(commits) == 2  # the repo's initial commit + ONE commit with every file
 
@@ -59,7 +63,7 @@ def test_card_metadata_reads_back_and_names_the_repo(hub, run_dir):
     data = info.card_data.to_dict()
     assert data["model-index"][0]["name"] == "cartpole"
     assert data["model-index"][0]["results"][0]["metrics"][0]["value"].count("+/-") == 1
-    assert "load_from_hub(\"alice/cartpole\")" in (run_dir / "README.md").read_text()
+    assert "load_from_hub(\"alice/cartpole\")" in prepare_card(run_dir, "alice/cartpole")
     assert [m.id for m in api(hub).list_models(filter=["CartPole-v1", "reinforce"])] == ["alice/cartpole"]
 
 

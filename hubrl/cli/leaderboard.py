@@ -93,8 +93,18 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def leaderboard_page(endpoint: str, env_id: str) -> str:
+    """Where the student looks: the course's leaderboard Space on huggingface.co, a local Hub's own page otherwise."""
+    from hubrl.ranking import COURSE_LEADERBOARD_URL
+
+    if endpoint.rstrip("/") == "https://huggingface.co":
+        return (f"{COURSE_LEADERBOARD_URL} (it refreshes on a schedule: if your model is not there yet, click the "
+                "refresh button at the bottom of that page)")
+    return f"{endpoint.rstrip('/')}/leaderboard/{env_id} (this Hub's page: a push shows there at once)"
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
-    from hubrl.ranking import COURSE_LEADERBOARD_URL, check_submission
+    from hubrl.ranking import check_submission
 
     report = check_submission(args.repo_id, endpoint=args.endpoint, token=args.token, verify=args.verify,
                               fix=args.fix, cache_dir=args.cache_dir)
@@ -112,8 +122,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     for fixed in report.fixed:
         print(f"fixed: {fixed}")
     if report.would_appear:
-        print(f"{report.repo_id} will appear on the {env} leaderboard ({COURSE_LEADERBOARD_URL}; it refreshes on a "
-              "schedule, so a new push can take hours to show)")
+        print(f"{report.repo_id} will appear on the {env} leaderboard: {leaderboard_page(report.endpoint, env)}")
     else:
         print(f"{report.repo_id} will NOT appear on the {env} leaderboard:")
     for problem in report.problems:

@@ -66,6 +66,8 @@ class ModelSummary:
     replay: str | None = None
     curve: str | None = None
     files: list[tuple[str, int]] = field(default_factory=list)
+    needs_author_class: bool = False
+    """The weights are a module's own state_dict (results.json ``weights.format``): no ``hubrl enjoy`` for it."""
 
     @property
     def score(self) -> float | None:
@@ -165,6 +167,8 @@ def _summarize(hub: HubApp, repo_id: str, commit: Commit) -> ModelSummary:
             results = None
         record = results.get(VERIFICATION_KEY) if isinstance(results, dict) else None
         summary.verification = record if isinstance(record, dict) else None
+        weights = results.get("weights") if isinstance(results, dict) else None
+        summary.needs_author_class = isinstance(weights, dict) and weights.get("format") == "state-dict"
     files = sorted(commit.files.items())
     summary.files = [(p, e.size) for p, e in files]
     videos = [p for p, _ in files if p.lower().endswith((".mp4", ".webm"))]
@@ -238,7 +242,8 @@ def model_page(hub: HubApp, request: PageRequest, namespace: str, name: str) -> 
     commit = hub.storage.resolve(repo_id, "main")
     summary = _summaries.get(hub, repo_id, commit)
     text = _read_text(hub, repo_id, commit, "README.md", MAX_CARD_BYTES)
-    card_html = render_card(text, repo_id=repo_id, commit_id=commit.id) if text else ""
+    shown = [path for path in (summary.replay, summary.curve) if path]
+    card_html = render_card(text, repo_id=repo_id, commit_id=commit.id, shown=shown) if text else ""
     return _render(
         "model.html",
         title=repo_id,
