@@ -201,10 +201,18 @@ def build_card(
         curve=curve if training else None,
         training_text=training_text,
         weights_note=weights_note(weights, results.get("author_act")),
-        loadable=weights.get("format", "hubrl-policy") == "hubrl-policy",
+        loadable=not needs_author_class(weights),
         obs_lags=(hyperparameters.get("env_options") or {}).get("obs_lags"),
         hyperparameters=[(k, _short(v)) for k, v in hyperparameters.items()],
     )
+
+
+def needs_author_class(weights: Any) -> bool:
+    """Whether results.json's ``weights`` entry says the weights are a module's own state_dict (any spelling)."""
+    from hubrl.policy import LEGACY_FORMATS, STATE_DICT_FORMAT
+
+    fmt = weights.get("format") if isinstance(weights, dict) else None
+    return LEGACY_FORMATS.get(fmt, fmt) == STATE_DICT_FORMAT
 
 
 def weights_note(weights: dict[str, Any], author_act: dict[str, Any] | None = None) -> str | None:
@@ -212,7 +220,7 @@ def weights_note(weights: dict[str, Any], author_act: dict[str, Any] | None = No
 
     ``author_act`` is what the author's own ``act()`` scored (results.json ``author_act``, course pushes).
     """
-    if weights.get("format") == "state-dict":
+    if needs_author_class(weights):
         short = str(weights.get("class_name", "Policy")).rsplit(".", 1)[-1]
         return (f"**Loading needs the author's class.** `model.safetensors` holds `{weights.get('class_name')}`'s "
                 f"own `state_dict` (no pickle) because {weights.get('reason', 'hubrl cannot rebuild it')}. The numbers "

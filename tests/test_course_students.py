@@ -124,7 +124,7 @@ def test_a_provable_agent_loads_by_repo_id_with_the_authors_probabilities(hub, m
     out = capsys.readouterr().out
     assert "loadable with no code" in out and "Your model is pushed" in out
     results = results_of(hub, repo, tmp_path)
-    assert results["weights"]["format"] == "hubrl-policy"
+    assert results["weights"]["format"] == "hubrl-policy/1"
     assert results["weights"]["check"]["max_probability_difference"] <= 1e-5
 
     agent = hubrl.load_from_hub(f"student/{repo}", endpoint=hub.endpoint, token=hub.tokens["classmate"],
@@ -161,7 +161,7 @@ def test_an_unprovable_agent_is_pushed_with_its_own_numbers_and_says_why(hub, ma
     assert re.search(why, said[0]), said[0]
     results = results_of(hub, repo, tmp_path)
     assert (results["mean_reward"], results["std_reward"]) == expected  # what act() scored on that env
-    assert results["weights"]["format"] == "state-dict" and "author_act" not in results
+    assert results["weights"]["format"] == "hubrl-state-dict/1" and "author_act" not in results
     card = (tmp_path / "run" / "README.md").read_text()
     assert "Loading needs the author's class" in card and "hubrl evaluate" not in card
     page = urllib.request.urlopen(f"{hub.endpoint}/student/{repo}").read().decode()

@@ -7,6 +7,8 @@ import pytest
 from huggingface_hub import ModelCard
 
 from hubrl.card import card_problems
+from hubrl.errors import ConfigError
+from hubrl.presets import TrainConfig, make_config
 from hubrl.run import train_run
 
 
@@ -32,13 +34,27 @@ def test_ple_games_produce_a_complete_run_folder(tmp_path, env_id, overrides):
     assert len(frames) >= 2
 
 
-def test_ale_pong_trains_evaluates_and_records(tmp_path):
+@pytest.mark.parametrize("backend", ["auto", "native"])
+def test_ale_pong_trains_evaluates_and_records(tmp_path, backend):
+    """An execution setting (how the training copies run) trains, and never reaches the agent's config.json."""
     path = train_run(env_id="ALE/Pong-v5", output=tmp_path / "ale", progress=False, batch_episodes=2,
                      n_training_episodes=2, max_t=200, n_evaluation_episodes=1, hidden_sizes=(16,),
-                     rollout_workers=1)
+                     rollout_workers=1, env_backend=backend)
     results = json.loads((path / "results.json").read_text())
     config = json.loads((path / "config.json").read_text())
     assert config["obs_dim"] == 6400 and config["n_actions"] == 2 and config["env_options"] == {"obs_mode": "pixels"}
+    assert json.loads((path / "hyperparameters.json").read_text())["env_backend"] == backend
     assert results["max_steps"] == 200
     frames = list(iio.imiter(path / "replay.mp4", plugin="FFMPEG"))
     assert frames[0].shape[:2] == (432, 320)  # 210x160 upscaled 2x, padded to 16
+
+
+def test_an_execution_setting_is_not_an_env_option():
+    with pytest.raises(ConfigError, match="unknown env option.*'workers'.*what the agent observes"):
+        make_config("ALE/Pong-v5", env_options={"obs_mode": "pixels", "workers": "native"})
+
+
+def test_hyperparameters_of_earlier_runs_move_workers_to_env_backend():
+    config = TrainConfig.from_json({**make_config("ALE/Pong-v5").to_json(),
+                                    "env_options": {"obs_mode": "pixels", "workers": "native"}})
+    assert config.env_backend == "native" and config.env_options == {"obs_mode": "pixels"}

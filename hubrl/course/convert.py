@@ -159,7 +159,7 @@ def package_agent(agent, output: str | Path, *, fps: int | None = None, overwrit
     files back, exactly as ``hubrl evaluate DIR`` does. What the source claimed (its results.json) is kept under
     ``converted_from``.
     """
-    from hubrl.policy import load_policy, save_policy
+    from hubrl.policy import CONFIG_FORMAT, load_policy, save_policy
 
     output = Path(output)
     stage = _stage(output, overwrite)
@@ -172,7 +172,7 @@ def package_agent(agent, output: str | Path, *, fps: int | None = None, overwrit
         claimed = {k: agent.results[k] for k in ("mean_reward", "std_reward", "n_evaluation_episodes",
                                                  "eval_datetime") if k in (agent.results or {})}
         source = {"source": agent.source, "format": agent.format, **({"claimed": claimed} if claimed else {})}
-        weights = {"format": "hubrl-policy", "converted_from": "model.pt" if agent.format == "course" else agent.format}
+        weights = {"format": CONFIG_FORMAT, "converted_from": "model.pt" if agent.format == "course" else agent.format}
         evaluation, filmer = _hubrl_protocol(player, agent.env_id, hyper, fps)
         _write_run(stage, evaluation=evaluation, film=filmer, hyperparameters=hyper, weights=weights,
                    extra={"converted_from": source})

@@ -123,7 +123,9 @@ class ModuleConversion:
 
     def to_json(self) -> dict[str, Any]:
         """The ``weights`` entry of results.json (the card reads it)."""
-        data: dict[str, Any] = {"format": "hubrl-policy" if self.rebuilt else "state-dict",
+        from hubrl.policy import CONFIG_FORMAT, STATE_DICT_FORMAT
+
+        data: dict[str, Any] = {"format": CONFIG_FORMAT if self.rebuilt else STATE_DICT_FORMAT,
                                 "class_name": self.class_name,
                                 "check": {"states": self.states_checked,
                                           "max_probability_difference": self.max_probability_difference}}

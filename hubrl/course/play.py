@@ -176,7 +176,7 @@ class _PolicyPlayer(_Player):
         if state.shape != (self.policy.config.obs_dim,):
             raise ConfigError(f"this agent sees {self.policy.config.obs_dim} values per state but the env gives "
                               f"shape {state.shape}; make the env with hubrl.make_env({self.policy.config.env_id!r}"
-                              f"{', **env_options' if self.policy.config.env_options else ''})")
+                              f"{', **env_options' if self.policy.config.env_options.to_json() else ''})")
         action, log_prob = self.policy.act(state)
         return action, float(np.exp(log_prob))
 

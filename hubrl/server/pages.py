@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from hubrl.card import first_metric, parse_metric
+from hubrl.card import first_metric, needs_author_class, parse_metric
 from hubrl.envs import ENVS
 from hubrl.server.app import HubApp
 from hubrl.server.errors import HubServerError, RepoNotFound
@@ -167,8 +167,7 @@ def _summarize(hub: HubApp, repo_id: str, commit: Commit) -> ModelSummary:
             results = None
         record = results.get(VERIFICATION_KEY) if isinstance(results, dict) else None
         summary.verification = record if isinstance(record, dict) else None
-        weights = results.get("weights") if isinstance(results, dict) else None
-        summary.needs_author_class = isinstance(weights, dict) and weights.get("format") == "state-dict"
+        summary.needs_author_class = needs_author_class(results.get("weights") if isinstance(results, dict) else None)
     files = sorted(commit.files.items())
     summary.files = [(p, e.size) for p, e in files]
     videos = [p for p, _ in files if p.lower().endswith((".mp4", ".webm"))]
