@@ -8,8 +8,13 @@ loop's (same env, same act), and a push either reproduces for the classmate or s
 """
 
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 import urllib.request
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -289,3 +294,28 @@ def test_replay_padding_is_the_scenes_own_colour():
     assert padded.shape == (400, 608, 3)
     assert (padded[:390, :4] == 255).all() and (padded[:390, -4:] == 255).all()
     assert (padded[395, :4] == 0).all()
+
+
+def test_the_notebooks_cell_order_works_endpoint_and_token_set_after_importing_huggingface_hub(tmp_path):
+    """The course imports notebook_login first; HF_ENDPOINT / HF_TOKEN come later. The push reaches the local Hub."""
+    script = f"""
+import os, sys, time
+from huggingface_hub import notebook_login  # the course's first cell
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import gymnasium as gym
+from hubrl.server import LocalHub
+from course_students import Policy, make_student
+hub = LocalHub({str(tmp_path / "hub")!r}).start()
+os.environ["HF_ENDPOINT"] = hub.endpoint
+os.environ["HF_TOKEN"] = hub.create_token("student")
+from hubrl.course import push_to_hub
+start = time.monotonic()
+result = push_to_hub("student/late", make_student(Policy), {HYPER!r}, gym.make("CartPole-v1"))
+print("PUSHED", result.repo_url.startswith(hub.endpoint), round(time.monotonic() - start, 1))
+"""
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k not in ("HF_ENDPOINT", "HF_TOKEN")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "PUSHED True" in proc.stdout
+    assert time.monotonic() - start < 60
