@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hubrl.policy import CONFIG_FORMAT, LEGACY_FORMATS, STATE_DICT_FORMAT
+
 if TYPE_CHECKING:
     from huggingface_hub import EvalResult, ModelCard
 
@@ -200,25 +202,28 @@ def build_card(
         video=video,
         curve=curve if training else None,
         training_text=training_text,
-        weights_note=weights_note(weights, results.get("author_act")),
-        loadable=not needs_author_class(weights),
+        weights_note=weights_note(weights),
+        loadable=weights_format(weights) == CONFIG_FORMAT,
         obs_lags=(hyperparameters.get("env_options") or {}).get("obs_lags"),
         hyperparameters=[(k, _short(v)) for k, v in hyperparameters.items()],
     )
 
 
+def weights_format(weights: dict[str, Any]) -> str:
+    """results.json's ``weights.format`` in today's spelling (absent: a policy hubrl trained)."""
+    fmt = str(weights.get("format", CONFIG_FORMAT))
+    return LEGACY_FORMATS.get(fmt, fmt)
+
+
 def needs_author_class(weights: Any) -> bool:
     """Whether results.json's ``weights`` entry says the weights are a module's own state_dict (any spelling)."""
-    from hubrl.policy import LEGACY_FORMATS, STATE_DICT_FORMAT
-
-    fmt = weights.get("format") if isinstance(weights, dict) else None
-    return LEGACY_FORMATS.get(fmt, fmt) == STATE_DICT_FORMAT
+    return isinstance(weights, dict) and weights_format(weights) == STATE_DICT_FORMAT
 
 
-def weights_note(weights: dict[str, Any], author_act: dict[str, Any] | None = None) -> str | None:
+def weights_note(weights: dict[str, Any]) -> str | None:
     """Where the weights came from, for agents hubrl did not train (results.json ``weights``); None otherwise.
 
-    ``author_act`` is what the author's own ``act()`` scored (results.json ``author_act``, course pushes).
+    A course push's ``weights.author_act`` is what the author's own ``act()`` scored on the same seeds.
     """
     if needs_author_class(weights):
         short = str(weights.get("class_name", "Policy")).rsplit(".", 1)[-1]
@@ -235,6 +240,7 @@ def weights_note(weights: dict[str, Any], author_act: dict[str, Any] | None = No
                 f"{check.get('states', '?')} states the author's `act()` saw, it gives the probability `act()` "
                 f"reported for the action it chose (max difference "
                 f"{check.get('max_probability_difference', float('nan')):.1e}). No pickle was written.")
+        author_act = weights.get("author_act")
         if author_act:
             note += (f" The numbers above are hubrl's seeded protocol on this network; the author's own `act()` "
                      f"scored {format_metric(author_act['mean_reward'], author_act['std_reward'])} on the same seeds.")

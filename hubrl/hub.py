@@ -23,7 +23,7 @@ from hubrl.errors import (
     AgentFormatError, CardError, ConfigError, HubError, HubUnreachableError, NotAuthorizedError, RepoNotFoundError,
     RevisionNotFoundError, first_line,
 )
-from hubrl.run import CARD, RESULTS, Agent, load_run, read_json, validate_run_folder
+from hubrl.records import CARD, RESULTS, Agent, load_run, read_json, render_card, validate_run_folder
 
 HUBRL_FILES = ("config.json", "model.safetensors")
 COURSE_FILES = ("model.pt",)
@@ -195,12 +195,10 @@ def prepare_card(run_dir: Path, repo_id: str) -> str:
     folder's JSON files, for no repo, for this repo or for the repo it was last pushed to. The folder is never
     written: the rendered card goes into the commit only.
     """
-    from hubrl.card import build_card
-
     current = (run_dir / CARD).read_text(encoding="utf-8")
     hyper, results = read_json(run_dir / "hyperparameters.json"), read_json(run_dir / RESULTS)
     generated, _ = match_generated_card(current, hyperparameters=hyper, results=results, repo_id=repo_id)
-    return str(build_card(hyperparameters=hyper, results=results, repo_id=repo_id)) if generated else current
+    return render_card(run_dir, repo_id=repo_id) if generated else current
 
 
 def push_to_hub(

@@ -143,7 +143,7 @@ def test_a_provable_agent_loads_by_repo_id_with_the_authors_probabilities(hub, m
     measured = json.loads(capsys.readouterr().out)
     assert measured["episode_returns"] == results["episode_returns"]  # hubrl evaluate REPO reproduces the push
     if hasattr(model, "act"):  # the author's act() numbers are kept beside them, as evaluate_agent gave them
-        act = results["author_act"]
+        act = results["weights"]["author_act"]
         assert (act["mean_reward"], act["std_reward"]) == evaluate_agent(gym.make("CartPole-v1"), 1000, 5, model)
 
 
@@ -166,7 +166,7 @@ def test_an_unprovable_agent_is_pushed_with_its_own_numbers_and_says_why(hub, ma
     assert re.search(why, said[0]), said[0]
     results = results_of(hub, repo, tmp_path)
     assert (results["mean_reward"], results["std_reward"]) == expected  # what act() scored on that env
-    assert results["weights"]["format"] == "hubrl-state-dict/1" and "author_act" not in results
+    assert results["weights"]["format"] == "hubrl-state-dict/1" and "author_act" not in results["weights"]
     card = (tmp_path / "run" / "README.md").read_text()
     assert "Loading needs the author's class" in card and "hubrl evaluate" not in card
     page = urllib.request.urlopen(f"{hub.endpoint}/student/{repo}").read().decode()

@@ -19,7 +19,7 @@ from hubrl.run import train_run
                          rollout_workers=1, max_t=300, train_max_t=100, cut_tail=20)),
 ])
 def test_ple_games_produce_a_complete_run_folder(tmp_path, env_id, overrides):
-    path = train_run(env_id=env_id, output=tmp_path / "run", progress=False, **overrides)
+    path = train_run(env_id=env_id, output=tmp_path / "run", progress=False, **overrides).path
     results = json.loads((path / "results.json").read_text())
     assert results["env_id"] == env_id and results["max_steps"] == 300 and len(results["seeds"]) == len(
         results["episode_returns"])
@@ -39,7 +39,7 @@ def test_ale_pong_trains_evaluates_and_records(tmp_path, backend):
     """An execution setting (how the training copies run) trains, and never reaches the agent's config.json."""
     path = train_run(env_id="ALE/Pong-v5", output=tmp_path / "ale", progress=False, batch_episodes=2,
                      n_training_episodes=2, max_t=200, n_evaluation_episodes=1, hidden_sizes=(16,),
-                     rollout_workers=1, env_backend=backend)
+                     rollout_workers=1, env_backend=backend).path
     results = json.loads((path / "results.json").read_text())
     config = json.loads((path / "config.json").read_text())
     assert config["obs_dim"] == 6400 and config["n_actions"] == 2 and config["env_options"] == {"obs_mode": "pixels"}

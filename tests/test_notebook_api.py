@@ -125,7 +125,7 @@ def test_push_as_the_notebook_calls_it_makes_one_commit_without_pickle(hub, push
     results = download_json(hub, "results.json", tmp_path)
     assert results["seeds"] == list(range(10)) and len(results["episode_returns"]) == 10
     assert results["std_reward"] == pytest.approx(float(np.std(results["episode_returns"])))
-    act = results["author_act"]  # what the student's act() scored, kept beside hubrl's protocol on the network
+    act = results["weights"]["author_act"]  # what the student's act() scored, kept beside hubrl's protocol on the network
     assert (act["mean_reward"], act["std_reward"]) == evaluate_agent(eval_env, 1000, 10, policy)
     assert results["weights"]["format"] == "hubrl-policy/1"
     assert download_json(hub, "hyperparameters.json", tmp_path) == hyperparameters

@@ -17,12 +17,10 @@ from typing import Any
 from hubrl.defaults import DEFAULT_EVAL_SEED
 from hubrl.envs import env_info
 from hubrl.errors import ConfigError, OutputExistsError, RunFolderError
+from hubrl.records import COURSE_KEYS
 
 __all__ = ["convert", "course_hyperparameters", "package_agent", "package_module"]
 
-COURSE_KEYS = ("env_id", "h_size", "n_training_episodes", "n_evaluation_episodes", "max_t", "gamma", "lr",
-               "state_space", "action_space")
-"""The notebook's hyperparameters.json keys, in the notebook's order."""
 DEFAULT_EVAL_EPISODES = 10
 
 
@@ -67,18 +65,18 @@ def _plain(value: Any) -> Any:
 
 
 def _write_run(stage: Path, *, evaluation, film, hyperparameters: dict[str, Any], weights: dict[str, Any],
-               extra: dict[str, Any] | None = None, repo_id: str | None = None) -> None:
-    """Write the JSON files for ``evaluation``, the replay ``film(path)`` makes, and the card (named for ``repo_id``)."""
-    from hubrl.policy import sha256_file
-    from hubrl.run import HYPERPARAMETERS, RESULTS, VIDEO, WEIGHTS, results_json, write_card
+               converted_from: dict[str, Any] | None = None) -> None:
+    """The replay ``film(path)`` makes, then the records of ``evaluation`` through the one run-folder writer."""
+    from hubrl.policy import LEGACY_FORMATS, sha256_file
+    from hubrl.records import VIDEO, WEIGHTS, Hyperparameters, Results, write_run_folder
 
-    (stage / HYPERPARAMETERS).write_text(json.dumps(hyperparameters, indent=2) + "\n")
-    results = results_json(evaluation, weights_sha256=sha256_file(stage / WEIGHTS))
-    results["weights"] = weights
-    results.update(extra or {})
-    (stage / RESULTS).write_text(json.dumps(results, indent=2) + "\n")
+    weights = dict(weights)
+    fmt = weights.pop("format")
+    results = Results.from_evaluation(evaluation, weights_sha256=sha256_file(stage / WEIGHTS),
+                                      weights_format=LEGACY_FORMATS.get(fmt, fmt), weights=weights,
+                                      converted_from=converted_from)
     film(stage / VIDEO)
-    write_card(stage, repo_id=repo_id)
+    write_run_folder(stage, policy=None, hyperparameters=Hyperparameters.from_json(hyperparameters), results=results)
 
 
 def _hubrl_protocol(player, env_id: str, hyperparameters: dict[str, Any], fps: int | None):
@@ -112,13 +110,13 @@ def _finish(stage: Path, output: Path, overwrite: bool) -> Path:
 
 
 def package_module(model, *, hyperparameters: dict, env, output: str | Path, fps: int | None = 30,
-                   overwrite: bool = False, repo_id: str | None = None):
+                   overwrite: bool = False):
     """A student's live module -> a complete run folder at ``output``; returns ``(path, ModuleConversion)``.
 
     The student's own ``act()`` plays ``env`` first (``n_evaluation_episodes`` seeded episodes capped at ``max_t``,
     :func:`hubrl.course.play.play`). When :func:`hubrl.course.module.convert_module` proves the rebuilt network is
     that agent on a game hubrl rebuilds, the folder holds the rebuilt weights and hubrl's own evaluation of them
-    (what ``hubrl evaluate`` of the pushed repo reproduces), with act()'s numbers kept under ``author_act``;
+    (what ``hubrl evaluate`` of the pushed repo reproduces), act()'s numbers kept as ``weights.author_act``;
     otherwise the module's state_dict, act()'s own numbers and a replay of act() on ``env``.
     """
     from hubrl.course.module import convert_module, env_id_of
@@ -138,15 +136,14 @@ def package_module(model, *, hyperparameters: dict, env, output: str | Path, fps
         conversion = convert_module(model, env, stage, played=played)
         if conversion.rebuilt:
             evaluation, filmer = _hubrl_protocol(conversion.policy, env_id, hyper, fps)
-            extra = {"author_act": played.to_json()}
+            weights = {**conversion.to_json(), "author_act": played.to_json()}
         else:
-            evaluation, extra = played.evaluation, {}
+            evaluation, weights = played.evaluation, conversion.to_json()
             fps = int(fps or env.metadata.get("render_fps") or 30)
 
             def filmer(path):
                 return film(player, env, path, fps=fps, max_frames=DEFAULT_MAX_FRAMES, seed=DEFAULT_EVAL_SEED)
-        _write_run(stage, evaluation=evaluation, film=filmer, hyperparameters=hyper, weights=conversion.to_json(),
-                   extra=extra, repo_id=repo_id)
+        _write_run(stage, evaluation=evaluation, film=filmer, hyperparameters=hyper, weights=weights)
         return _finish(stage, output, overwrite), conversion
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -175,7 +172,7 @@ def package_agent(agent, output: str | Path, *, fps: int | None = None, overwrit
         weights = {"format": CONFIG_FORMAT, "converted_from": "model.pt" if agent.format == "course" else agent.format}
         evaluation, filmer = _hubrl_protocol(player, agent.env_id, hyper, fps)
         _write_run(stage, evaluation=evaluation, film=filmer, hyperparameters=hyper, weights=weights,
-                   extra={"converted_from": source})
+                   converted_from=source)
         return _finish(stage, output, overwrite)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -190,7 +187,7 @@ def load_source(source: str | Path, *, revision: str | None = None, endpoint: st
             from hubrl.course.repo import load_course_repo
 
             return load_course_repo(path, source=str(path))
-        from hubrl.run import load_run
+        from hubrl.records import load_run
 
         return load_run(path)
     text = str(source)

@@ -26,6 +26,7 @@ import numpy as np
 
 from hubrl.envs import env_info, make_env
 from hubrl.errors import AgentFormatError, ConfigError, HubrlError, first_line
+from hubrl.policy import CONFIG_FORMAT, STATE_DICT_FORMAT
 
 __all__ = ["ModuleConversion", "convert_module", "env_id_of", "env_options_of"]
 
@@ -123,8 +124,6 @@ class ModuleConversion:
 
     def to_json(self) -> dict[str, Any]:
         """The ``weights`` entry of results.json (the card reads it)."""
-        from hubrl.policy import CONFIG_FORMAT, STATE_DICT_FORMAT
-
         data: dict[str, Any] = {"format": CONFIG_FORMAT if self.rebuilt else STATE_DICT_FORMAT,
                                 "class_name": self.class_name,
                                 "check": {"states": self.states_checked,
@@ -231,8 +230,6 @@ def convert_module(module: Any, env: Any, directory: str | Path, *, played: Any)
 def _write_state_dict(module: Any, directory: Path, *, env_id: str, class_name: str, reason: str, env: Any) -> None:
     """The module's own ``state_dict`` as safetensors, and a config.json that says loading needs its class."""
     from safetensors.torch import save_file
-
-    from hubrl.policy import STATE_DICT_FORMAT
 
     tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
     save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hubrl.course.convert import COURSE_KEYS
+from hubrl.records import COURSE_KEYS
 from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_MAX_FRAMES
 from hubrl.errors import ConfigError, NotAuthorizedError, OutputExistsError, course_signature_error, first_line
 
@@ -196,7 +196,7 @@ def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps:
     from hubrl.course.module import env_id_of
     from hubrl.hub import HubClient, check_repo_id
     from hubrl.hub import push_to_hub as push_folder
-    from hubrl.run import RESULTS, read_json
+    from hubrl.records import RESULTS, read_json
 
     check_repo_id(repo_id)
     unknown = check_hyperparameters(hyperparameters)
@@ -211,7 +211,7 @@ def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps:
     held = _held_claim(client, repo_id)
     with tempfile.TemporaryDirectory(prefix="hubrl-push-") as tmp:
         run_dir, conversion = package_module(model, hyperparameters=hyperparameters, env=eval_env,
-                                             output=Path(tmp) / "run", fps=video_fps, repo_id=repo_id)
+                                             output=Path(tmp) / "run", fps=video_fps)
         print(conversion.summary())
         results = read_json(run_dir / RESULTS)
         result = push_folder(run_dir, repo_id, private=private, client=client,
@@ -235,7 +235,7 @@ def _report_scores(repo_id: str, results: dict[str, Any], held: tuple[float, flo
     """What was measured (and, for a rebuilt network, what act() scored); both scores when the new one is lower."""
     mean, std = results["mean_reward"], results["std_reward"]
     line = f"{results['env_id']}: mean_reward {mean:.2f} +/- {std:.2f} (score {mean - std:.2f})"
-    act = results.get("author_act")
+    act = (results.get("weights") or {}).get("author_act")
     if act:
         line += (f", hubrl's seeded protocol on the rebuilt network (hubrl evaluate {repo_id} reproduces it); "
                  f"your act() scored {act['mean_reward']:.2f} +/- {act['std_reward']:.2f} on the same seeds")
