@@ -34,7 +34,7 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(1, str(TESTS))
 
 import course_notebook_code  # noqa: E402  (the notebook's reinforce, from tests/)
-from course_students import Policy, RescalingPolicy, ScaledObservation, seeded_course_loop  # noqa: E402
+from course_students import Policy, RescalingPolicy, ScaledObservation, course_loop  # noqa: E402
 
 HYPER = {"h_size": 16, "n_evaluation_episodes": 10, "max_t": 1000, "gamma": 1.0, "lr": 1e-2,
          "env_id": "CartPole-v1", "state_space": 4, "action_space": 2}
@@ -45,22 +45,6 @@ CASES = {
     "max-episode-steps-1000": (Policy, lambda: gym.make("CartPole-v1", max_episode_steps=1000),
                                lambda: gym.make("CartPole-v1", max_episode_steps=1000)),
 }
-
-
-def course_loop(env, max_steps, n_episodes, policy):
-    """The notebook's evaluate_agent (gymnasium API), unseeded, exactly as a student runs it."""
-    rewards = []
-    for _ in range(n_episodes):
-        state, _ = env.reset()
-        total = 0.0
-        for _ in range(max_steps):
-            action, _ = policy.act(state)
-            state, reward, terminated, truncated, _ = env.step(action)
-            total += reward
-            if terminated or truncated:
-                break
-        rewards.append(total)
-    return float(np.mean(rewards)), float(np.std(rewards))
 
 
 def trained(name: str, episodes: int, cache: Path):
@@ -101,8 +85,9 @@ def main() -> int:
             policy = trained(name, args.episodes, args.cache)
             eval_env = CASES[name][2]
             torch.manual_seed(12345)
-            rows = [("course loop, as the notebook runs it (unseeded)", fmt(course_loop(eval_env(), 1000, 10, policy))),
-                    ("course loop, seeded as hubrl seeds it", fmt(seeded_course_loop(eval_env(), 1000, 10, policy))),
+            rows = [("course loop, as the notebook runs it (unseeded)",
+                     fmt(course_loop(eval_env(), 1000, 10, policy, seeded=False))),
+                    ("course loop, seeded as hubrl seeds it", fmt(course_loop(eval_env(), 1000, 10, policy))),
                     ("hubrl.course.evaluate_agent", fmt(evaluate_agent(eval_env(), 1000, 10, policy)))]
             repo = f"student/{name}"
             push_to_hub(repo, policy, dict(HYPER), eval_env(), endpoint=hub.endpoint, token=token,
@@ -119,7 +104,7 @@ def main() -> int:
                 np.random.seed(0)
                 agent.policy.seed(0)
                 rows.append(("classmate: course loop on the loaded agent, plain CartPole-v1",
-                             fmt(course_loop(gym.make("CartPole-v1"), 1000, 10, agent.policy))))
+                             fmt(course_loop(gym.make("CartPole-v1"), 1000, 10, agent.policy, seeded=False))))
                 measured = hubrl.evaluate_agent(agent.policy, max_steps=1000)
                 rows.append(("classmate: hubrl evaluate REPO", fmt((measured.mean_reward, measured.std_reward))))
             except hubrl.HubrlError as err:

@@ -112,15 +112,16 @@ def make_student(cls, seed=0):
     return model.double() if cls is DoublePolicy else model
 
 
-def seeded_course_loop(env, max_steps, n_eval_episodes, policy):
-    """The notebook's evaluate_agent (gymnasium API), with episode i reset with seed i and torch/numpy/random
-    seeded with i before it: the loop hubrl.course.evaluate_agent runs."""
+def course_loop(env, max_steps, n_eval_episodes, policy, *, seeded=True):
+    """The notebook's evaluate_agent (gymnasium API); ``seeded``: episode i reset with seed i and torch/numpy/random
+    seeded with i before it, the loop hubrl.course.evaluate_agent runs (else as a student runs it, unseeded)."""
     episode_rewards = []
     for episode in range(n_eval_episodes):
-        torch.manual_seed(episode)
-        np.random.seed(episode)
-        random.seed(episode)
-        state, _ = env.reset(seed=episode)
+        if seeded:
+            torch.manual_seed(episode)
+            np.random.seed(episode)
+            random.seed(episode)
+        state, _ = env.reset(seed=episode if seeded else None)
         total_rewards_ep = 0
         for step in range(max_steps):
             action, _ = policy.act(state)

@@ -25,7 +25,7 @@ import torch.nn as nn
 import hubrl
 from course_students import (
     DoublePolicy, EluPolicy, LeakyPolicy, LogitsPolicy, NormedPolicy, Policy, RescalingPolicy, ScaledObservation,
-    TanhPolicy, balance, make_student, seeded_course_loop,
+    TanhPolicy, balance, make_student, course_loop,
 )
 from hubrl.cli import main as cli_main
 from hubrl.course import evaluate_agent, push_to_hub, record_video
@@ -81,7 +81,7 @@ def test_evaluate_agent_is_the_course_loop_on_the_env_passed_in(cls, env_name):
         balance(model)
     env = ENVS[env_name]()
     ours = evaluate_agent(env, 1000, 3, model)
-    assert ours == seeded_course_loop(env, 1000, 3, model)
+    assert ours == course_loop(env, 1000, 3, model)
     assert ours == evaluate_agent(ENVS[env_name](), 1000, 3, model)  # seeded: the same call, the same numbers
 
 
@@ -92,7 +92,7 @@ def test_the_env_passed_in_is_what_plays():
     assert evaluate_agent(ENVS["long"](), 1000, 2, model) == (1000.0, 0.0)
     assert evaluate_agent(ENVS["plain"](), 1000, 2, model) == (500.0, 0.0)
     wrapped = evaluate_agent(ENVS["wrapped"](), 1000, 2, model)
-    assert wrapped == seeded_course_loop(ENVS["wrapped"](), 1000, 2, model) and wrapped != (500.0, 0.0)
+    assert wrapped == course_loop(ENVS["wrapped"](), 1000, 2, model) and wrapped != (500.0, 0.0)
 
 
 def test_evaluation_leaves_the_students_random_state_alone():

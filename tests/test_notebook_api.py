@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from huggingface_hub import HfApi, hf_hub_download
 
 from course_notebook_code import OldGymAPI, evaluate_agent_verbatim, train_notebook_policy
-from course_students import seeded_course_loop
+from course_students import course_loop
 from hubrl.cli import main as cli_main
 from hubrl.course import convert_module, evaluate_agent, push_to_hub, record_video
 from hubrl.errors import AgentFormatError, ConfigError, HubrlError, NotAuthorizedError, UnknownEnvError
@@ -96,7 +96,7 @@ def test_evaluate_agent_is_the_notebooks_loop_seeded(trained):
     first = evaluate_agent(eval_env, hyperparameters["max_t"], hyperparameters["n_evaluation_episodes"], policy)
     again = evaluate_agent(gym.make("CartPole-v1"), 1000, 10, policy)
     assert first == again and all(isinstance(x, float) for x in first)
-    assert first == seeded_course_loop(gym.make("CartPole-v1"), 1000, 10, policy)
+    assert first == course_loop(gym.make("CartPole-v1"), 1000, 10, policy)
 
 
 def test_record_video_films_a_fresh_rgb_copy_of_an_env_made_without_render_mode(trained, tmp_path):

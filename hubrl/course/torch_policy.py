@@ -1,4 +1,4 @@
-"""A loaded agent back in torch: the course notebook's ``Policy`` (``forward`` -> probabilities, ``act``) with its weights.
+"""A loaded agent back in torch: the course notebook's ``Policy`` (``forward`` -> probabilities, ``act``), its weights.
 
 :meth:`hubrl.policy.Policy.to_torch` builds it. The layers carry hubrl's state-dict names (``net.0.weight``...), so
 the weights are the loaded ones bit for bit; ``forward`` gives the same action probabilities as the numpy policy.

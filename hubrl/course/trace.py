@@ -202,7 +202,7 @@ def _policy(steps: list[tuple[str, str, Any, Any]]) -> RebuiltPolicy:
             raise _refuse(f"{len(between)} activations between {steps[a][1]} and {steps[b][1]}")
     activations = {(detail, extra) for kind, _, detail, extra in steps if kind == "activation"}
     if len(activations) > 1:
-        names = ", ".join(sorted(f"{name}" + (f"({param:g})" if param is not None else "") for name, param in activations))
+        names = ", ".join(sorted(name + (f"({param:g})" if param is not None else "") for name, param in activations))
         raise _refuse(f"its forward mixes activations ({names})")
     notes: list[str] = []
     output = "logits"
