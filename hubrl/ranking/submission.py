@@ -13,15 +13,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubrl.card import (
-    first_metric, format_metric, metadata_problems, parse_metric, read_front_matter, replace_front_matter,
-)
-from hubrl.envs import ENVS
+from hubrl.card import Problem, first_metric, format_metric, parse_metric, read_front_matter, replace_front_matter
 from hubrl.errors import CardError
-from hubrl.ranking.claims import ScoredRecord, impossible_claims, judge_claim, read_claim
-from hubrl.ranking.listing import LeaderboardEntry, leaderboard
-from hubrl.ranking.repair import VERIFICATION_KEY, card_with_verification, repair_metadata
+from hubrl.ranking.claims import Claim, ScoredRecord, judge_claim, rank_of, read_claim
+from hubrl.ranking.listing import leaderboard
+from hubrl.ranking.repair import card_with_verification, repair_metadata
 from hubrl.ranking.verification import Verification, verify_agent
+from hubrl.records import VERIFICATION_KEY
 
 if TYPE_CHECKING:
     from hubrl.hub import HubClient
@@ -34,7 +32,7 @@ class SubmissionReport(ScoredRecord):
     repo_id: str
     endpoint: str
     env_id: str | None
-    problems: list[str]
+    problems: list[Problem]
     """What still keeps the card off the leaderboard or misreports it, each with its fix (after any ``fix``)."""
     would_appear: bool
     """Public, tagged with the env id, and a first metric the leaderboard can parse."""
@@ -42,26 +40,31 @@ class SubmissionReport(ScoredRecord):
     mean: float | None = None
     std: float | None = None
     rank: int | None = None
-    """The rank its claimed score takes among the models listed now for the env (ties go after the others)."""
+    """The rank its claimed score takes among the models listed now for the env (:func:`~hubrl.ranking.rank`'s
+    order: the same as ``hubrl leaderboard`` and the leaderboard page)."""
     n_ranked: int = 0
     """How many models that ranking counts, this one included."""
     listed: bool = False
     """Whether the listing already shows it (the real course leaderboard refreshes on a schedule)."""
     flags: list[str] = field(default_factory=list)
-    fixed: list[str] = field(default_factory=list)
+    fixed: list[Problem] = field(default_factory=list)
     """Problems the ``fix`` repaired."""
     changes: list[str] = field(default_factory=list)
     """What the commit changed, one line each."""
     commit: str | None = None
     verification: Verification | None = None
     recorded_verification: dict[str, Any] | None = None
-    """The ``hubrl_verification`` already in the repo's results.json (from an earlier ``--verify``), if any."""
+    """The ``hubrl_verification`` already in the repo's results.json (from an earlier ``--verify``), if any: what
+    the repo says of itself, shown as self-reported."""
     notes: list[str] = field(default_factory=list)
+    leaderboard_url: str | None = None
+    """Where to see the ranking: the local Hub's leaderboard page, or the course's Space on huggingface.co."""
 
 
 @dataclass(frozen=True)
 class RepoState:
-    """One read of a repo at one commit: its card (text and metadata), results.json, hyperparameters.json."""
+    """One read of a repo at one commit: its card (text and metadata), results.json, hyperparameters.json,
+    config.json, and the :class:`~hubrl.ranking.claims.Claim` they make."""
 
     repo_id: str
     sha: str
@@ -73,24 +76,21 @@ class RepoState:
     """The card's raw YAML metadata; None without a card, front matter, or when it is unreadable."""
     front_error: str | None = None
     """Why the front matter could not be read, if it could not."""
+    config: dict | None = None
+
+    def claim(self, metadata: dict | None = None, readme: str | None = None) -> Claim:
+        """The claim this state makes, or would make with another card (``metadata``, ``readme``)."""
+        changed = metadata is not None
+        return read_claim(self.repo_id, metadata=metadata if changed else self.metadata,
+                          card_error=None if changed else self.front_error,
+                          has_card=(readme if changed else self.readme) is not None, results=self.results,
+                          hyperparameters=self.hyperparameters, config=self.config, private=self.private,
+                          sha=self.sha)
 
     @property
     def env_id(self) -> str | None:
-        """The env the model plays: results.json / hyperparameters.json (what the agent was evaluated on) first,
-        then the card's model-index dataset, then a known env id among its tags."""
-        for source in (self.results or {}, self.hyperparameters or {}):
-            if isinstance(source.get("env_id"), str) and source["env_id"]:
-                return source["env_id"]
-        meta = self.metadata or {}
-        try:
-            dataset = meta["model-index"][0]["results"][0]["dataset"]
-            for key in ("type", "name"):
-                if isinstance(dataset.get(key), str) and dataset[key]:
-                    return dataset[key]
-        except (KeyError, IndexError, TypeError, AttributeError):
-            pass
-        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
-        return next((t for t in tags if t in ENVS), None)
+        """The env the model plays, by :data:`hubrl.ranking.claims.ENV_SOURCES`."""
+        return self.claim().env_id
 
 
 @dataclass(frozen=True)
@@ -154,17 +154,28 @@ def check_submission(
     state = read_repo(client, repo_id, cache_dir=cache_dir)
     if fix or verify:  # both commit: fail now, not after an evaluation, when no valid token is at hand
         client.require_login("hubrl submit --fix/--verify", repo_id)
-    before = diagnose(state.metadata, state.env_id, state.readme, state.front_error, state.private)
+    before = state.claim().problems
     verification = None
     if verify:
         verification = _verify(state, client, cache_dir=cache_dir)
     repair = plan_repair(state, before, verification, fix=fix)
     commit = _commit(client, state, repair)
-    report = report_for(state, before, repair, commit, endpoint=client.endpoint)
+    report, claim = report_for(state, before, repair, commit, endpoint=client.endpoint)
     if report.env_id and report.score is not None:
-        report.rank, report.n_ranked, report.listed = rank_among(
-            leaderboard(report.env_id, client=client, cache_dir=cache_dir), repo_id, report.score)
+        listing = leaderboard(report.env_id, client=client, cache_dir=cache_dir)
+        report.rank, report.n_ranked = rank_of(claim, listing)
+        report.listed = any(e.repo_id == repo_id for e in listing)
+    report.leaderboard_url = leaderboard_url(client.endpoint, report.env_id)
     return report
+
+
+def leaderboard_url(endpoint: str, env_id: str | None) -> str:
+    """Where people see the ranking: the course's Space on huggingface.co, the Hub's own page elsewhere."""
+    from hubrl.ranking.listing import COURSE_LEADERBOARD_URL
+
+    if endpoint.rstrip("/") in ("https://huggingface.co", "https://hf.co"):
+        return COURSE_LEADERBOARD_URL
+    return f"{endpoint.rstrip('/')}/leaderboard/{env_id}" if env_id else f"{endpoint.rstrip('/')}/leaderboard"
 
 
 # -- read -----------------------------------------------------------------------------------------------------------
@@ -195,7 +206,7 @@ def read_repo(client: HubClient, repo_id: str, *, cache_dir: str | Path | None =
     return RepoState(repo_id=repo_id, sha=info.sha, private=info.private, readme=readme,
                      results=_json_object(text("results.json")),
                      hyperparameters=_json_object(text("hyperparameters.json")),
-                     metadata=metadata, front_error=front_error)
+                     config=_json_object(text("config.json")), metadata=metadata, front_error=front_error)
 
 
 def _json_object(text: str | None) -> dict | None:
@@ -203,31 +214,12 @@ def _json_object(text: str | None) -> dict | None:
         return None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
 
 # -- diagnose, verify, repair (pure but the verification) -----------------------------------------------------------
-
-def diagnose(metadata: dict | None, env_id: str | None, readme: str | None, front_error: str | None,
-             private: bool | None) -> list[str]:
-    """What keeps the card off the leaderboard or misreports it, each with its fix."""
-    problems = []
-    if private:
-        problems.append("the repo is private; the leaderboard lists public models only: make it public "
-                        "(HfApi().update_repo_settings(repo_id, private=False) or the repo's Settings page)")
-    if readme is None:
-        problems.append("the repo has no README.md; the leaderboard reads the model card's metadata "
-                        "(hubrl submit --fix writes one)")
-    if front_error:
-        problems.append(f"{front_error}; hubrl submit --fix rewrites the metadata block")
-    if env_id is None:
-        problems.append("cannot tell which environment this model plays: neither the card nor results.json/"
-                        "hyperparameters.json names it; add env_id to results.json")
-    problems += metadata_problems(metadata or {}, env_id)
-    return list(dict.fromkeys(problems))
-
 
 def _verify(state: RepoState, client: HubClient, *, cache_dir) -> Verification:
     if not state.env_id:
@@ -237,12 +229,7 @@ def _verify(state: RepoState, client: HubClient, *, cache_dir) -> Verification:
                         cache_dir=cache_dir)
 
 
-def _fixable(problems: list[str]) -> list[str]:
-    """The problems ``--fix`` can repair (a private repo is the owner's choice)."""
-    return [p for p in problems if not p.startswith("the repo is private")]
-
-
-def plan_repair(state: RepoState, problems: list[str], verification: Verification | None, *, fix: bool) -> Repair:
+def plan_repair(state: RepoState, problems: list[Problem], verification: Verification | None, *, fix: bool) -> Repair:
     """The new card (and results.json with a verification) for ``state``; pure.
 
     Raises:
@@ -252,7 +239,7 @@ def plan_repair(state: RepoState, problems: list[str], verification: Verificatio
     changes: list[str] = []
     notes: list[str] = []
     parts: list[str] = []
-    if fix and _fixable(problems):
+    if fix and any(p.fixable for p in problems):
         if env_id is None:
             raise CardError(f"cannot fix {state.repo_id}: neither the card nor results.json/hyperparameters.json "
                             "names the environment; add env_id to results.json or the card's model-index dataset")
@@ -305,34 +292,21 @@ def _commit(client: HubClient, state: RepoState, repair: Repair) -> str | None:
 
 # -- report and rank (pure) -----------------------------------------------------------------------------------------
 
-def report_for(state: RepoState, before: list[str], repair: Repair, commit: str | None, *,
-               endpoint: str) -> SubmissionReport:
-    """The report on the repo as the commit leaves it (ranked separately by :func:`rank_among`)."""
-    env_id, verification = state.env_id, repair.verification
-    unchanged = repair.metadata is state.metadata
-    after = diagnose(repair.metadata, env_id, repair.readme, state.front_error if unchanged else None,
-                     state.private)
+def report_for(state: RepoState, before: list[Problem], repair: Repair, commit: str | None, *,
+               endpoint: str) -> tuple[SubmissionReport, Claim]:
+    """The report on the repo as the commit leaves it, and its claim (ranked separately by :func:`rank_of`)."""
+    claim = state.claim(repair.metadata, repair.readme) if repair.metadata is not state.metadata else state.claim()
+    verification = repair.verification
     recorded = (repair.results or state.results or {}).get(VERIFICATION_KEY)
-    _, value, parsed, _ = read_claim(repair.metadata)
+    after = claim.problems
     report = SubmissionReport(
-        repo_id=state.repo_id, endpoint=endpoint, env_id=env_id, problems=after, would_appear=False,
-        metric_value=value, fixed=[p for p in before if p not in after], changes=list(repair.changes),
-        commit=commit, verification=verification, notes=list(repair.notes),
+        repo_id=state.repo_id, endpoint=endpoint, env_id=claim.env_id,
+        problems=[p for p in after if p.code != "impossible"], would_appear=claim.would_appear,
+        metric_value=claim.metric_value, mean=claim.mean, std=claim.std,
+        fixed=[p for p in before if p not in after], changes=list(repair.changes), commit=commit,
+        verification=verification, notes=list(repair.notes), flags=list(claim.flags),
         recorded_verification=recorded if isinstance(recorded, dict) else None,
     )
-    if parsed is not None:
-        report.mean, report.std = parsed
-        report.flags = impossible_claims(env_id or "", *parsed)
     if verification is not None and verification.ok:
         report.flags = list(dict.fromkeys([*report.flags, *verification.flags]))
-    tags = (repair.metadata or {}).get("tags") or []
-    tags = tags if isinstance(tags, list) else [tags]
-    report.would_appear = bool(env_id and env_id in map(str, tags) and parsed is not None and not state.private)
-    return report
-
-
-def rank_among(listing: list[LeaderboardEntry], repo_id: str, score: float) -> tuple[int, int, bool]:
-    """(rank, how many ranked, already listed) for a claimed ``score`` among the models listed now (ties go after)."""
-    others = [e for e in listing if e.repo_id != repo_id and e.score is not None]
-    rank = 1 + sum(1 for e in others if e.score >= score)
-    return rank, len(others) + 1, any(e.repo_id == repo_id for e in listing)
+    return report, claim

@@ -25,7 +25,7 @@ from hubrl.ranking.claims import Verification, judge_claim
 
 if TYPE_CHECKING:
     from hubrl.hub import HubClient
-    from hubrl.ranking.listing import LeaderboardEntry
+    from hubrl.ranking.claims import Claim as LeaderboardEntry
 
 
 def verify_agent(
