@@ -27,6 +27,7 @@ import numpy as np
 from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_FPS, DEFAULT_MAX_FRAMES
 from hubrl.envs import make_env
 from hubrl.errors import HubrlError, VideoError, first_line
+from hubrl.folders import FILE_MODE
 from hubrl.policy import Actor
 
 MIN_SHORT_SIDE = 256
@@ -117,6 +118,7 @@ def video_writer(out_path: Path, *, fps: int, size: tuple[int, int]) -> Iterator
             )
             with writer:
                 yield writer.append_data
+        os.chmod(tmp_name, FILE_MODE)  # mkstemp made it 0600; a run folder's files are all 0644
         os.replace(tmp_name, out_path)
     finally:
         if os.path.exists(tmp_name):

@@ -265,6 +265,7 @@ def test_a_gif_path_gets_a_gif_and_another_suffix_one_line(tmp_path):
     model = make_student(Policy)
     rec = record_video(gym.make("CartPole-v1"), model, tmp_path / "replay.gif", fps=30)
     assert (tmp_path / "replay.gif").read_bytes()[:6] == b"GIF89a"
+    assert (tmp_path / "replay.gif").stat().st_mode & 0o777 == 0o644  # as every file of a run folder
     frames = iio.imread(tmp_path / "replay.gif", index=None)
     assert len(frames) == rec.frames and frames.shape[-1] == 3
     assert rec.episode_return == evaluate_agent(gym.make("CartPole-v1"), 1000, 1, model)[0]  # episode 0
