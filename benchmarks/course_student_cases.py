@@ -76,6 +76,7 @@ def main() -> int:
 
     import hubrl
     from hubrl.course import evaluate_agent, push_to_hub
+    from hubrl.hub import HubClient
     from hubrl.server import LocalHub
 
     print(f"hubrl from {Path(hubrl.__file__).parent}")
@@ -99,7 +100,7 @@ def main() -> int:
             fmt_name = (results.get("weights") or {}).get("format", "?")
             rows.append((f"pushed (weights {fmt_name})", fmt((results["mean_reward"], results["std_reward"]))))
             try:
-                agent = hubrl.load_from_hub(repo, endpoint=hub.endpoint, token=False, cache_dir=tempfile.mkdtemp())
+                agent = HubClient(hub.endpoint, False).load_from_hub(repo, cache_dir=tempfile.mkdtemp())
                 torch.manual_seed(12345)
                 np.random.seed(0)
                 agent.policy.seed(0)

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_FPS, DEFAULT_MAX_FRAMES
-from hubrl.envs import make_env
-from hubrl.errors import HubrlError, VideoError, first_line
+from hubrl.episodes import SeededEpisodes, episode_steps
+from hubrl.errors import VideoError, first_line
 from hubrl.folders import FILE_MODE
 from hubrl.policy import Actor
 
@@ -135,7 +135,7 @@ def record_video(
     fps: int | None = None,
     deterministic: bool = False,
 ) -> Recording:
-    """Render one seeded episode of ``policy`` to ``out_path`` (mp4).
+    """Render one seeded episode of ``policy`` to ``out_path`` (mp4 or GIF).
 
     Args:
         policy: the agent to film (a :class:`~hubrl.policy.Policy` or the torch network training returns).
@@ -160,55 +160,36 @@ def record_video(
         raise VideoError(f"max_frames must be positive, got {max_frames}")
     out_path = check_video_path(out_path)
     try:
-        env = make_env(env_id, render_mode="rgb_array", **policy.config.env_options)
+        episode = SeededEpisodes(env_id, [seed], observation=policy.config.env_options, render_mode="rgb_array")
     except Exception as err:
         raise VideoError(f"cannot create {env_id} with render_mode='rgb_array': {err}") from err
+    env = episode.envs[0]
     fps = int(fps or env.metadata.get("render_fps") or DEFAULT_FPS)
-    rng = np.random.default_rng(seed)
-    sampler = policy.sampler()
-
-    def choose(obs: np.ndarray) -> int:
-        uniforms = None if deterministic else np.array([rng.random()])
-        with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
-            return int(sampler.actions(np.asarray(obs, dtype=np.float32)[None], uniforms=uniforms)[0])
-
-    try:
-        return film_episode(env, choose, out_path, seed=seed, fps=fps, max_frames=max_frames, env_id=env_id)
-    finally:
-        env.close()
-
-
-def film_episode(env, choose: Callable[[np.ndarray], int], out_path: Path, *, seed: int, fps: int, max_frames: int,
-                 env_id: str) -> Recording:
-    """Reset ``env`` (rendering rgb arrays) with ``seed`` and film the episode ``choose(obs) -> action`` plays.
-
-    Raises:
-        VideoError: the env renders nothing, or writing failed (no file is left then).
-    """
-    frames = 0
     total = 0.0
     done = False
     try:
-        obs, _ = env.reset(seed=seed)
+        obs = episode.reset()
         first = env.render()
         if first is None:
             raise VideoError(f"{env_id} rendered nothing; it needs render_mode='rgb_array' support")
         factor = upscale_factor(*np.asarray(first).shape[:2])
         height, width = prepare_frame(first, factor).shape[:2]
         with video_writer(out_path, fps=fps, size=(height, width)) as append:
-            frame = first
-            while True:
-                append(prepare_frame(frame, factor))
-                frames += 1
-                if done or frames >= max_frames:
-                    break
-                obs, reward, terminated, truncated, _ = env.step(choose(obs))
-                total += float(reward)
-                done = terminated or truncated
-                frame = env.render()
-    except HubrlError:  # the agent's own one-line errors pass as they are
+            append(prepare_frame(first, factor))
+            frames = 1
+            act = episode.actor(policy.sampler(), deterministic=deterministic)
+            with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
+                # the first frame is the reset's: max_frames frames show max_frames - 1 steps
+                for _, _, reward, _, ended in episode_steps(episode, obs, act, max_steps=max_frames - 1):
+                    append(prepare_frame(env.render(), factor))
+                    frames += 1
+                    total += float(reward[0])
+                    done = bool(ended[0])
+    except VideoError:
         raise
     except Exception as err:
         raise VideoError(f"could not write {out_path}: {first_line(err)}") from err
+    finally:
+        episode.close()
     return Recording(path=out_path, frames=frames, fps=fps, width=width, height=height, episode_return=total,
                      seed=seed, truncated_by_cap=not done)

@@ -30,6 +30,7 @@ from course_students import (
 from hubrl.cli import main as cli_main
 from hubrl.course import evaluate_agent, push_to_hub, record_video
 from hubrl.errors import ConfigError, NotAuthorizedError, VideoError
+from hubrl.hub import HubClient
 from hubrl.server import LocalHub
 
 HYPER = {"h_size": 16, "n_training_episodes": 10, "n_evaluation_episodes": 5, "max_t": 1000, "gamma": 1.0,
@@ -132,8 +133,8 @@ def test_a_provable_agent_loads_by_repo_id_with_the_authors_probabilities(hub, m
     assert results["weights"]["format"] == "hubrl-policy/1"
     assert results["weights"]["check"]["max_probability_difference"] <= 1e-5
 
-    agent = hubrl.load_from_hub(f"student/{repo}", endpoint=hub.endpoint, token=hub.tokens["classmate"],
-                                cache_dir=tmp_path / "cache")
+    agent = HubClient(hub.endpoint, hub.tokens["classmate"]).load_from_hub(f"student/{repo}",
+                                                                          cache_dir=tmp_path / "cache")
     states = np.random.default_rng(0).normal(0, 1, (256, 4)).astype(np.float32)
     assert np.abs(agent.policy(states) - module_probabilities(model, states)).max() < 1e-5
 
@@ -172,7 +173,7 @@ def test_an_unprovable_agent_is_pushed_with_its_own_numbers_and_says_why(hub, ma
     page = urllib.request.urlopen(f"{hub.endpoint}/student/{repo}").read().decode()
     assert "hubrl enjoy" not in page and "needs the author" in page
     with pytest.raises(hubrl.HubrlError, match="needs the author's class"):
-        hubrl.load_from_hub(f"student/{repo}", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+        HubClient(hub.endpoint).load_from_hub(f"student/{repo}", cache_dir=tmp_path / "cache")
 
 
 def test_dropout_left_in_training_mode_is_named(hub, tmp_path, capsys):
@@ -192,8 +193,8 @@ class Untouchable(Policy):
 
 
 @pytest.mark.parametrize(("repo", "token", "pattern"), [
-    ("classmate/mine", "student", "student's token, which writes to student, not classmate"),
-    ("student/x", "bad", "rejected the token you passed"),
+    ("classmate/mine", "student", "not allowed to write to classmate/mine with student's token"),
+    ("student/x", "bad", "rejected the token"),
 ])
 def test_a_push_that_cannot_be_written_fails_before_anything_is_evaluated(hub, repo, token, pattern):
     with pytest.raises(NotAuthorizedError, match=pattern) as info:
@@ -226,7 +227,7 @@ def test_a_worse_push_over_a_better_one_names_both_scores(hub, capsys):
 
 def test_the_other_apis_signature_gets_one_line_pointing_to_the_right_function():
     model, env = make_student(Policy), gym.make("CartPole-v1")
-    with pytest.raises(ConfigError, match="use from hubrl.course import push_to_hub"):
+    with pytest.raises(ConfigError, match="from hubrl.course import push_to_hub"):
         hubrl.push_to_hub("student/x", model, dict(HYPER), env)
     with pytest.raises(ConfigError, match="use from hubrl.course import evaluate_agent"):
         hubrl.evaluate_agent(env, 1000, 10, model)

@@ -93,20 +93,20 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def leaderboard_page(endpoint: str, env_id: str) -> str:
-    """Where the student looks: the course's leaderboard Space on huggingface.co, a local Hub's own page otherwise."""
-    from hubrl.ranking import COURSE_LEADERBOARD_URL
+def leaderboard_note(url: str | None) -> str:
+    """When a push shows there: the course's Space refreshes on a schedule (with a refresh button), a local Hub at once."""
+    from hubrl.ranking.listing import COURSE_LEADERBOARD_URL
 
-    if endpoint.rstrip("/") == "https://huggingface.co":
-        return (f"{COURSE_LEADERBOARD_URL} (it refreshes on a schedule: if your model is not there yet, click the "
-                "refresh button at the bottom of that page)")
-    return f"{endpoint.rstrip('/')}/leaderboard/{env_id} (this Hub's page: a push shows there at once)"
+    if url == COURSE_LEADERBOARD_URL:
+        return "it refreshes on a schedule: if your model is not there yet, click the refresh button at the bottom"
+    return "this Hub's own page: it shows every push at once"
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from hubrl.hub import HubClient
     from hubrl.ranking import check_submission
 
-    report = check_submission(args.repo_id, endpoint=args.endpoint, token=args.token, verify=args.verify,
+    report = check_submission(args.repo_id, client=HubClient(args.endpoint, args.token), verify=args.verify,
                               fix=args.fix, cache_dir=args.cache_dir)
     ok = report.would_appear and (report.verification is None or report.verification.ok)
     if args.json:
@@ -122,12 +122,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
     for fixed in report.fixed:
         print(f"fixed: {fixed}")
     if report.would_appear:
-        print(f"{report.repo_id} will appear on the {env} leaderboard: {leaderboard_page(report.endpoint, env)}")
+        print(f"{report.repo_id} will appear on the {env} leaderboard: {report.leaderboard_url} "
+              f"({leaderboard_note(report.leaderboard_url)})")
     else:
         print(f"{report.repo_id} will NOT appear on the {env} leaderboard:")
     for problem in report.problems:
         print(f"  problem: {problem}")
-    if report.problems and not args.fix and any(not p.startswith("the repo is private") for p in report.problems):
+    if not args.fix and any(p.fixable for p in report.problems):
         print(f"  fix the metadata with: hubrl submit {report.repo_id} --fix (one commit, README.md front matter only)")
     if report.score is not None:
         mark = report.pass_mark

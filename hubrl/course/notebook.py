@@ -21,16 +21,15 @@ passed in, episode by episode until ``max_steps`` or the end), so their numbers 
 from __future__ import annotations
 
 import difflib
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hubrl.records import COURSE_KEYS
 from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_MAX_FRAMES
-from hubrl.errors import ConfigError, NotAuthorizedError, OutputExistsError, course_signature_error, first_line
+from hubrl.errors import ConfigError, HubError, OutputExistsError, course_signature_error
+from hubrl.records import COURSE_KEYS
 
 __all__ = ["evaluate_agent", "push_to_hub", "record_video"]
 
@@ -117,43 +116,14 @@ def check_hyperparameters(hyperparameters: Any) -> list[str]:
     return unknown
 
 
-def _token_source(token: str | None) -> str:
-    if token:
-        return "the token you passed"
-    if os.environ.get("HF_TOKEN"):
-        return "HF_TOKEN"
-    return "your stored login (notebook_login / hf auth login)"
-
-
-def check_write_access(client, repo_id: str, source: str) -> str:
-    """Fail before any work when the token cannot write to ``repo_id``'s namespace; returns the token's user.
-
-    Raises:
-        NotAuthorizedError: no token, a token the Hub rejects, or one for another user (named).
-    """
-    namespace = repo_id.split("/")[0]
-    try:
-        me = client.api.whoami()
-    except Exception as err:
-        raise NotAuthorizedError(f"cannot push to {repo_id}: {client.endpoint} rejected {source} or got none "
-                                 f"({first_line(err)[:120]}); log in with a write token for {namespace}",
-                                 repo_id=repo_id) from err
-    user = str(me.get("name"))
-    allowed = {user, *(str(org.get("name")) for org in me.get("orgs") or [] if isinstance(org, dict))}
-    if namespace not in allowed:
-        raise NotAuthorizedError(f"cannot push to {repo_id}: {source} is {user}'s token, which writes to "
-                                 f"{', '.join(sorted(allowed))}, not {namespace}; push to {user}/"
-                                 f"{repo_id.split('/')[1]} or use {namespace}'s token", repo_id=repo_id)
-    return user
-
-
 def _held_claim(client, repo_id: str) -> tuple[float, float, str] | None:
     """What the repo's card claims now, as the leaderboard reads it: ``(mean, std, commit)``; None if nothing."""
     from hubrl.card import first_metric, parse_metric
 
     try:
-        info = client.api.model_info(repo_id)
-    except Exception:  # no repo yet (or unreadable): nothing to compare with
+        with client.translating(repo_id=repo_id):
+            info = client.api.model_info(repo_id)
+    except HubError:  # no repo yet (or unreadable): nothing to compare with
         return None
     found, value = first_metric(info.card_data.to_dict() if info.card_data else {})
     parsed = parse_metric(value) if found else None
@@ -195,7 +165,6 @@ def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps:
     from hubrl.course.convert import package_module
     from hubrl.course.module import env_id_of
     from hubrl.hub import HubClient, check_repo_id
-    from hubrl.hub import push_to_hub as push_folder
     from hubrl.records import RESULTS, read_json
 
     check_repo_id(repo_id)
@@ -203,8 +172,8 @@ def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps:
     env_id_of(eval_env)
     if local_dir is not None and Path(local_dir).exists():
         raise OutputExistsError(f"{local_dir} already exists; choose another local_dir")
-    client = HubClient(endpoint or os.environ.get("HF_ENDPOINT") or None, token or os.environ.get("HF_TOKEN") or None)
-    check_write_access(client, repo_id, _token_source(token))
+    client = HubClient(endpoint, token)  # None: HF_ENDPOINT / HF_TOKEN as they are at this call
+    client.require_login("push_to_hub", repo_id)  # before anything is evaluated or filmed: whose token it is
     if unknown:
         print(f"hyperparameters: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not read by the "
               "notebook (written to hyperparameters.json, ignored for the evaluation)")
@@ -214,16 +183,17 @@ def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps:
                                              output=Path(tmp) / "run", fps=video_fps)
         print(conversion.summary())
         results = read_json(run_dir / RESULTS)
-        result = push_folder(run_dir, repo_id, private=private, client=client,
-                             delete_paths=("model.pt",) if remove_pickle else ())
+        result = client.push_to_hub(run_dir, repo_id, private=private,
+                                    delete_paths=("model.pt",) if remove_pickle else ())
         if local_dir is not None:
             shutil.copytree(run_dir, local_dir)
     _report_scores(repo_id, results, held)
     print(f"Your model is pushed to the Hub. You can view your model here: {result.repo_url}")
     if not remove_pickle:
         try:
-            stale = "model.pt" in client.api.list_repo_files(repo_id)
-        except Exception:  # the push itself succeeded; this is only a hint
+            with client.translating(repo_id=repo_id):
+                stale = "model.pt" in client.api.list_repo_files(repo_id)
+        except HubError:  # the push itself succeeded; this is only a hint
             stale = False
         if stale:
             print(f"{repo_id} still holds model.pt (a pickle from an earlier push); "

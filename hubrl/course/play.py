@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hubrl.errors import AgentFormatError, ConfigError, VideoError, first_line
+from hubrl.errors import AgentFormatError, ConfigError, HubrlError, VideoError, first_line
 from hubrl.evaluate import Evaluation
 
 __all__ = ["Played", "film", "play", "player_for"]
@@ -295,10 +295,33 @@ def rgb_env(env: Any) -> Iterator[Any]:
 def film(player: _Player, env: Any, out_path: Path, *, fps: int, max_frames: int, seed: int = 0) -> Any:
     """One seeded episode of ``player`` on ``env`` (or its rgb copy) filmed to ``out_path``: episode ``seed`` of
     :func:`play`. Returns :class:`hubrl.video.Recording`."""
-    from hubrl.video import check_video_path, film_episode
+    from hubrl.video import Recording, check_video_path, prepare_frame, upscale_factor, video_writer
 
     out_path = check_video_path(out_path)
+    frames, total, done = 0, 0.0, False
     with rgb_env(env) as target, player.session():
         player.start(seed)
-        return film_episode(target, lambda obs: player.act(obs)[0], out_path, seed=seed, fps=fps,
-                            max_frames=max_frames, env_id=env_label(env))
+        try:
+            state, _ = target.reset(seed=seed)
+            first = target.render()
+            if first is None:
+                raise VideoError(f"{env_label(env)} rendered nothing; it needs render_mode='rgb_array' support")
+            factor = upscale_factor(*np.asarray(first).shape[:2])
+            height, width = prepare_frame(first, factor).shape[:2]
+            with video_writer(out_path, fps=fps, size=(height, width)) as append:
+                frame = first
+                while True:  # the notebook's record_video loop, capped at max_frames
+                    append(prepare_frame(frame, factor))
+                    frames += 1
+                    if done or frames >= max_frames:
+                        break
+                    state, reward, terminated, truncated, _ = target.step(player.act(state)[0])
+                    total += float(reward)
+                    done = terminated or truncated
+                    frame = target.render()
+        except HubrlError:  # the agent's own one-line errors pass as they are
+            raise
+        except Exception as err:
+            raise VideoError(f"could not write {out_path}: {first_line(err)}") from err
+    return Recording(path=out_path, frames=frames, fps=fps, width=width, height=height, episode_return=total,
+                     seed=seed, truncated_by_cap=not done)

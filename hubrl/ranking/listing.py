@@ -13,14 +13,12 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hubrl.card import read_front_matter
 from hubrl.errors import CardError, ConfigError, first_line
 from hubrl.ranking.claims import Claim, env_sources, rank, read_claim
 
-if TYPE_CHECKING:
-    from hubrl.hub import HubClient
+from hubrl.connection import HubConnection
 
 COURSE_LEADERBOARD_URL = "https://huggingface.co/spaces/huggingface-projects/Deep-Reinforcement-Learning-Leaderboard"
 """Where the course shows its ranking, named as the course names it (units/en/unit4/hands-on.mdx); it refreshes on a
@@ -35,10 +33,8 @@ def leaderboard(
     *,
     limit: int | None = None,
     author: str | None = None,
-    endpoint: str | None = None,
-    token: str | bool | None = None,
     cache_dir: str | Path | None = None,
-    client: HubClient | None = None,
+    client: HubConnection | None = None,
 ) -> list[LeaderboardEntry]:
     """The models tagged ``env_id`` on the Hub, ranked by claimed mean - std, as the course leaderboard ranks them.
 
@@ -50,7 +46,7 @@ def leaderboard(
         env_id: the env tag, e.g. ``"CartPole-v1"``.
         limit: return the first ``limit`` entries only.
         author: only this user's or organisation's models.
-        endpoint, token: override ``HF_ENDPOINT`` / ``HF_TOKEN`` / the stored login; or pass ``client``.
+        client: the Hub (a :class:`hubrl.hub.HubClient`; default: ``HF_ENDPOINT`` / ``HF_TOKEN`` at call time).
         cache_dir: where README.md downloads go.
 
     Raises:
@@ -62,18 +58,16 @@ def leaderboard(
         >>> for entry in leaderboard("CartPole-v1", limit=10):
         ...     print(entry.rank, entry.repo_id, entry.score)
     """
-    from hubrl.hub import HubClient
-
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be positive, got {limit}")
-    client = HubClient.resolve(client, endpoint=endpoint, token=token)
+    client = client or HubConnection()
     infos = _list_models(client, env_id, author)
     claims = _claims(client, infos, env_id, cache_dir=cache_dir)
     ranked = rank(claims, board=env_id)
     return ranked[:limit] if limit is not None else ranked
 
 
-def _list_models(client: HubClient, env_id: str, author: str | None) -> list:
+def _list_models(client: HubConnection, env_id: str, author: str | None) -> list:
     """Every model tagged ``env_id``, with its cardData. No ``limit`` is passed, so the client follows every
     ``Link: rel="next"`` page. A card odd enough to break the client's ModelInfo parsing makes us list again without
     cardData (every card is then read from its README.md)."""
@@ -83,20 +77,17 @@ def _list_models(client: HubClient, env_id: str, author: str | None) -> list:
     where = f"the {env_id} listing"
     try:
         try:
-            return list(client.api.list_models(filter=[env_id], author=author, cardData=True, full=True))
+            with client.translating(repo_id=None, purpose=where):
+                return list(client.api.list_models(filter=[env_id], author=author, cardData=True, full=True))
         except (TypeError, ValueError, KeyError, AttributeError):  # the client choked on a card: list without them
             pass
-        except Exception as err:  # network, HTTP: no second try
-            raise client.error(err, repo_id=where) from err
-        try:
+        with client.translating(repo_id=None, purpose=where):
             return list(client.api.list_models(filter=[env_id], author=author, cardData=False, full=True))
-        except Exception as err:
-            raise client.error(err, repo_id=where) from err
     finally:
         card_logger.setLevel(level)
 
 
-def _claims(client: HubClient, infos: list, board: str, *, cache_dir) -> list[Claim]:
+def _claims(client: HubConnection, infos: list, board: str, *, cache_dir) -> list[Claim]:
     """Each listed model's claim: the listing's cardData, else README.md's front matter; results.json and
     hyperparameters.json are read only for cards that name no env themselves."""
     def one(info) -> Claim:
@@ -117,7 +108,7 @@ def _claims(client: HubClient, infos: list, board: str, *, cache_dir) -> list[Cl
         return list(pool.map(one, infos))
 
 
-def _card_metadata(client: HubClient, info, *, cache_dir) -> tuple[dict | None, str | None, bool]:
+def _card_metadata(client: HubConnection, info, *, cache_dir) -> tuple[dict | None, str | None, bool]:
     """(raw metadata, error, has a README) for a listed model: the listing's cardData, else README.md's."""
     if info.card_data is not None:
         meta = info.card_data.to_dict()
@@ -146,7 +137,7 @@ MAX_METADATA_BYTES = 1 << 20
 """Largest results.json / hyperparameters.json / README.md the listing reads (someone else's files)."""
 
 
-def _text_file(client: HubClient, info, name: str, *, cache_dir) -> str | Exception:
+def _text_file(client: HubConnection, info, name: str, *, cache_dir) -> str | Exception:
     siblings = {s.rfilename: s for s in (getattr(info, "siblings", None) or [])}
     size = getattr(siblings.get(name), "size", None)
     if size is not None and size > MAX_METADATA_BYTES:
@@ -160,7 +151,7 @@ def _text_file(client: HubClient, info, name: str, *, cache_dir) -> str | Except
         return err
 
 
-def _json_file(client: HubClient, info, name: str, *, cache_dir):
+def _json_file(client: HubConnection, info, name: str, *, cache_dir):
     """A listed repo's JSON file, or None when it is absent, too large or not JSON."""
     import json
 

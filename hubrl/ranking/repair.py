@@ -16,7 +16,6 @@ from hubrl.card import (
 )
 from hubrl.envs.facts import ENVS
 from hubrl.errors import CardError
-from hubrl.records import VERIFICATION_KEY
 
 if TYPE_CHECKING:
     from hubrl.ranking.claims import Verification

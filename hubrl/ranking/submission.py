@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hubrl.card import Problem, first_metric, format_metric, parse_metric, read_front_matter, replace_front_matter
 from hubrl.errors import CardError
@@ -21,8 +21,7 @@ from hubrl.ranking.repair import card_with_verification, repair_metadata
 from hubrl.ranking.verification import Verification, verify_agent
 from hubrl.records import VERIFICATION_KEY
 
-if TYPE_CHECKING:
-    from hubrl.hub import HubClient
+from hubrl.connection import HubConnection, check_repo_id
 
 
 @dataclass
@@ -111,12 +110,10 @@ class Repair:
 def check_submission(
     repo_id: str,
     *,
-    endpoint: str | None = None,
-    token: str | bool | None = None,
     verify: bool = False,
     fix: bool = False,
     cache_dir: str | Path | None = None,
-    client: HubClient | None = None,
+    client: HubConnection | None = None,
 ) -> SubmissionReport:
     """Tell a student whether and where ``repo_id`` will appear on the course leaderboard.
 
@@ -132,7 +129,7 @@ def check_submission(
 
     Args:
         repo_id: ``namespace/name``.
-        endpoint, token: override ``HF_ENDPOINT`` / ``HF_TOKEN`` / the stored login; or pass ``client``.
+        client: the Hub (a :class:`hubrl.hub.HubClient`; default: ``HF_ENDPOINT`` / ``HF_TOKEN`` at call time).
         verify, fix: see above; both need a write token for the repo's namespace.
         cache_dir: the download cache.
 
@@ -147,10 +144,8 @@ def check_submission(
         >>> report = check_submission("alice/Reinforce-CartPole-v1")
         >>> report.would_appear, report.rank, report.problems
     """
-    from hubrl.hub import HubClient, check_repo_id
-
     check_repo_id(repo_id)
-    client = HubClient.resolve(client, endpoint=endpoint, token=token)
+    client = client or HubConnection()
     state = read_repo(client, repo_id, cache_dir=cache_dir)
     if fix or verify:  # both commit: fail now, not after an evaluation, when no valid token is at hand
         client.require_login("hubrl submit --fix/--verify", repo_id)
@@ -180,21 +175,17 @@ def leaderboard_url(endpoint: str, env_id: str | None) -> str:
 
 # -- read -----------------------------------------------------------------------------------------------------------
 
-def read_repo(client: HubClient, repo_id: str, *, cache_dir: str | Path | None = None) -> RepoState:
+def read_repo(client: HubConnection, repo_id: str, *, cache_dir: str | Path | None = None) -> RepoState:
     """The one read: model info, then README.md, results.json and hyperparameters.json at that commit."""
-    try:
+    with client.translating(repo_id=repo_id):
         info = client.api.model_info(repo_id)
-    except Exception as err:
-        raise client.error(err, repo_id=repo_id) from err
     files = {s.rfilename for s in (info.siblings or [])}
 
     def text(filename: str) -> str | None:
         if filename not in files:
             return None
-        try:
+        with client.translating(repo_id=repo_id, revision=info.sha):
             path = client.download(repo_id, filename, revision=info.sha, cache_dir=cache_dir)
-        except Exception as err:
-            raise client.error(err, repo_id=repo_id, revision=info.sha) from err
         return path.read_bytes().decode("utf-8", errors="replace")
 
     readme = text("README.md")
@@ -221,7 +212,7 @@ def _json_object(text: str | None) -> dict | None:
 
 # -- diagnose, verify, repair (pure but the verification) -----------------------------------------------------------
 
-def _verify(state: RepoState, client: HubClient, *, cache_dir) -> Verification:
+def _verify(state: RepoState, client: HubConnection, *, cache_dir) -> Verification:
     if not state.env_id:
         return Verification(repo_id=state.repo_id, env_id="", error="cannot tell which environment it plays")
     mean, std = parse_metric(first_metric(state.metadata or {})[1]) or (None, None)
@@ -271,7 +262,7 @@ def plan_repair(state: RepoState, problems: list[Problem], verification: Verific
 
 # -- commit ---------------------------------------------------------------------------------------------------------
 
-def _commit(client: HubClient, state: RepoState, repair: Repair) -> str | None:
+def _commit(client: HubConnection, state: RepoState, repair: Repair) -> str | None:
     """ONE commit of what the repair changed, on top of the commit read; its id (None: nothing changed)."""
     from huggingface_hub import CommitOperationAdd
 
@@ -282,11 +273,9 @@ def _commit(client: HubClient, state: RepoState, repair: Repair) -> str | None:
         operations.append(CommitOperationAdd("results.json", (json.dumps(repair.results, indent=2) + "\n").encode()))
     if not operations:
         return None
-    try:
+    with client.translating(repo_id=state.repo_id):
         commit = client.api.create_commit(state.repo_id, operations, parent_commit=state.sha,
                                           commit_message="hubrl submit: " + " and ".join(repair.commit_parts))
-    except Exception as err:
-        raise client.error(err, repo_id=state.repo_id) from err
     return commit.oid
 
 

@@ -13,20 +13,20 @@ leaderboard reads it, its problems) and ordered by :func:`~hubrl.ranking.claims.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
 from hubrl.card import needs_author_class
 from hubrl.envs.facts import ENVS, UNIT4_ENVS
 from hubrl.ranking.claims import Claim, rank, read_claim
-from hubrl.server.app import HubApp
+from hubrl.server.cache import per_commit
 from hubrl.server.errors import HubServerError, RepoNotFound
 from hubrl.server.naming import check_name
 from hubrl.server.render import render_card
+from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
 
 MAX_CARD_BYTES = 1 << 20
@@ -80,34 +80,10 @@ class ModelSummary:
         return self.claim.unranked_reason
 
     def url(self, path: str) -> str:
-        return f"/{self.repo_id}/resolve/{self.commit.id}/{path}"
+        return f"/{self.repo_id}/resolve/{self.commit.id}/{quote(path)}"
 
 
-class _Summaries:
-    """Summaries cached by (repo, commit): commits never change, so a new push is simply a new key."""
-
-    def __init__(self) -> None:
-        self._cache: OrderedDict[tuple[str, str], ModelSummary] = OrderedDict()
-        self._guard = threading.Lock()
-
-    def get(self, hub: HubApp, meta: RepoMeta, commit: Commit) -> ModelSummary:
-        key = (meta.id, commit.id)
-        with self._guard:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        summary = _summarize(hub, meta, commit)
-        with self._guard:
-            self._cache[key] = summary
-            while len(self._cache) > 4096:
-                self._cache.popitem(last=False)
-        return summary
-
-
-_summaries = _Summaries()
-
-
-def _read_text(hub: HubApp, repo_id: str, commit: Commit, path: str, limit: int) -> str | None:
+def _read_text(hub: ServerState, repo_id: str, commit: Commit, path: str, limit: int) -> str | None:
     entry = commit.files.get(path)
     if entry is None or entry.size > limit:
         return None
@@ -115,7 +91,7 @@ def _read_text(hub: HubApp, repo_id: str, commit: Commit, path: str, limit: int)
         return f.read(limit).decode("utf-8", "replace")
 
 
-def _read_json(hub: HubApp, repo_id: str, commit: Commit, path: str) -> Any:
+def _read_json(hub: ServerState, repo_id: str, commit: Commit, path: str) -> Any:
     text = _read_text(hub, repo_id, commit, path, MAX_JSON_BYTES)
     if text is None:
         return None
@@ -125,7 +101,8 @@ def _read_json(hub: HubApp, repo_id: str, commit: Commit, path: str) -> Any:
         return None
 
 
-def _summarize(hub: HubApp, meta: RepoMeta, commit: Commit) -> ModelSummary:
+@per_commit(4096)
+def _summarize(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
     repo_id = meta.id
     info = hub.card(repo_id, commit)
     results = _read_json(hub, repo_id, commit, "results.json")
@@ -148,7 +125,7 @@ def _summarize(hub: HubApp, meta: RepoMeta, commit: Commit) -> ModelSummary:
     return summary
 
 
-def _public_models(hub: HubApp, request: PageRequest) -> list[ModelSummary]:
+def _public_models(hub: ServerState, request: PageRequest) -> list[ModelSummary]:
     user = hub.tokens.user_for(request.token)
     out = []
     for meta in hub.storage.iter_repos():
@@ -158,7 +135,7 @@ def _public_models(hub: HubApp, request: PageRequest) -> list[ModelSummary]:
             commit = hub.storage.resolve(meta.id, "main")
         except HubServerError:
             continue  # deleted meanwhile
-        out.append(_summaries.get(hub, meta, commit))
+        out.append(_summarize(hub, meta, commit))
     return out
 
 
@@ -196,7 +173,7 @@ _templates.filters["num"] = lambda x: "" if x is None else f"{x:.2f}"
 
 
 # ------------------------------------------------------------------------------------------ pages
-def index_page(hub: HubApp, request: PageRequest) -> str:
+def index_page(hub: ServerState, request: PageRequest) -> str:
     """``/``: every model, filtered by env tag (``?env=``) and searched by name (``?search=``)."""
     env = request.query.get("env", "")
     search = request.query.get("search", "").strip().lower()
@@ -209,7 +186,7 @@ def index_page(hub: HubApp, request: PageRequest) -> str:
     return _render("index.html", title="Models", models=models, env=env, search=request.query.get("search", ""))
 
 
-def model_page(hub: HubApp, request: PageRequest, namespace: str, name: str) -> str:
+def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str) -> str:
     """``/{namespace}/{name}``: the card, the replay, the curve, the metric, the files and how to load it."""
     repo_id = f"{namespace}/{name}"
     try:
@@ -220,7 +197,7 @@ def model_page(hub: HubApp, request: PageRequest, namespace: str, name: str) -> 
     if meta.private and hub.tokens.user_for(request.token) != meta.namespace:
         raise RepoNotFound(f"There is no model {repo_id} on this Hub.")
     commit = hub.storage.resolve(repo_id, "main")
-    summary = _summaries.get(hub, meta, commit)
+    summary = _summarize(hub, meta, commit)
     text = _read_text(hub, repo_id, commit, "README.md", MAX_CARD_BYTES)
     shown = [path for path in (summary.replay, summary.curve) if path]
     card_html = render_card(text, repo_id=repo_id, commit_id=commit.id, shown=shown) if text else ""
@@ -234,14 +211,14 @@ def model_page(hub: HubApp, request: PageRequest, namespace: str, name: str) -> 
     )
 
 
-def leaderboards_page(hub: HubApp, request: PageRequest) -> str:
+def leaderboards_page(hub: ServerState, request: PageRequest) -> str:
     """``/leaderboard``: one link per environment hubrl knows, with how many ranked models it has."""
     models = _public_models(hub, request)
     boards = [(env, len(_ranked(models, env)), info.pass_mark) for env, info in ENVS.items()]
     return _render("leaderboards.html", title="Leaderboards", boards=boards)
 
 
-def leaderboard_page(hub: HubApp, request: PageRequest, env_id: str) -> str:
+def leaderboard_page(hub: ServerState, request: PageRequest, env_id: str) -> str:
     """``/leaderboard/{env_id}``: ranked by mean - std, with pass mark, verification and replays."""
     entries, unranked = _board(_public_models(hub, request), env_id)
     info = ENVS.get(env_id)
@@ -256,7 +233,7 @@ def leaderboard_page(hub: HubApp, request: PageRequest, env_id: str) -> str:
     )
 
 
-def progress_page(hub: HubApp, request: PageRequest, user: str) -> str:
+def progress_page(hub: ServerState, request: PageRequest, user: str) -> str:
     """``/progress/{user}``: the course's "Check my progress" for Unit 4 (best model per env, pass or not)."""
     check_name(user, "user name")
     mine = [m for m in _public_models(hub, request) if m.repo_id.split("/")[0] == user]
@@ -268,5 +245,5 @@ def progress_page(hub: HubApp, request: PageRequest, user: str) -> str:
     return _render("progress.html", title=f"Progress of {user}", user=user, rows=rows, passed=passed)
 
 
-def error_page(err: HubServerError) -> str:
-    return _render("error.html", title=f"Error {err.status}", status=err.status, message=str(err))
+def error_page(status: int, message: str) -> str:
+    return _render("error.html", title=f"Error {status}", status=status, message=message)
