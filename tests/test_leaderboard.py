@@ -460,8 +460,9 @@ def test_cli_submit(hub):
 
 
 def test_submit_on_huggingface_co_names_the_course_space_as_the_course_does():
-    from hubrl.cli.leaderboard import leaderboard_page
+    from hubrl.cli.leaderboard import leaderboard_note
+    from hubrl.ranking.submission import leaderboard_url
 
-    line = leaderboard_page("https://huggingface.co", "CartPole-v1")
-    assert line.startswith("https://huggingface.co/spaces/huggingface-projects/Deep-Reinforcement-Learning-Leaderboard")
-    assert "refresh button" in line
+    url = leaderboard_url("https://huggingface.co", "CartPole-v1")
+    assert url == "https://huggingface.co/spaces/huggingface-projects/Deep-Reinforcement-Learning-Leaderboard"
+    assert "refresh button" in leaderboard_note(url) and "hours" not in leaderboard_note(url)
