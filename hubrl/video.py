@@ -71,6 +71,20 @@ def prepare_frame(frame: np.ndarray, factor: int) -> np.ndarray:
     return frame
 
 
+def first_frame(env, env_id: str) -> tuple[np.ndarray, int, tuple[int, int]]:
+    """The just-reset env's frame, its upscale factor and the encoded (height, width).
+
+    Raises:
+        VideoError: the env renders nothing (no ``render_mode="rgb_array"``).
+    """
+    first = env.render()
+    if first is None:
+        raise VideoError(f"{env_id} rendered nothing; it needs render_mode='rgb_array' support")
+    factor = upscale_factor(*np.asarray(first).shape[:2])
+    height, width = prepare_frame(first, factor).shape[:2]
+    return first, factor, (height, width)
+
+
 def check_video_path(out_path: str | Path) -> Path:
     """``out_path`` if its folder exists and its suffix names a format hubrl writes (.mp4 or .gif).
 
@@ -169,11 +183,7 @@ def record_video(
     done = False
     try:
         obs = episode.reset()
-        first = env.render()
-        if first is None:
-            raise VideoError(f"{env_id} rendered nothing; it needs render_mode='rgb_array' support")
-        factor = upscale_factor(*np.asarray(first).shape[:2])
-        height, width = prepare_frame(first, factor).shape[:2]
+        first, factor, (height, width) = first_frame(env, env_id)
         with video_writer(out_path, fps=fps, size=(height, width)) as append:
             append(prepare_frame(first, factor))
             frames = 1

@@ -295,7 +295,7 @@ def rgb_env(env: Any) -> Iterator[Any]:
 def film(player: _Player, env: Any, out_path: Path, *, fps: int, max_frames: int, seed: int = 0) -> Any:
     """One seeded episode of ``player`` on ``env`` (or its rgb copy) filmed to ``out_path``: episode ``seed`` of
     :func:`play`. Returns :class:`hubrl.video.Recording`."""
-    from hubrl.video import Recording, check_video_path, prepare_frame, upscale_factor, video_writer
+    from hubrl.video import Recording, check_video_path, first_frame, prepare_frame, video_writer
 
     out_path = check_video_path(out_path)
     frames, total, done = 0, 0.0, False
@@ -303,11 +303,7 @@ def film(player: _Player, env: Any, out_path: Path, *, fps: int, max_frames: int
         player.start(seed)
         try:
             state, _ = target.reset(seed=seed)
-            first = target.render()
-            if first is None:
-                raise VideoError(f"{env_label(env)} rendered nothing; it needs render_mode='rgb_array' support")
-            factor = upscale_factor(*np.asarray(first).shape[:2])
-            height, width = prepare_frame(first, factor).shape[:2]
+            first, factor, (height, width) = first_frame(target, env_label(env))
             with video_writer(out_path, fps=fps, size=(height, width)) as append:
                 frame = first
                 while True:  # the notebook's record_video loop, capped at max_frames
