@@ -144,22 +144,18 @@ def _card_metadata(card: Path) -> dict[str, Any] | None:
 
 def _check_sizes(rebuilt: RebuiltPolicy, hyper: dict[str, Any], env_id: str, source: str) -> None:
     """The weights must fit the env; hyperparameters.json sizes, where they are numbers, must agree with them."""
-    from hubrl.envs import make_env
+    from hubrl.episodes import env_spaces
 
-    env = make_env(env_id)
-    try:
-        obs_shape, n_actions = env.observation_space.shape, getattr(env.action_space, "n", None)
-    finally:
-        env.close()
+    obs_dim, n_actions = env_spaces(env_id)
     for key, actual in (("state_space", rebuilt.obs_dim), ("action_space", rebuilt.n_actions)):
         declared = hyper.get(key)
         if isinstance(declared, list) and len(declared) == 1:
             declared = declared[0]
         if isinstance(declared, (int, float)) and not isinstance(declared, bool) and int(declared) != actual:
             raise AgentFormatError(f"{source}: hyperparameters.json says {key}={declared} but model.pt has {actual}")
-    if obs_shape is None or len(obs_shape) != 1 or obs_shape[0] != rebuilt.obs_dim or n_actions != rebuilt.n_actions:
+    if obs_dim != rebuilt.obs_dim or n_actions != rebuilt.n_actions:
         raise AgentFormatError(f"{source}/model.pt takes {rebuilt.obs_dim} inputs and gives {rebuilt.n_actions} "
-                               f"actions, but {env_id} has observations {obs_shape} and {n_actions} actions")
+                               f"actions, but {env_id} has observations ({obs_dim},) and {n_actions} actions")
 
 
 def _write_policy_folder(rebuilt: RebuiltPolicy, env_id: str, target: Path) -> None:
