@@ -180,14 +180,15 @@ def test_hostile_file_ends_in_one_line(tmp_path, name):
     (replace(LOW, memory_bytes=64 << 20), "could not even import torch within its 64 MiB address space"),
 ], ids=["output-size", "too-small-to-start"])
 def test_a_course_model_beyond_the_childs_output_or_memory_ends_in_one_line(tmp_path, limits, expected):
-    """The remaining bounds, on an honest Pixelcopter model (36 KB of float32 weights)."""
+    """The remaining bounds, on an honest Pixelcopter model (36 KB of float32 weights; it reads within ``LOW``)."""
     path = tmp_path / "model.pt"
     make_course_model_pt(path, 7, 2, 64, two_hidden=True)
     with pytest.raises(AgentFormatError) as err:
         load_course_model(path, display_name="eve/big/model.pt", limits=limits)
     message = str(err.value)
     assert "\n" not in message and message.startswith("eve/big/model.pt") and re.search(expected, message), message
-    load_course_model(path, limits=LOW)  # within the low limits it reads
+    if limits.max_output_bytes < LOW.max_output_bytes:  # the bound, not the file: with LOW's output size it reads
+        assert load_course_model(path, limits=LOW).hidden_sizes == (64, 128)
 
 
 def test_hostile_files_are_small():

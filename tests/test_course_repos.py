@@ -5,9 +5,9 @@ pushed with the real huggingface_hub client. ``hubrl evaluate REPO --json`` must
 author's own live module scores under the same seeded protocol: episode ``k`` reset with seed ``k``, one uniform per
 step from ``default_rng(k)``, the action taken by inverse CDF over the module's probabilities.
 
-What is under test here is what the loader makes of each shape, so model.pt is read by the reader's own code in this
-process (``reader_in_this_process``); the first load of a repo before its cached load, and the malicious refusal, go
-through the real bounded child (marked ``child``).
+What is under test here is what the loader makes of each repo, so model.pt is read by the reader's own code in this
+process (``reader_in_this_process``); the bounded child is tested once per kind of answer in tests/test_course.py and
+tests/test_course_hostile.py, through ``hubrl evaluate`` included.
 """
 
 from __future__ import annotations
@@ -395,7 +395,6 @@ def test_shape_scores_what_its_author_scores(hub, tmp_path, capsys, name):
     assert sum(expected) > 100 * N_EPISODES  # a real controller: hundreds of steps compared per episode
 
 
-@pytest.mark.child
 def test_second_load_uses_the_cache_and_starts_no_child(hub, tmp_path, capsys, cache, monkeypatch):
     repo_id, live = push_repo(hub, tmp_path, "cached", notebook)
     first = evaluate(hub, repo_id, capsys)
@@ -495,8 +494,7 @@ REFUSALS = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.child) if name == "malicious" else name
-                                  for name in REFUSALS])
+@pytest.mark.parametrize("name", list(REFUSALS))
 def test_refusal_is_one_line_through_the_cli(hub, tmp_path, capsys, name):
     write_model, edit, expected = REFUSALS[name]
     repo_id, _ = push_repo(hub, tmp_path, f"refused-{name}", write_model, edit)
