@@ -4,15 +4,18 @@ The public API keeps the Deep RL Course's names::
 
     from hubrl import make_config, train, evaluate_agent, record_video, push_to_hub, load_from_hub
 
-Importing hubrl registers its environments with gymnasium (``Pixelcopter-PLE-v0``, ``Pong-PLE-v0``, ``ALE/...``).
-Heavy modules load lazily, so ``import hubrl`` stays cheap; only training (``train``, ``PolicyNetwork``) imports
-torch: loading, evaluating and recording agents run on numpy.
+Importing hubrl registers its environments with gymnasium (``Pixelcopter-PLE-v0``, ``Pong-PLE-v0``, ``ALE/...``)
+as soon as gymnasium is imported (a post-import hook: ``import hubrl`` itself loads no gymnasium, so the local Hub
+and the leaderboard never do). Heavy modules load lazily, so ``import hubrl`` stays cheap; only training
+(``train``, ``PolicyNetwork``) imports torch: loading, evaluating and recording agents run on numpy.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
+
+import wrapt
 
 from hubrl.envs import ENVS, env_info, make_env, make_vector_env, register_envs
 from hubrl.errors import HubrlError
@@ -35,9 +38,11 @@ _LAZY = {
     "record_video": "hubrl.video",
     "build_card": "hubrl.card",
     "parse_metric": "hubrl.card",
-    "Agent": "hubrl.run",
+    "Agent": "hubrl.records",
+    "Run": "hubrl.records",
+    "read_run": "hubrl.records",
     "train_run": "hubrl.run",
-    "load_run": "hubrl.run",
+    "load_run": "hubrl.records",
     "push_to_hub": "hubrl.hub",
     "load_from_hub": "hubrl.hub",
     "load_agent": "hubrl.hub",
@@ -56,4 +61,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'hubrl' has no attribute {name!r}")
 
 
-register_envs()
+# gymnasium knows hubrl's envs from the moment it is imported (at once if it already is).
+wrapt.register_post_import_hook(lambda _gymnasium: register_envs(), "gymnasium")

@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hubrl.policy import CONFIG_FORMAT, LEGACY_FORMATS, STATE_DICT_FORMAT
+
 if TYPE_CHECKING:
     from huggingface_hub import EvalResult, ModelCard
 
@@ -201,15 +203,21 @@ def build_card(
         curve=curve if training else None,
         training_text=training_text,
         weights_note=weights_note(weights),
-        loadable=weights.get("format", "hubrl-policy") == "hubrl-policy",
+        loadable=weights_format(weights) == CONFIG_FORMAT,
         obs_lags=(hyperparameters.get("env_options") or {}).get("obs_lags"),
         hyperparameters=[(k, _short(v)) for k, v in hyperparameters.items()],
     )
 
 
+def weights_format(weights: dict[str, Any]) -> str:
+    """results.json's ``weights.format`` in today's spelling (absent: a policy hubrl trained)."""
+    fmt = str(weights.get("format", CONFIG_FORMAT))
+    return LEGACY_FORMATS.get(fmt, fmt)
+
+
 def weights_note(weights: dict[str, Any]) -> str | None:
     """Where the weights came from, for agents hubrl did not train (results.json ``weights``); None otherwise."""
-    if weights.get("format") == "state-dict":
+    if weights_format(weights) == STATE_DICT_FORMAT:
         short = str(weights.get("class_name", "Policy")).rsplit(".", 1)[-1]
         return (f"**Loading needs the author's class.** hubrl could not rebuild `{weights.get('class_name')}` "
                 f"({weights.get('reason', 'unknown layers')}), so `model.safetensors` holds its `state_dict` (no "

@@ -141,7 +141,7 @@ def shard_rng(run_seed: int, update: int, shard: int) -> np.random.Generator:
     return np.random.default_rng([run_seed, update, shard])
 
 
-def _worker(conn, env_id: str, num_envs: int, env_options: dict[str, Any]) -> None:
+def _worker(conn, env_id: str, num_envs: int, env_options: dict[str, Any], backend: str = "auto") -> None:
     import signal
 
     from threadpoolctl import threadpool_limits
@@ -154,7 +154,7 @@ def _worker(conn, env_id: str, num_envs: int, env_options: dict[str, Any]) -> No
     # threads fight over the cores (measured: ALE/Pong-v5 from pixels, 2 workers on 2 cores, 127 -> 1300 steps/s).
     threadpool_limits(1)
 
-    venv = make_vector_env(env_id, num_envs, **env_options)
+    venv = make_vector_env(env_id, num_envs, backend=backend, observation=env_options)
     try:
         while True:
             message = conn.recv()
@@ -170,9 +170,13 @@ def _worker(conn, env_id: str, num_envs: int, env_options: dict[str, Any]) -> No
 
 
 class Rollouts:
-    """Collects one batch of ``num_envs`` episodes per call, locally or over ``workers`` processes."""
+    """Collects one batch of ``num_envs`` episodes per call, locally or over ``workers`` processes.
 
-    def __init__(self, env_id: str, num_envs: int, *, workers: int = 1, env_options: dict[str, Any] | None = None):
+    ``env_options`` is what the agent observes; ``backend`` how each process runs its copies (an execution setting).
+    """
+
+    def __init__(self, env_id: str, num_envs: int, *, workers: int = 1, env_options: dict[str, Any] | None = None,
+                 backend: str = "auto"):
         from hubrl.envs import make_vector_env
 
         self.sizes = shard_sizes(num_envs, workers)
@@ -180,13 +184,14 @@ class Rollouts:
         self.venv = None
         self.procs: list[tuple[Any, Any]] = []
         if len(self.sizes) == 1:
-            self.venv = make_vector_env(env_id, num_envs, **env_options)
+            self.venv = make_vector_env(env_id, num_envs, backend=backend, observation=env_options)
             return
         ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
         try:
             for size in self.sizes:
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_worker, args=(child, env_id, size, env_options), daemon=True)
+                proc = ctx.Process(target=_worker, args=(child, env_id, size, env_options, backend),
+                                   daemon=True)
                 proc.start()
                 child.close()
                 self.procs.append((proc, parent))

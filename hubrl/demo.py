@@ -51,24 +51,21 @@ def run_demo(
         repo_id = f"{student}/Reinforce-{ENV_ID}"
 
         say(f"2/5 training REINFORCE on {ENV_ID} (tuned preset, seed {seed}), then evaluating and recording")
-        run_dir = train_run(env_id=ENV_ID, seed=seed, output=workdir / "run", progress=progress)
-        import json
-
-        results = json.loads((run_dir / "results.json").read_text())
-        training = results["training"]
-        say(f"    trained in {training['wall_s']:.1f} s, {training['env_steps']:,} env steps; evaluation "
-            f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f} over seeds {results['seeds'][0]}.."
-            f"{results['seeds'][-1]}; run folder with replay.mp4 and model card ready")
+        run = train_run(env_id=ENV_ID, seed=seed, output=workdir / "run", progress=progress)
+        results, training = run.results, run.results.training
+        say(f"    trained in {training.wall_s:.1f} s, {training.env_steps:,} env steps; evaluation "
+            f"{results.mean_reward:.2f} +/- {results.std_reward:.2f} over seeds {results.seeds[0]}.."
+            f"{results.seeds[-1]}; run folder with replay.mp4 and model card ready")
 
         say(f"3/5 pushing to {repo_id} as {student}")
-        pushed = push_to_hub(run_dir, repo_id, endpoint=endpoint, token=student_token,
+        pushed = push_to_hub(run, repo_id, endpoint=endpoint, token=student_token,
                              commit_message="hubrl demo: REINFORCE CartPole-v1")
         say(f"    {pushed.summary()}")
 
         say(f"4/5 as classmate: loading {repo_id} by repo id and re-evaluating it")
         agent = load_from_hub(repo_id, endpoint=endpoint, token=classmate_token, cache_dir=workdir / "cache")
         again = evaluate_agent(agent.policy)
-        same = again.episode_returns == results["episode_returns"]
+        same = again.episode_returns == results.episode_returns
         say(f"    {again.summary()}")
         say(f"    {'identical to' if same else 'DIFFERENT from'} the numbers in the pushed results.json")
 
@@ -76,7 +73,7 @@ def run_demo(
         rows = leaderboard(ENV_ID, endpoint=endpoint, token=classmate_token)
         say(format_table(rows, env_id=ENV_ID, endpoint=endpoint))
         say(f"done in {time.perf_counter() - started:.1f} s")
-        return {"repo_id": repo_id, "endpoint": endpoint, "results": results, "reevaluation": again.to_json(),
+        return {"repo_id": repo_id, "endpoint": endpoint, "results": results.to_json(), "reevaluation": again.to_json(),
                 "identical": same, "leaderboard": [row.to_json() for row in rows]}
     finally:
         if hub is not None:

@@ -1,4 +1,7 @@
-"""Replacing a folder as a whole: a reader sees the old one or the new one, never a mix.
+"""Writing files and folders whole: a reader sees the old version or the new one, never a mix.
+
+:func:`write_atomic` writes one file beside its target and renames it into place (mode 0644, whatever the umask
+of a temporary file would give).
 
 Run folders and training checkpoints are both written in full beside their target first, then swapped in by
 :func:`replace_folder`: rename the target aside, rename the new folder into place, delete the old one. A crash
@@ -8,10 +11,34 @@ between the two renames leaves the previous folder under :func:`swapped_out` ``(
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from hubrl.errors import OutputExistsError
+
+
+FILE_MODE = 0o644
+"""Every file hubrl writes for others to read (run folders, replays) has this mode."""
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file beside it and one rename.
+
+    A crash leaves the previous file or none, plus at most a hidden ``.NAME.*.tmp`` beside it.
+    """
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def swapped_out(target: Path) -> Path:

@@ -23,7 +23,7 @@ from hubrl.errors import (
     AgentFormatError, CardError, ConfigError, HubError, HubUnreachableError, NotAuthorizedError, RepoNotFoundError,
     RevisionNotFoundError, first_line,
 )
-from hubrl.run import CARD, RESULTS, Agent, load_run, read_json, validate_run_folder, write_card
+from hubrl.records import CARD, RESULTS, Agent, load_run, read_json, validate_run_folder, write_card
 
 HUBRL_FILES = ("config.json", "model.safetensors")
 COURSE_FILES = ("model.pt",)

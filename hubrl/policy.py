@@ -13,18 +13,35 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from hubrl.envs.facts import ENVS
+from hubrl.envs.observation import ObservationSpec
 from hubrl.errors import AgentFormatError, ConfigError
 
 ACTIVATIONS = ("relu", "tanh")
 CONFIG_FORMAT = "hubrl-policy/1"
+"""config.json of a policy hubrl can rebuild (and results.json's ``weights.format`` for it): the one spelling."""
 STATE_DICT_FORMAT = "hubrl-state-dict/1"
 """config.json of weights pushed as a module's own state_dict (hubrl.course): loading needs the author's class."""
+LEGACY_FORMATS = {"hubrl-policy": CONFIG_FORMAT, "state-dict": STATE_DICT_FORMAT}
+"""Earlier spellings of the formats in results.json (read, never written)."""
+MAX_WIDTH = 4096
+"""Widest layer (and largest observation or action count) a config may ask for."""
+MAX_LAYERS = 16
+MAX_PARAMETERS = 1 << 24
+"""Most weights a policy may have (64 MiB of float32): configs come from other people's repos."""
+
+
+def _count(name: str, value: Any, *, limit: int = MAX_WIDTH) -> int:
+    """A whole number in 1..limit, or one line (configs are untrusted: ``"x"``, ``1e308``, ``True`` all end here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limit:
+        raise ConfigError(f"{name} must be a whole number from 1 to {limit}, got {value!r:.40}")
+    return value
 
 
 @dataclass
@@ -37,38 +54,65 @@ class PolicyConfig:
     hidden_sizes: tuple[int, ...] = (64,)
     activation: str = "relu"
     obs_norm: bool = False
-    env_options: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for :func:`hubrl.envs.make_env` (e.g. ``{"obs_mode": "pixels"}`` for ALE Pong)."""
+    env_options: ObservationSpec = field(default_factory=ObservationSpec)
+    """What the agent observes (:class:`hubrl.envs.observation.ObservationSpec`; a mapping is validated into one).
+    Saved as ``env_options``; it never changes the game."""
 
     def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        if self.obs_dim <= 0 or self.n_actions <= 0:
-            raise ConfigError(f"policy needs positive obs_dim and n_actions, got {self.obs_dim} and {self.n_actions}")
-        if any(h <= 0 for h in self.hidden_sizes):
-            raise ConfigError(f"hidden sizes must be positive integers, got {list(self.hidden_sizes)}")
+        if not isinstance(self.env_id, str) or not 0 < len(self.env_id) <= 200:
+            raise ConfigError(f"env_id must be an environment id string, got {self.env_id!r:.60}")
+        for name in ("obs_dim", "n_actions"):
+            _count(name, getattr(self, name), limit=1 << 20 if name == "obs_dim" else MAX_WIDTH)
+        sizes = self.hidden_sizes
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (list, tuple)) or not 0 < len(sizes) <= MAX_LAYERS:
+            raise ConfigError(f"hidden_sizes must be a list of 1 to {MAX_LAYERS} layer widths, got {sizes!r:.60}")
+        self.hidden_sizes = tuple(_count("hidden_sizes", h) for h in sizes)
         if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+            raise ConfigError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r:.40}")
+        if not isinstance(self.obs_norm, bool):
+            raise ConfigError(f"obs_norm must be true or false, got {self.obs_norm!r:.40}")
+        if self.n_parameters() > MAX_PARAMETERS:
+            raise ConfigError(f"the policy would have {self.n_parameters():,} weights; hubrl loads at most "
+                              f"{MAX_PARAMETERS:,}")
+        family = ENVS[self.env_id].family if self.env_id in ENVS else None
+        self.env_options = ObservationSpec.from_json(self.env_options, family=family)
+
+    def n_parameters(self) -> int:
+        """How many weights the network has (biases included)."""
+        sizes = [self.obs_dim, *self.hidden_sizes, self.n_actions]
+        return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["hidden_sizes"] = list(self.hidden_sizes)
-        return {"format": CONFIG_FORMAT, **data}
+        return {"format": CONFIG_FORMAT, "env_id": self.env_id, "obs_dim": self.obs_dim, "n_actions": self.n_actions,
+                "hidden_sizes": list(self.hidden_sizes), "activation": self.activation, "obs_norm": self.obs_norm,
+                "env_options": self.env_options.to_json()}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PolicyConfig:
+    def from_json(cls, data: Any) -> PolicyConfig:
+        """A config from ``config.json``'s content, strictly (someone else's file: every value is checked).
+
+        Raises:
+            AgentFormatError: not a hubrl policy config (a state_dict push, another format, missing or bad values).
+        """
+        if not isinstance(data, dict):
+            raise AgentFormatError(f"config.json must hold a JSON object, got {type(data).__name__}")
         if data.get("format") == STATE_DICT_FORMAT:  # a student's module hubrl could not rebuild (hubrl.course)
-            raise AgentFormatError(f"these weights are {data.get('class_name', 'a module')}'s own state_dict, which "
-                                   f"hubrl cannot rebuild ({data.get('reason', 'unknown layers')}); loading them "
-                                   f"{data.get('load', 'needs the author class')}")
+            raise AgentFormatError(f"these weights are {str(data.get('class_name', 'a module'))[:80]}'s own "
+                                   f"state_dict, which hubrl cannot rebuild "
+                                   f"({str(data.get('reason', 'unknown layers'))[:200]}); loading them "
+                                   f"{str(data.get('load', 'needs the author class'))[:200]}")
         if data.get("format") != CONFIG_FORMAT:
             raise AgentFormatError(
-                f"config.json has format {data.get('format')!r}, expected {CONFIG_FORMAT!r}; was it written by hubrl?"
+                f"config.json has format {str(data.get('format'))[:40]!r}, expected {CONFIG_FORMAT!r}; "
+                "was it written by hubrl?"
             )
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         try:
             return cls(**fields)
         except TypeError as err:
             raise AgentFormatError(f"config.json is incomplete: {err}") from err
+        except ConfigError as err:
+            raise AgentFormatError(f"config.json: {err}") from err
 
     def weight_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """The state-dict names, shapes and dtypes of this policy's weights (torch's ``nn.Sequential`` naming)."""

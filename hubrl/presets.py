@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubrl.envs import env_info
+from hubrl.envs import ENV_BACKENDS, env_info, observation_spec
+from hubrl.envs.observation import ObservationSpec
 from hubrl.errors import ConfigError
 
 
@@ -94,7 +95,11 @@ class TrainConfig:
     # final evaluation
     n_evaluation_episodes: int = 10
     """Episodes of the final seeded evaluation (results.json)."""
-    env_options: dict[str, Any] = field(default_factory=dict)
+    env_options: ObservationSpec = field(default_factory=ObservationSpec)
+    """What the agent observes (``obs_lags``, ALE ``obs_mode``): saved with the policy; never a game setting."""
+    env_backend: str = "auto"
+    """How the training copies run (one of :data:`hubrl.envs.ENV_BACKENDS`): an execution setting, recorded here
+    but never saved with the agent."""
     torch_threads: int = 1
     """Threads torch may use for the update."""
     rollout_workers: int = 1
@@ -109,7 +114,9 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Refuse nonsensical values with one clear line each."""
-        env_info(self.env_id)
+        self.env_options = observation_spec(self.env_id, self.env_options)
+        if self.env_backend not in ENV_BACKENDS:
+            raise ConfigError(f"unknown env_backend {self.env_backend!r}; choose one of: {', '.join(ENV_BACKENDS)}")
 
         def positive(name: str, value: Any, allow_none: bool = False) -> None:
             if value is None and allow_none:
@@ -153,14 +160,24 @@ class TrainConfig:
         return self.hidden_sizes[0]
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["hidden_sizes"] = list(self.hidden_sizes)
         data["value_hidden_sizes"] = list(self.value_hidden_sizes)
+        data["env_options"] = self.env_options.to_json()
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        """A config from ``hyperparameters.json``; an ALE ``workers`` setting saved inside ``env_options`` by hubrl
+        before the observation spec had its own type becomes ``env_backend``."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        options = known.get("env_options")
+        if isinstance(options, dict) and "workers" in options:
+            options = dict(options)
+            workers = options.pop("workers")
+            if known.get("env_backend", "auto") == "auto":
+                known["env_backend"] = workers
+            known["env_options"] = options
         return cls(**known)
 
 

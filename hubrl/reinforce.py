@@ -112,7 +112,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.policy = PolicyNetwork(PolicyConfig(
             env_id=config.env_id, obs_dim=obs_dim, n_actions=n_actions, hidden_sizes=config.hidden_sizes,
-            activation=config.activation, obs_norm=config.obs_norm, env_options=dict(config.env_options),
+            activation=config.activation, obs_norm=config.obs_norm, env_options=config.env_options,
         ))
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
         self.value: ValueBaseline | None = None
@@ -300,10 +300,10 @@ def train(
     stopped = "budget"
     try:
         rollouts = Rollouts(config.env_id, config.batch_episodes, workers=config.rollout_workers,
-                            env_options=config.env_options)
+                            env_options=config.env_options, backend=config.env_backend)
         if config.val_every and not config.val_on_batch:
             val_rollouts = Rollouts(config.env_id, config.n_val_episodes, workers=config.rollout_workers,
-                                    env_options=config.env_options)
+                                    env_options=config.env_options, backend=config.env_backend)
         recent = deque((row["mean_return"] for row in trainer.history[-100:]), maxlen=100)
         bar = _progress_bar(config, enabled=progress)
         clock = TrainingClock(trainer.wall_s)

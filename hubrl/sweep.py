@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from hubrl.cluster import DEFAULT_MAX_RETRIES, TaskProgress, connect, run_tasks
 from hubrl.errors import ConfigError, OutputExistsError
+from hubrl.folders import write_atomic
 from hubrl.presets import make_config, parse_override
 
 PLAN_FILE = "plan.json"
@@ -110,8 +111,8 @@ def run_trial(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
     try:
         config = make_config(task["env_id"], task["preset"], seed=trial["seed"],
                              **{**task["common"], **trial["overrides"]})
-        path = train_run(config, output=Path(scratch) / "run", progress=False, record=False)
-        files = {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+        run = train_run(config, output=Path(scratch) / "run", progress=False, record=False)
+        files = {str(p.relative_to(run.path)): p.read_bytes() for p in sorted(run.path.rglob("*")) if p.is_file()}
     except Exception as err:  # a failing trial is a result of the sweep, not the end of it
         lines = [line for line in str(err).strip().splitlines() if line.strip()]
         # clauses naming the scratch folder (e.g. where a checkpoint was kept) would point at a removed folder
@@ -121,11 +122,11 @@ def run_trial(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
                 "total_s": round(time.perf_counter() - started, 2)}, {}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    results = json.loads(files["results.json"])
+    results = run.results
     return {
         **row, "status": "ok",
-        "mean_reward": results["mean_reward"], "std_reward": results["std_reward"], "score": results["score"],
-        "env_steps": results["training"]["env_steps"], "train_s": results["training"]["wall_s"],
+        "mean_reward": results.mean_reward, "std_reward": results.std_reward, "score": results.score,
+        "env_steps": results.training.env_steps, "train_s": results.training.wall_s,
         "total_s": round(time.perf_counter() - started, 2),
     }, files
 
@@ -212,7 +213,7 @@ def _run_plan(env_id, preset, common, trials, plan, output, *, overwrite, worker
         bar.close()
     summary = summarize(env_id, preset, [rows[i] for i in sorted(rows)])
     summary["skipped"] = sorted(done)
-    _write_atomic(output / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    write_atomic(output / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -240,7 +241,7 @@ def _prepare_folder(output: Path, plan: dict[str, Any], *, overwrite: bool) -> d
                                         "--overwrite") from None
             return _done_trials(output, plan)
     output.mkdir(parents=True, exist_ok=True)
-    _write_atomic(plan_path, json.dumps(plan, indent=2) + "\n")
+    write_atomic(plan_path, json.dumps(plan, indent=2) + "\n")
     return {}
 
 
@@ -281,14 +282,8 @@ def _save_trial(output: Path, trial: Trial, row: dict[str, Any], files: dict[str
         row["run_dir"] = str(final)
     else:
         shutil.rmtree(final, ignore_errors=True)
-    _write_atomic(output / f"{trial.name}.json", json.dumps(row, indent=2) + "\n")
+    write_atomic(output / f"{trial.name}.json", json.dumps(row, indent=2) + "\n")
     return row
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def summarize(env_id: str, preset: str, rows: list[dict[str, Any]]) -> dict[str, Any]:

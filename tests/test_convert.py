@@ -14,7 +14,7 @@ from hubrl.course import convert, evaluate_agent
 from hubrl.errors import OutputExistsError, UnsafePickleError
 from hubrl.evaluate import evaluate_agent as hubrl_evaluate
 from hubrl.hub import load_from_hub
-from hubrl.run import load_run, validate_run_folder
+from hubrl.records import load_run, validate_run_folder
 from hubrl.server import LocalHub
 
 HYPER = {"env_id": "CartPole-v1", "h_size": 16, "n_training_episodes": 1000, "n_evaluation_episodes": 10,

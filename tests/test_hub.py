@@ -27,7 +27,7 @@ def hub(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     return train_run(env_id="CartPole-v1", output=tmp_path_factory.mktemp("r") / "run", progress=False,
-                     max_env_steps=4000, val_every=0, select_best=False, target_score=None)
+                     max_env_steps=4000, val_every=0, select_best=False, target_score=None).path
 
 
 @pytest.fixture()

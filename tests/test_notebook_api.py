@@ -157,7 +157,7 @@ def test_push_as_the_notebook_calls_it_makes_one_commit_without_pickle(hub, push
     assert results["seeds"] == list(range(10)) and len(results["episode_returns"]) == 10
     assert results["std_reward"] == pytest.approx(float(np.std(results["episode_returns"])))
     assert (results["mean_reward"], results["std_reward"]) == evaluate_agent(eval_env, 1000, 10, policy)
-    assert results["weights"]["format"] == "hubrl-policy"
+    assert results["weights"]["format"] == "hubrl-policy/1"
     assert download_json(hub, "hyperparameters.json", tmp_path) == hyperparameters
     info = api(hub).model_info(REPO)
     assert "CartPole-v1" in info.tags and "deep-rl-class" in info.tags

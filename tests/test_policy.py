@@ -161,7 +161,7 @@ def test_inference_never_imports_torch():
 import sys, tempfile, pathlib
 import numpy as np
 import hubrl, hubrl.policy, hubrl.evaluate, hubrl.video, hubrl.run
-from hubrl.run import load_run
+from hubrl.records import load_run
 from hubrl.evaluate import evaluate_agent
 from hubrl.video import record_video
 agent = load_run("model_cards/reference/CartPole-v1")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hubrl.evaluate import evaluate_agent
-from hubrl.run import load_run
+from hubrl.records import load_run
 
 REFERENCE = Path(__file__).resolve().parents[1] / "model_cards" / "reference"
 FOLDERS = sorted(p for p in REFERENCE.iterdir() if (p / "results.json").exists())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from hubrl.cli.options import add_hub_options
@@ -44,18 +43,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         from hubrl.hub import check_repo_id
 
         check_repo_id(args.push_to_hub)
-    path = train_run(config, output=args.output, overwrite=args.overwrite, resume=args.resume,
-                     n_eval_episodes=args.n_eval_episodes, progress=not args.quiet, record=not args.no_video)
-    results = json.loads((path / "results.json").read_text())
-    training = results.get("training", {})
-    print(f"trained {config.env_id} ({config.preset} preset, seed {config.seed}): {training.get('episodes')} episodes, "
-          f"{training.get('env_steps'):,} env steps in {training.get('wall_s'):.1f} s ({training.get('stopped')})")
-    print(f"evaluation: {results['mean_reward']:.2f} +/- {results['std_reward']:.2f} "
-          f"(score {results['score']:.2f}) over {results['n_evaluation_episodes']} seeded episodes")
-    print(f"run folder: {path}")
+    run = train_run(config, output=args.output, overwrite=args.overwrite, resume=args.resume,
+                    n_eval_episodes=args.n_eval_episodes, progress=not args.quiet, record=not args.no_video)
+    print(f"{config.preset} preset, seed {config.seed}: {run.summary()}")
+    print(f"run folder: {run.path}")
     if args.push_to_hub:
         from hubrl.hub import push_to_hub
 
-        push = push_to_hub(path, repo_id=args.push_to_hub, endpoint=args.endpoint, token=args.token)
+        push = push_to_hub(run, repo_id=args.push_to_hub, endpoint=args.endpoint, token=args.token)
         print(push.summary())
     return 0

@@ -17,12 +17,10 @@ from typing import Any
 from hubrl.defaults import DEFAULT_EVAL_SEED
 from hubrl.envs import env_info
 from hubrl.errors import ConfigError, OutputExistsError, RunFolderError
+from hubrl.records import COURSE_KEYS
 
 __all__ = ["convert", "course_hyperparameters", "package_agent", "package_module"]
 
-COURSE_KEYS = ("env_id", "h_size", "n_training_episodes", "n_evaluation_episodes", "max_t", "gamma", "lr",
-               "state_space", "action_space")
-"""The notebook's hyperparameters.json keys, in the notebook's order."""
 DEFAULT_EVAL_EPISODES = 10
 
 
@@ -70,21 +68,21 @@ def _write_run(stage: Path, *, player, env_id: str, hyperparameters: dict[str, A
                weights: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
     """Evaluate ``player`` with hubrl's protocol, film evaluation episode 0 and write the JSON files and the card."""
     from hubrl.evaluate import evaluate_agent
-    from hubrl.policy import sha256_file
-    from hubrl.run import HYPERPARAMETERS, RESULTS, VIDEO, WEIGHTS, results_json, write_card
+    from hubrl.policy import LEGACY_FORMATS, sha256_file
+    from hubrl.records import VIDEO, WEIGHTS, Hyperparameters, Results, write_run_folder
     from hubrl.video import record_video
 
     n_episodes = int(hyperparameters.get("n_evaluation_episodes") or DEFAULT_EVAL_EPISODES)
     max_steps = int(hyperparameters.get("max_t") or env_info(env_id).max_t)
     evaluation = evaluate_agent(player, env_id, n_eval_episodes=n_episodes, max_steps=max_steps,
                                 seed=DEFAULT_EVAL_SEED)
-    (stage / HYPERPARAMETERS).write_text(json.dumps(hyperparameters, indent=2) + "\n")
-    results = results_json(evaluation, weights_sha256=sha256_file(stage / WEIGHTS))
-    results["weights"] = weights
-    results.update(extra or {})
-    (stage / RESULTS).write_text(json.dumps(results, indent=2) + "\n")
+    weights = dict(weights)
+    fmt = weights.pop("format")
+    results = Results.from_evaluation(evaluation, weights_sha256=sha256_file(stage / WEIGHTS),
+                                      weights_format=LEGACY_FORMATS.get(fmt, fmt), weights=weights,
+                                      converted_from=(extra or {}).get("converted_from"))
     record_video(player, stage / VIDEO, env_id=env_id, seed=DEFAULT_EVAL_SEED, fps=fps)
-    write_card(stage)
+    write_run_folder(stage, policy=None, hyperparameters=Hyperparameters.from_json(hyperparameters), results=results)
 
 
 def _stage(output: Path, overwrite: bool) -> Path:
@@ -136,7 +134,7 @@ def package_agent(agent, output: str | Path, *, fps: int | None = None, overwrit
     files back, exactly as ``hubrl evaluate DIR`` does. What the source claimed (its results.json) is kept under
     ``converted_from``.
     """
-    from hubrl.policy import load_policy, save_policy
+    from hubrl.policy import CONFIG_FORMAT, load_policy, save_policy
 
     output = Path(output)
     stage = _stage(output, overwrite)
@@ -149,7 +147,7 @@ def package_agent(agent, output: str | Path, *, fps: int | None = None, overwrit
         claimed = {k: agent.results[k] for k in ("mean_reward", "std_reward", "n_evaluation_episodes",
                                                  "eval_datetime") if k in (agent.results or {})}
         source = {"source": agent.source, "format": agent.format, **({"claimed": claimed} if claimed else {})}
-        weights = {"format": "hubrl-policy", "converted_from": "model.pt" if agent.format == "course" else agent.format}
+        weights = {"format": CONFIG_FORMAT, "converted_from": "model.pt" if agent.format == "course" else agent.format}
         _write_run(stage, player=player, env_id=agent.env_id, hyperparameters=hyper, fps=fps, weights=weights,
                    extra={"converted_from": source})
         return _finish(stage, output, overwrite)
@@ -166,7 +164,7 @@ def load_source(source: str | Path, *, revision: str | None = None, endpoint: st
             from hubrl.course.repo import load_course_repo
 
             return load_course_repo(path, source=str(path))
-        from hubrl.run import load_run
+        from hubrl.records import load_run
 
         return load_run(path)
     text = str(source)

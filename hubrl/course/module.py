@@ -22,6 +22,7 @@ import numpy as np
 
 from hubrl.envs import env_info, make_env
 from hubrl.errors import AgentFormatError, ConfigError, HubrlError, first_line
+from hubrl.policy import CONFIG_FORMAT, STATE_DICT_FORMAT
 
 __all__ = ["ModuleConversion", "ModulePolicy", "ModuleSampler", "convert_module", "env_id_of", "real_states"]
 
@@ -153,7 +154,7 @@ class ModuleConversion:
 
     def to_json(self) -> dict[str, Any]:
         """The ``weights`` entry of results.json (the card reads it)."""
-        data: dict[str, Any] = {"format": "hubrl-policy" if self.rebuilt else "state-dict",
+        data: dict[str, Any] = {"format": CONFIG_FORMAT if self.rebuilt else STATE_DICT_FORMAT,
                                 "class_name": self.class_name}
         if self.rebuilt:
             data["check"] = {"states": self.states_checked,
@@ -288,8 +289,6 @@ def _write_state_dict(module, directory: Path, *, env_id: str, class_name: str, 
                       n_actions: int) -> None:
     """The module's own ``state_dict`` as safetensors, and a config.json that says loading needs its class."""
     from safetensors.torch import save_file
-
-    from hubrl.policy import STATE_DICT_FORMAT
 
     tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
     save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})

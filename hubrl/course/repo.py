@@ -67,7 +67,7 @@ def load_course_repo(folder: str | Path, *, source: str) -> Any:
         ('CartPole-v1', (16,))
     """
     from hubrl.policy import load_policy, sha256_file
-    from hubrl.run import Agent
+    from hubrl.records import Agent
 
     folder = Path(folder)
     hyper, results = _json(folder / "hyperparameters.json"), _json(folder / "results.json")

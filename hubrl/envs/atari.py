@@ -68,10 +68,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from hubrl.envs.observation import ATARI_OBS_MODES
 from hubrl.errors import ConfigError, UnknownEnvError
 
-ATARI_OBS_MODES = ("pixels", "ram")
-"""Observation modes: ``pixels`` (80x80 binarised frame difference) or ``ram`` (128 bytes / 255)."""
 
 ATARI_WORKERS = ("sync", "async", "native")
 """How :func:`make_atari_vector_env` runs its copies (see the module docstring)."""

@@ -23,16 +23,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
+from hubrl.envs.observation import check_lags
 from hubrl.errors import ConfigError
-
-
-def check_lags(lags: Any) -> tuple[int, ...]:
-    """The lags as a sorted tuple of distinct positive ints, or one clear :class:`ConfigError`."""
-    if isinstance(lags, (int, str)) or not isinstance(lags, Sequence) or not lags:
-        raise ConfigError(f"obs_lags must be a non-empty list of positive frame counts, e.g. [6, 12, 24]; got {lags!r}")
-    if any(not isinstance(k, int) or isinstance(k, bool) or k <= 0 for k in lags) or len(set(lags)) != len(lags):
-        raise ConfigError(f"obs_lags must be distinct positive integers, e.g. [6, 12, 24]; got {list(lags)}")
-    return tuple(sorted(lags))
 
 
 def _stacked_space(space: spaces.Space, n_lags: int) -> spaces.Box:
