@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from hubrl.evaluate import evaluate_agent  # noqa: E402
 from hubrl.presets import make_config  # noqa: E402
-from hubrl.reinforce import train  # noqa: E402
+from hubrl.training import train  # noqa: E402
 
 
 def solved(policy) -> bool:

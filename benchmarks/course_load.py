@@ -28,11 +28,11 @@ def one(mode: str, endpoint: str, repo_id: str) -> None:
     started = time.monotonic()
     import hubrl.course  # noqa: F401
     import hubrl.policy  # noqa: F401
-    from hubrl.hub import load_from_hub
+    from hubrl.hub import HubClient
 
     imports_s = time.monotonic() - started
     started = time.monotonic()
-    agent = load_from_hub(repo_id, endpoint=endpoint)
+    agent = HubClient(endpoint).load_from_hub(repo_id)
     load_s = time.monotonic() - started
     print(json.dumps({"mode": mode, "imports_s": imports_s, "load_s": load_s, "hidden": agent.policy.config.hidden_sizes,
                       "parent_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -74,7 +74,7 @@ def run_one(env_id: str, preset: str, seed: int, budget: float, points: int, ove
     import torch
 
     from hubrl.evaluate import evaluate_agent
-    from hubrl.reinforce import train
+    from hubrl.training import train
     from hubrl.run import package_run
 
     config = make_run_config(env_id, preset, seed, overrides)

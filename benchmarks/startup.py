@@ -50,12 +50,12 @@ def publish_copies(hub, n: int, work: Path) -> None:
     """Push ``n`` copies of the reference agent (from a copy of its folder: a push rewrites the card's repo id)."""
     import shutil
 
-    from hubrl.hub import push_to_hub
+    from hubrl.hub import HubClient
 
     for i in range(n):
         user = f"student{i}"
         folder = shutil.copytree(REFERENCE, work / f"agent{i}")
-        push_to_hub(folder, f"{user}/Reinforce-CartPole-v1", endpoint=hub.endpoint, token=hub.create_token(user))
+        HubClient(hub.endpoint, hub.create_token(user)).push_to_hub(folder, f"{user}/Reinforce-CartPole-v1")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ generated. ``import hubrl.card`` is cheap: huggingface_hub loads when a card is 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from importlib import resources
@@ -84,6 +85,14 @@ def course_eval_result(env_id: str, mean: float, std: float) -> EvalResult:
     )
 
 
+MAX_FRONT_MATTER_BYTES = 1 << 20
+"""Largest YAML front matter read (someone else's card: bounded before YAML runs)."""
+MAX_FRONT_MATTER_DEPTH = 64
+"""Deepest nesting of ``[``/``{`` in the front matter (the YAML composer recurses per level)."""
+MAX_FRONT_MATTER_NODES = 200_000
+"""Most values the parsed metadata may hold (aliases could otherwise expand it without bound)."""
+
+
 def _front_matter(text: str) -> re.Match | None:
     """The YAML block as huggingface_hub finds it (``repocard.REGEX_YAML_BLOCK``): the leaderboard reads the same."""
     from huggingface_hub.repocard import REGEX_YAML_BLOCK
@@ -92,10 +101,14 @@ def _front_matter(text: str) -> re.Match | None:
 
 
 def read_front_matter(text: str) -> dict[str, Any] | None:
-    """A README's raw YAML metadata, exactly as written (no model-index regrouping); None without front matter.
+    """A README's YAML metadata, exactly as written (no model-index regrouping), as JSON-compatible values (dates as
+    ISO strings, keys as strings); None without front matter. The one reader of card metadata in hubrl.
+
+    The card is untrusted: its size and nesting are checked on the raw text before YAML runs (with libyaml's C
+    loader where installed), and the parsed value is bounded in size.
 
     Raises:
-        CardError: the block is not valid YAML, or not a mapping (the YAML error chained).
+        CardError: too large, too deep, not valid YAML, or not a mapping; one line, the YAML error chained.
     """
     import yaml
 
@@ -104,15 +117,60 @@ def read_front_matter(text: str) -> dict[str, Any] | None:
     match = _front_matter(text)
     if match is None:
         return None
+    block = match.group(2)
+    if len(block.encode("utf-8", "replace")) > MAX_FRONT_MATTER_BYTES:
+        raise CardError(f"the README front matter is larger than {MAX_FRONT_MATTER_BYTES >> 20} MiB")
+    if _flow_depth(block) > MAX_FRONT_MATTER_DEPTH:
+        raise CardError(f"the README front matter nests deeper than {MAX_FRONT_MATTER_DEPTH} levels")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.safe_load(match.group(2))
+        data = yaml.load(block, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as err:
-        raise CardError(f"the README front matter is not valid YAML: {str(err).splitlines()[0]}") from err
+        raise CardError(f"the README front matter is not valid YAML: {' '.join(str(err).split())[:200]}") from err
+    except RecursionError as err:
+        raise CardError("the README front matter nests too deeply") from err
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise CardError("the README front matter must be a YAML mapping (key: value pairs)")
-    return data
+    return _jsonable(data, [MAX_FRONT_MATTER_NODES], 0)
+
+
+def _flow_depth(block: str) -> int:
+    """The deepest ``[``/``{`` nesting outside quoted strings, a quote ending at its line's end at the latest (an
+    apostrophe in plain text must not hide what follows); block-style nesting is bounded by the line count."""
+    depth = deepest = 0
+    quote = ""
+    for ch in block:
+        if quote:
+            if ch == quote or ch == "\n":
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _jsonable(value: Any, budget: list[int], depth: int) -> Any:
+    """A JSON-compatible copy of loaded YAML, bounded in size and depth (aliases can share and nest subtrees)."""
+    from hubrl.errors import CardError
+
+    budget[0] -= 1
+    if budget[0] < 0 or depth > 2 * MAX_FRONT_MATTER_DEPTH:
+        raise CardError("the README front matter is too large once its aliases are expanded")
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, budget, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v, budget, depth + 1) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def replace_front_matter(text: str, metadata: dict[str, Any]) -> str:
@@ -262,7 +320,36 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def card_problems(card: ModelCard, env_id: str | None = None) -> list[str]:
+class Problem(str):
+    """Something that keeps a repo off the leaderboard or misreports it: a one-sentence message with its fix (the
+    string itself), a stable ``code``, and whether ``hubrl submit --fix`` can repair it (``fixable``).
+
+    Example:
+        >>> p = Problem("no-model-index", "the card has no model-index; ...", fixable=True)
+        >>> p.code, p.fixable, "model-index" in p
+        ('no-model-index', True, True)
+    """
+
+    code: str
+    fixable: bool
+
+    def __new__(cls, code: str, message: str, fixable: bool = False) -> Problem:
+        problem = super().__new__(cls, message)
+        problem.code, problem.fixable = code, fixable
+        return problem
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def __reduce__(self):
+        return Problem, (self.code, str(self), self.fixable)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": str(self), "fixable": self.fixable}
+
+
+def card_problems(card: ModelCard, env_id: str | None = None) -> list[Problem]:
     """What would keep this card off the course leaderboard, one fix-it sentence per problem (empty: fine).
 
     Checks exactly what the leaderboard reads: the env tag, a model-index, its first result's task and dataset,
@@ -271,45 +358,50 @@ def card_problems(card: ModelCard, env_id: str | None = None) -> list[str]:
     return metadata_problems(card.data.to_dict() if card.data else {}, env_id)
 
 
-def metadata_problems(metadata: dict[str, Any], env_id: str | None = None) -> list[str]:
+def metadata_problems(metadata: dict[str, Any], env_id: str | None = None) -> list[Problem]:
     """:func:`card_problems` on a card's raw YAML metadata (as :func:`read_front_matter` or the Hub's cardData give it).
 
-    ``env_id`` is the environment the model is for; without it the model-index dataset type names it.
+    ``env_id`` is the environment the model is for; without it the model-index dataset type names it. Every one
+    of these is repaired by ``hubrl submit --fix``.
     """
-    problems: list[str] = []
+    problems: list[Problem] = []
+
+    def problem(code: str, message: str) -> None:
+        problems.append(Problem(code, message, fixable=True))
+
     data = metadata if isinstance(metadata, dict) else {}
     raw_tags = data.get("tags") or []
     tags = [str(t) for t in raw_tags] if isinstance(raw_tags, list) else [str(raw_tags)]
     model_index = data.get("model-index") or data.get("model_index")
     first: dict[str, Any] = {}
     if not model_index:
-        problems.append("the card has no model-index; add one with an EvalResult (hubrl submit --fix does it)")
+        problem("no-model-index", "the card has no model-index; add one with an EvalResult (hubrl submit --fix does it)")
     else:
         try:
             first = model_index[0]["results"][0]
         except (KeyError, IndexError, TypeError):
             first = {}
         if not isinstance(first, dict) or not first:
-            problems.append("model-index has no results entry; add task, dataset and a mean_reward metric")
+            problem("no-result", "model-index has no results entry; add task, dataset and a mean_reward metric")
             first = {}
     dataset = first.get("dataset") if isinstance(first.get("dataset"), dict) else {}
     task = first.get("task") if isinstance(first.get("task"), dict) else {}
     card_env = env_id or dataset.get("type") or dataset.get("name")
     if not card_env:
-        problems.append("the model-index names no dataset; set dataset type and name to the env id")
+        problem("no-dataset", "the model-index names no dataset; set dataset type and name to the env id")
     elif card_env not in tags:
-        problems.append(f"the tags lack the env id {card_env!r}; the leaderboard lists only models tagged with it")
+        problem("no-env-tag", f"the tags lack the env id {card_env!r}; the leaderboard lists only models tagged with it")
     if first and dataset.get("type") not in (None, card_env):
-        problems.append(f"model-index dataset type is {dataset.get('type')!r}, expected {card_env!r}")
+        problem("dataset-type", f"model-index dataset type is {dataset.get('type')!r}, expected {card_env!r}")
     if first and task.get("type") != TASK:
-        problems.append(f"model-index task type is {task.get('type')!r}, expected {TASK!r}")
+        problem("task-type", f"model-index task type is {task.get('type')!r}, expected {TASK!r}")
     metrics = first.get("metrics")
     if first and not (isinstance(metrics, list) and metrics):
-        problems.append("model-index has no metrics; the first metric must be mean_reward 'X.XX +/- Y.YY'")
+        problem("no-metrics", "model-index has no metrics; the first metric must be mean_reward 'X.XX +/- Y.YY'")
     elif first:
         found, value = first_metric(data)
         if not found:
-            problems.append("the first metric has no value; it must be mean_reward 'X.XX +/- Y.YY'")
+            problem("no-metric-value", "the first metric has no value; it must be mean_reward 'X.XX +/- Y.YY'")
         elif parse_metric(value) is None:
-            problems.append(f"first metric value {value!r} does not parse as 'X.XX +/- Y.YY'")
+            problem("metric-unparseable", f"first metric value {str(value)[:80]!r} does not parse as 'X.XX +/- Y.YY'")
     return problems

@@ -1,9 +1,9 @@
 """Playing a batch of episodes on a vector env, in this process or in shards across worker processes.
 
 :func:`play_episodes` runs every copy of a gymnasium vector env through one episode (or, with ``autoreset``, a
-fixed window of steps), acting with the policy's numpy forward pass (:class:`hubrl.policy.NumpySampler`): no torch
-here, so worker processes stay light. It returns what happened, step by step; turning rewards into returns is the
-algorithm's job (:mod:`hubrl.reinforce`).
+fixed window of steps) in the per-step loop every player shares (:func:`hubrl.episodes.episode_steps`), acting with
+the policy's numpy forward pass (:class:`hubrl.policy.NumpySampler`): no torch here, so worker processes stay light.
+It returns what happened, step by step; turning rewards into returns is the algorithm's job (:mod:`hubrl.reinforce`).
 
 With ``workers > 1`` a :class:`Rollouts` splits the batch's env copies into shards; each worker process owns a
 vector env for its shard and runs the same :func:`play_episodes` with a numpy snapshot of the policy, so there is
@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from hubrl.episodes import episode_steps
 from hubrl.policy import NumpySampler
 
 
@@ -78,25 +79,20 @@ def play_episodes(venv, sampler: NumpySampler, rng: np.random.Generator, *, seed
     """
     n = venv.num_envs
     obs, _ = venv.reset(seed=seed)
-    alive = np.ones(n, dtype=bool)  # this step is a transition of a running episode
     obs_steps, act_steps, rewards, masks, ends = [], [], [], [], []
+
+    def act(obs: np.ndarray, running: np.ndarray) -> np.ndarray:
+        return sampler.actions(obs, uniforms=rng.random(n))
+
     with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: the update's NaN check reports them
-        for _ in range(max_t):  # the per-step loop: keep it to a forward pass, an env step and appends
-            actions = sampler.actions(obs, uniforms=rng.random(n))
-            next_obs, reward, terminated, truncated, _ = venv.step(actions)
-            obs_steps.append(obs)
+        for obs_t, actions, reward, running, done in episode_steps(venv, obs, act, max_steps=max_t,
+                                                                   autoreset=autoreset):
+            obs_steps.append(obs_t)
             act_steps.append(actions)
             rewards.append(reward)
-            masks.append(alive)
-            done = terminated | truncated
+            masks.append(running)
             if autoreset:
-                ends.append(done & alive)
-                alive = ~done  # an ended copy's next step is its reset
-            else:
-                alive = alive & ~done
-                if not alive.any():
-                    break
-            obs = next_obs
+                ends.append(done & running)
     in_episode = np.asarray(masks)  # (T, n)
     rewards_arr = np.where(in_episode, np.asarray(rewards, dtype=np.float64), 0.0)
     steps = len(masks)
@@ -114,7 +110,8 @@ def play_episodes(venv, sampler: NumpySampler, rng: np.random.Generator, *, seed
         last_start = np.where(ends_arr.any(0), steps - np.argmax(ends_arr[::-1], axis=0), 0)
     else:
         episode_returns, episode_lengths = rewards_arr.sum(0), in_episode.sum(0)
-        cut, last_start = alive, np.zeros(n, dtype=np.int64)
+        cut = running & ~done  # the last step's: copies whose episode the cap cut
+        last_start = np.zeros(n, dtype=np.int64)
     in_loss = in_episode
     if tail and cut.any():  # episodes cut by the window: leave out the steps whose reward-to-go the cut truncated
         in_loss = in_episode.copy()

@@ -27,8 +27,8 @@ def run_demo(
 ) -> dict:
     """Run the demo and return what it measured (repo id, pushed and re-measured results, leaderboard rows)."""
     from hubrl.evaluate import evaluate_agent
-    from hubrl.hub import HubClient, load_from_hub, push_to_hub
-    from hubrl.ranking import format_table, leaderboard
+    from hubrl.hub import HubClient
+    from hubrl.ranking import format_table
     from hubrl.run import train_run
 
     started = time.perf_counter()
@@ -46,7 +46,7 @@ def run_demo(
             say(f"1/5 local Hub running at {endpoint} (data in {hub_dir}); users: student, classmate")
         else:
             student_token = classmate_token = token
-            student = HubClient(endpoint, token).api.whoami()["name"]
+            student = HubClient(endpoint, token).whoami()[0]
             say(f"1/5 using the Hub at {endpoint} as {student}")
         repo_id = f"{student}/Reinforce-{ENV_ID}"
 
@@ -58,19 +58,20 @@ def run_demo(
             f"{results.seeds[-1]}; run folder with replay.mp4 and model card ready")
 
         say(f"3/5 pushing to {repo_id} as {student}")
-        pushed = push_to_hub(run, repo_id, endpoint=endpoint, token=student_token,
+        pushed = HubClient(endpoint, student_token).push_to_hub(run, repo_id,
                              commit_message="hubrl demo: REINFORCE CartPole-v1")
         say(f"    {pushed.summary()}")
 
         say(f"4/5 as classmate: loading {repo_id} by repo id and re-evaluating it")
-        agent = load_from_hub(repo_id, endpoint=endpoint, token=classmate_token, cache_dir=workdir / "cache")
+        classmate = HubClient(endpoint, classmate_token)
+        agent = classmate.load_from_hub(repo_id, cache_dir=workdir / "cache")
         again = evaluate_agent(agent.policy)
         same = again.episode_returns == results.episode_returns
         say(f"    {again.summary()}")
         say(f"    {'identical to' if same else 'DIFFERENT from'} the numbers in the pushed results.json")
 
         say(f"5/5 leaderboard for {ENV_ID} on {endpoint}")
-        rows = leaderboard(ENV_ID, endpoint=endpoint, token=classmate_token)
+        rows = classmate.leaderboard(ENV_ID)
         say(format_table(rows, env_id=ENV_ID, endpoint=endpoint))
         say(f"done in {time.perf_counter() - started:.1f} s")
         return {"repo_id": repo_id, "endpoint": endpoint, "results": results.to_json(), "reevaluation": again.to_json(),

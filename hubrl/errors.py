@@ -44,13 +44,17 @@ class CardError(HubrlError):
 class HubError(HubrlError):
     """A Hub operation failed; the subclasses below say why where a caller may act differently.
 
-    ``repo_id`` names the repo concerned (None when none is), and ``__cause__`` holds the huggingface_hub or
-    network error it translates.
+    ``repo_id`` names the repo concerned (None when none is), ``status`` the HTTP status (None: no answer, or not an
+    HTTP failure), ``server_message`` what the server said, and ``__cause__`` holds the huggingface_hub or network
+    error it translates.
     """
 
-    def __init__(self, message: str, *, repo_id: str | None = None):
+    def __init__(self, message: str, *, repo_id: str | None = None, status: int | None = None,
+                 server_message: str | None = None):
         super().__init__(message)
         self.repo_id = repo_id
+        self.status = status
+        self.server_message = server_message
 
 
 class RepoNotFoundError(HubError, LookupError):

@@ -1,8 +1,9 @@
 """Seeded evaluation: mean ± std over episodes, and the leaderboard score mean - std.
 
-Episode ``i`` is reset with seed ``seed + i`` and samples its actions from its own generator seeded the same way, so
-every number is reproducible and an episode's return does not depend on how many episodes run beside it. All
-episodes step together: one batched numpy forward pass per step (:class:`hubrl.policy.NumpySampler`), no torch.
+Episode ``i`` is reset with seed ``seed + i`` and samples its actions from its own generator seeded the same way
+(:class:`hubrl.episodes.SeededEpisodes`), so every number is reproducible and an episode's return does not depend on
+how many episodes run beside it. All episodes step together: one batched numpy forward pass per step
+(:class:`hubrl.policy.NumpySampler`), no torch.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hubrl.defaults import DEFAULT_EVAL_SEED, VALIDATION_SEED  # noqa: F401 - re-exported
-from hubrl.envs import env_info, make_env
+from hubrl.envs import env_info
+from hubrl.episodes import SeededEpisodes, episode_steps
 from hubrl.policy import Actor
 
 
@@ -28,7 +30,7 @@ class Evaluation:
     deterministic: bool
 
     @property
-    def n_episodes(self) -> int:
+    def n_eval_episodes(self) -> int:
         return len(self.episode_returns)
 
     @property
@@ -51,7 +53,7 @@ class Evaluation:
             "mean_reward": self.mean_reward,
             "std_reward": self.std_reward,
             "score": self.score,
-            "n_episodes": self.n_episodes,
+            "n_evaluation_episodes": self.n_eval_episodes,
             "seeds": self.seeds,
             "episode_returns": self.episode_returns,
             "episode_lengths": self.episode_lengths,
@@ -61,7 +63,7 @@ class Evaluation:
 
     def summary(self) -> str:
         return (f"{self.env_id}: mean_reward {self.mean_reward:.2f} +/- {self.std_reward:.2f} "
-                f"(score {self.score:.2f}) over {self.n_episodes} episodes, seeds {self.seeds[0]}..{self.seeds[-1]}")
+                f"(score {self.score:.2f}) over {self.n_eval_episodes} episodes, seeds {self.seeds[0]}..{self.seeds[-1]}")
 
 
 def evaluate_agent(
@@ -99,31 +101,17 @@ def evaluate_agent(
         raise ConfigError(f"n_eval_episodes must be positive, got {n_eval_episodes}")
     max_steps = max_steps or env_info(env_id).max_t
     seeds = [seed + i for i in range(n_eval_episodes)]
-    envs = [make_env(env_id, **policy.config.env_options) for _ in seeds]
-    rngs = [np.random.default_rng(s) for s in seeds]
-    obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)]).astype(np.float32)
     returns = np.zeros(n_eval_episodes)
     lengths = np.zeros(n_eval_episodes, dtype=np.int64)
-    alive = np.ones(n_eval_episodes, dtype=bool)
+    episodes = SeededEpisodes(env_id, seeds, observation=policy.config.env_options)
     try:
-        sampler = policy.sampler()
+        act = episodes.actor(policy.sampler(), deterministic=deterministic)
         with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
-            for _ in range(max_steps):
-                idx = np.flatnonzero(alive)
-                if idx.size == 0:
-                    break
-                uniforms = None if deterministic else np.array([rngs[i].random() for i in idx])
-                actions = sampler.actions(obs[idx], uniforms=uniforms)
-                for i, action in zip(idx, actions):
-                    o, r, terminated, truncated, _ = envs[i].step(int(action))
-                    obs[i] = o
-                    returns[i] += float(r)
-                    lengths[i] += 1
-                    if terminated or truncated:
-                        alive[i] = False
+            for _, _, reward, running, _ in episode_steps(episodes, episodes.reset(), act, max_steps=max_steps):
+                returns += reward  # 0 for the episodes that have ended
+                lengths += running
     finally:
-        for env in envs:
-            env.close()
+        episodes.close()
     return Evaluation(
         env_id=env_id,
         episode_returns=[float(r) for r in returns],

@@ -7,13 +7,32 @@ episode loops the very numpy forward pass a loaded agent uses.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from hubrl.policy import NumpySampler, Policy, PolicyConfig
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+@torch.no_grad()
+def merge_running_stats(mean: torch.Tensor, var: torch.Tensor, count: torch.Tensor, batch: torch.Tensor) -> None:
+    """Merge ``batch`` (samples along its first axis) into running mean/variance/count buffers, in place.
+
+    Chan et al.'s parallel Welford update, computed in float64 whatever the buffers' dtype, so statistics over
+    millions of samples do not drift.
+    """
+    if batch.shape[0] == 0:
+        return
+    batch = batch.double()
+    b_mean, b_var, b = batch.mean(0), batch.var(0, unbiased=False), batch.shape[0]
+    n = count.item()
+    total = n + b
+    delta = b_mean - mean.double()
+    m2 = var.double() * n + b_var * b + delta.pow(2) * n * b / total
+    mean.copy_(mean.double() + delta * b / total)
+    var.copy_(m2 / total)
+    count.fill_(total)
 
 
 def mlp(sizes: list[int], activation: str) -> nn.Sequential:
@@ -52,24 +71,10 @@ class PolicyNetwork(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalize(obs))
 
-    @torch.no_grad()
     def update_obs_stats(self, batch: torch.Tensor) -> None:
-        """Merge a batch of raw observations into the running mean/variance (parallel Welford)."""
-        if not self.config.obs_norm or batch.shape[0] == 0:
-            return
-        batch = batch.double()
-        b_mean, b_var, b_n = batch.mean(0), batch.var(0, unbiased=False), batch.shape[0]
-        n = self.obs_count.item()
-        mean, var = self.obs_mean.double(), self.obs_var.double()
-        if n == 0:
-            var = torch.zeros_like(var)
-        total = n + b_n
-        delta = b_mean - mean
-        new_mean = mean + delta * b_n / total
-        m2 = var * n + b_var * b_n + delta.pow(2) * n * b_n / total
-        self.obs_mean.copy_(new_mean.float())
-        self.obs_var.copy_((m2 / total).float())
-        self.obs_count.fill_(total)
+        """Merge a batch of raw observations into the running mean/variance."""
+        if self.config.obs_norm:
+            merge_running_stats(self.obs_mean, self.obs_var, self.obs_count, batch)
 
     @torch.no_grad()
     def to_policy(self) -> Policy:
@@ -79,13 +84,6 @@ class PolicyNetwork(nn.Module):
     def sampler(self) -> NumpySampler:
         """A frozen numpy copy of the current weights for fast acting (no torch dispatch per environment step)."""
         return self.to_policy().sampler()
-
-
-def network_from_policy(policy: Policy) -> PolicyNetwork:
-    """A trainable copy of a loaded policy (same weights)."""
-    network = PolicyNetwork(policy.config)
-    network.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in policy.state_dict().items()})
-    return network
 
 
 class ValueBaseline(nn.Module):
@@ -111,13 +109,6 @@ class ValueBaseline(nn.Module):
     def normalize(self, returns: torch.Tensor) -> torch.Tensor:
         return (returns - self.ret_mean.float()) / self.ret_var.sqrt().float().clamp_min(1e-4)
 
-    @torch.no_grad()
     def update_stats(self, returns: torch.Tensor) -> None:
-        r = returns.double()
-        n, b = self.ret_count.item(), r.numel()
-        total = n + b
-        delta = r.mean() - self.ret_mean
-        m2 = (self.ret_var * n if n else 0.0) + r.var(unbiased=False) * b + delta.pow(2) * n * b / total
-        self.ret_mean += delta * b / total
-        self.ret_var.copy_(m2 / total)
-        self.ret_count.fill_(total)
+        """Merge a batch of returns into the running mean/variance the targets are standardised with."""
+        merge_running_stats(self.ret_mean, self.ret_var, self.ret_count, returns)

@@ -169,17 +169,43 @@ class NumpySampler:
         logits = self.logits(obs)
         if uniforms is None:
             return logits.argmax(-1)
-        u = uniforms.astype(np.float32) if isinstance(uniforms, np.ndarray) else np.asarray(uniforms, np.float32)
-        z = logits - logits.max(-1, keepdims=True)
-        np.exp(z, out=z)
-        if z.shape[-1] == 2:
-            # The two-action case of the general rule below, with the same float32 operations (same bits):
-            # action 1 iff u * (z0 + z1) > z0.
-            z0 = z[..., 0]
-            return (z0 < u * (z0 + z[..., 1])).astype(np.int64)
-        cdf = np.cumsum(z, -1)
-        threshold = u[..., None] * cdf[..., -1:]
-        return np.minimum((cdf < threshold).sum(-1), cdf.shape[-1] - 1)
+        return inverse_cdf(unnormalized_softmax(logits, out=logits), uniforms)
+
+
+def unnormalized_softmax(logits: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """``exp(logits - max)`` over the last axis: the softmax before its division (``out=logits`` reuses the array)."""
+    z = np.subtract(logits, logits.max(-1, keepdims=True), out=out)
+    return np.exp(z, out=z)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Action probabilities over the last axis (the course's ``F.softmax(x, dim=1)``)."""
+    z = unnormalized_softmax(logits)
+    return z / z.sum(-1, keepdims=True)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log action probabilities over the last axis, without the underflow of ``log(softmax(logits))``."""
+    shifted = logits - logits.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def inverse_cdf(weights: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Sample one action per row: the first whose cumulative weight exceeds ``u`` times the row's total (float32).
+
+    ``weights`` are non-negative, normalised or not (:func:`unnormalized_softmax`, or a module's probabilities);
+    ``uniforms`` holds one draw in [0, 1) per row. The rule is written once because published evaluation numbers
+    depend on its every bit.
+    """
+    u = uniforms.astype(np.float32) if isinstance(uniforms, np.ndarray) else np.asarray(uniforms, np.float32)
+    if weights.shape[-1] == 2:
+        # The two-action case of the general rule below, with the same float32 operations (same bits):
+        # action 1 iff u * (w0 + w1) > w0.
+        w0 = weights[..., 0]
+        return (w0 < u * (w0 + weights[..., 1])).astype(np.int64)
+    cdf = np.cumsum(weights, -1)
+    threshold = u[..., None] * cdf[..., -1:]
+    return np.minimum((cdf < threshold).sum(-1), cdf.shape[-1] - 1)
 
 
 class Actor(Protocol):
@@ -257,9 +283,7 @@ class Policy:
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Action probabilities for a batch of observations (softmax of the logits over the last axis)."""
         with np.errstate(over="ignore", invalid="ignore"):
-            z = self._sampler.logits(np.asarray(x, dtype=np.float32))
-            z = np.exp(z - z.max(-1, keepdims=True))
-            return z / z.sum(-1, keepdims=True)
+            return softmax(self._sampler.logits(np.asarray(x, dtype=np.float32)))
 
     __call__ = forward
 
@@ -272,9 +296,7 @@ class Policy:
         obs = np.asarray(state, dtype=np.float32)[None]
         with np.errstate(over="ignore", invalid="ignore"):
             action = int(self._sampler.actions(obs, uniforms=np.array([self._rng.random()]))[0])
-            logits = self._sampler.logits(obs)[0].astype(np.float64)
-            shifted = logits - logits.max()
-            log_prob = float(shifted[action] - np.log(np.exp(shifted).sum()))
+            log_prob = float(log_softmax(self._sampler.logits(obs)[0].astype(np.float64))[action])
         return action, log_prob
 
     def __repr__(self) -> str:

@@ -120,7 +120,7 @@ class Results:
                         converted_from: Mapping[str, Any] | None = None) -> Results:
         """The record of one seeded evaluation of the weights whose sha256 is ``weights_sha256``."""
         return cls(env_id=evaluation.env_id, mean_reward=evaluation.mean_reward, std_reward=evaluation.std_reward,
-                   n_evaluation_episodes=evaluation.n_episodes, seeds=list(evaluation.seeds),
+                   n_evaluation_episodes=evaluation.n_eval_episodes, seeds=list(evaluation.seeds),
                    episode_returns=list(evaluation.episode_returns), episode_lengths=list(evaluation.episode_lengths),
                    max_steps=evaluation.max_steps, deterministic=evaluation.deterministic,
                    weights_sha256=weights_sha256, weights_format=weights_format, training=training,

@@ -23,7 +23,7 @@ from hubrl.records import (
 from hubrl.video import record_video
 
 if TYPE_CHECKING:
-    from hubrl.reinforce import TrainResult
+    from hubrl.training import TrainResult
 
 
 class TrainingInterrupted(HubrlError):
@@ -98,7 +98,7 @@ def train_run(
             )
         shutil.rmtree(staging)
     try:
-        from hubrl.reinforce import train  # torch: only training needs it
+        from hubrl.training import train  # torch: only training needs it
 
         staging.mkdir(parents=True, exist_ok=True)
         result = train(config, checkpoint_dir=checkpoint, resume=resume, progress=progress)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_FPS, DEFAULT_MAX_FRAMES
-from hubrl.envs import make_env
+from hubrl.episodes import SeededEpisodes, episode_steps
 from hubrl.errors import VideoError
 from hubrl.policy import Actor
 
@@ -102,19 +102,17 @@ def record_video(
     if not out_path.parent.exists():
         raise VideoError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
     try:
-        env = make_env(env_id, render_mode="rgb_array", **policy.config.env_options)
+        episode = SeededEpisodes(env_id, [seed], observation=policy.config.env_options, render_mode="rgb_array")
     except Exception as err:
         raise VideoError(f"cannot create {env_id} with render_mode='rgb_array': {err}") from err
+    env = episode.envs[0]
     fps = int(fps or env.metadata.get("render_fps") or DEFAULT_FPS)
-    rng = np.random.default_rng(seed)
-    sampler = policy.sampler()
     fd, tmp_name = tempfile.mkstemp(suffix=".mp4", dir=out_path.parent, prefix=".replay-")
     os.close(fd)
-    frames = 0
     total = 0.0
     done = False
     try:
-        obs, _ = env.reset(seed=seed)
+        obs = episode.reset()
         first = env.render()
         if first is None:
             raise VideoError(f"{env_id} rendered nothing; it needs render_mode='rgb_array' support")
@@ -125,19 +123,16 @@ def record_video(
             output_params=["-preset", "veryfast", "-movflags", "+faststart"],
         )
         with writer:
-            frame = first
-            while True:
-                writer.append_data(prepare_frame(frame, factor))
-                frames += 1
-                if done or frames >= max_frames:
-                    break
-                uniforms = None if deterministic else np.array([rng.random()])
-                with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
-                    action = int(sampler.actions(np.asarray(obs, dtype=np.float32)[None], uniforms=uniforms)[0])
-                obs, reward, terminated, truncated, _ = env.step(action)
-                total += float(reward)
-                done = terminated or truncated
-                frame = env.render()
+            writer.append_data(prepare_frame(first, factor))
+            frames = 1
+            act = episode.actor(policy.sampler(), deterministic=deterministic)
+            with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
+                # the first frame is the reset's: max_frames frames show max_frames - 1 steps
+                for _, _, reward, _, ended in episode_steps(episode, obs, act, max_steps=max_frames - 1):
+                    writer.append_data(prepare_frame(env.render(), factor))
+                    frames += 1
+                    total += float(reward[0])
+                    done = bool(ended[0])
         height, width = prepare_frame(first, factor).shape[:2]
         os.replace(tmp_name, out_path)
     except VideoError:
@@ -145,7 +140,7 @@ def record_video(
     except Exception as err:
         raise VideoError(f"could not write {out_path}: {err}") from err
     finally:
-        env.close()
+        episode.close()
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
     return Recording(path=out_path, frames=frames, fps=fps, width=width, height=height, episode_return=total,

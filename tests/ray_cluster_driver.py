@@ -231,7 +231,7 @@ def _isolate_hub_client(scratch: Path) -> None:
 def _verify_section(address: str, out: Path) -> dict:
     from huggingface_hub import HfApi
 
-    from hubrl.hub import push_to_hub
+    from hubrl.hub import HubClient
     from hubrl.ranking import leaderboard, verify_entries
     from hubrl.server import LocalHub
 
@@ -243,8 +243,7 @@ def _verify_section(address: str, out: Path) -> dict:
         # a good hubrl agent (consistent), a course-notebook agent claiming what it does not reach (flagged),
         # and a card with no weights at all (cannot be loaded)
         reference = shutil.copytree(ROOT / "model_cards" / "reference" / ENV_ID, out / "reference")  # the push
-        push_to_hub(reference, "alice/Reinforce-CartPole-v1", endpoint=server.endpoint,  # writes its card
-                    token=tokens["alice"])
+        HubClient(server.endpoint, tokens["alice"]).push_to_hub(reference, "alice/Reinforce-CartPole-v1")
         course = course_repo_folder(out / "course-agent", claim="500.00 +/- 0.00")
         bob = HfApi(endpoint=server.endpoint, token=tokens["bob"])
         bob.create_repo("bob/course-agent")
@@ -255,10 +254,9 @@ def _verify_section(address: str, out: Path) -> dict:
                                                   tmp=out).encode(), path_in_repo="README.md",
                         repo_id="eve/impossible")
 
-        entries = leaderboard(ENV_ID, endpoint=server.endpoint, token=False, cache_dir=out / "cache-local")
+        entries = leaderboard(ENV_ID, cache_dir=out / "cache-local", client=HubClient(server.endpoint, False))
         started = time.perf_counter()
-        local = verify_entries(entries, 3, endpoint=server.endpoint, token=False, cache_dir=out / "cache-local",
-                               workers=2)
+        local = verify_entries(entries, 3, cache_dir=out / "cache-local", workers=2, client=HubClient(server.endpoint, False))
         local_s = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
         cli = _cli("leaderboard", ENV_ID, "--verify", "3", "--ray", address, "--json", "--endpoint", server.endpoint,

@@ -75,7 +75,7 @@ def test_evaluate_reproduces_results_json(run_dir):
     results = json.loads((run_dir / "results.json").read_text())
     out = json.loads(hubrl("evaluate", run_dir, "--json").stdout)
     assert out["episode_returns"] == results["episode_returns"]
-    assert out["seeds"] == results["seeds"] and out["n_episodes"] == 10
+    assert out["seeds"] == results["seeds"] and out["n_evaluation_episodes"] == 10
     assert {"mean_reward", "std_reward", "score"} <= set(out)
 
 

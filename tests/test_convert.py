@@ -13,7 +13,7 @@ from hubrl.cli import main as cli_main
 from hubrl.course import convert, evaluate_agent
 from hubrl.errors import OutputExistsError, UnsafePickleError
 from hubrl.evaluate import evaluate_agent as hubrl_evaluate
-from hubrl.hub import load_from_hub
+from hubrl.hub import HubClient
 from hubrl.records import load_run, validate_run_folder
 from hubrl.server import LocalHub
 
@@ -43,7 +43,7 @@ def course_folder(path, *, seed=1, two_hidden=False, writer=None):
 
 def test_a_course_folder_becomes_a_run_folder_whose_evaluation_is_the_originals(tmp_path):
     model = course_folder(tmp_path / "course")
-    out = convert(tmp_path / "course", tmp_path / "run")
+    out = convert(tmp_path / "course", tmp_path / "run").path
     validate_run_folder(out)
     assert not (out / "model.pt").exists()
     results = json.loads((out / "results.json").read_text())
@@ -80,7 +80,7 @@ def test_cli_converts_a_course_repo_and_push_removes_the_pickle_in_one_commit(hu
     model = course_folder(tmp_path / "course", seed=5)
     bob.create_repo("bob/Reinforce-CartPole-v1")
     bob.upload_folder(repo_id="bob/Reinforce-CartPole-v1", folder_path=tmp_path / "course")
-    original = load_from_hub("bob/Reinforce-CartPole-v1", endpoint=hub.endpoint, cache_dir=tmp_path / "c1")
+    original = HubClient(hub.endpoint).load_from_hub("bob/Reinforce-CartPole-v1", cache_dir=tmp_path / "c1")
     assert original.format == "course"
     before = hubrl_evaluate(original.policy, n_eval_episodes=10, seed=0)
 
@@ -99,7 +99,7 @@ def test_cli_converts_a_course_repo_and_push_removes_the_pickle_in_one_commit(hu
     files = set(bob.list_repo_files("bob/Reinforce-CartPole-v1"))
     assert "model.pt" not in files and {"model.safetensors", "config.json", "replay.mp4"} <= files
 
-    after = load_from_hub("bob/Reinforce-CartPole-v1", endpoint=hub.endpoint, cache_dir=tmp_path / "c2")
+    after = HubClient(hub.endpoint).load_from_hub("bob/Reinforce-CartPole-v1", cache_dir=tmp_path / "c2")
     assert after.format == "hubrl"
     assert hubrl_evaluate(after.policy, n_eval_episodes=10, seed=0).episode_returns == before.episode_returns
     x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)

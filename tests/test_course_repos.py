@@ -479,8 +479,13 @@ def saved(cls):
 
 
 REFUSALS = {
+    # the files name two envs (the card and results.json say CartPole-v1): hubrl does not guess which one it plays
     "unknown-env": (notebook, hyper(env_id="LunarLander-v2"),
-                    "was trained on 'LunarLander-v2' (from hyperparameters.json), which hubrl cannot run"),
+                    "the repo's files name different envs: CartPole-v1 (model-index), LunarLander-v2 "
+                    "(hyperparameters.json)"),
+    "unknown-env-alone": (notebook, lambda f: [hyper(env_id="LunarLander-v2")(f), (f / "results.json").unlink(),
+                                               (f / "README.md").unlink()],
+                          "was trained on 'LunarLander-v2' (from hyperparameters.json), which hubrl cannot run"),
     "no-env-anywhere": (notebook, lambda f: [no_hyper(f), (f / "results.json").unlink(), (f / "README.md").unlink()],
                         "names no env id"),
     "two-heads": (saved(TwoHeads), None, "two output heads (actor and critic"),

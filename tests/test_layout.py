@@ -42,5 +42,12 @@ def test_no_import_cycles():
 
 def test_collection_and_inference_know_nothing_of_training():
     graph = module_imports()
-    for module in ("hubrl.collect", "hubrl.policy", "hubrl.evaluate", "hubrl.video"):
-        assert not graph[module] & {"hubrl.reinforce", "hubrl.network", "hubrl.checkpoint"}, module
+    for module in ("hubrl.episodes", "hubrl.collect", "hubrl.policy", "hubrl.evaluate", "hubrl.video"):
+        assert not graph[module] & {"hubrl.reinforce", "hubrl.training", "hubrl.network", "hubrl.checkpoint"}, module
+
+
+def test_the_algorithm_knows_nothing_of_its_loop():
+    """reinforce.py is the maths of one update: the loop, its state and checkpoints sit above it."""
+    graph = module_imports()
+    assert not graph["hubrl.reinforce"] & {"hubrl.training", "hubrl.checkpoint", "hubrl.envs", "hubrl.episodes"}
+    assert "hubrl.reinforce" in graph["hubrl.training"]

@@ -33,7 +33,7 @@ from hubrl.card import (
 )
 from hubrl.errors import CardError, HubError
 from hubrl.evaluate import evaluate_agent
-from hubrl.hub import load_from_hub, push_to_hub
+from hubrl.hub import HubClient
 from hubrl.ranking import (
     check_submission,
     claim_tolerance,
@@ -170,7 +170,7 @@ def _populate(h: Hub) -> None:
     t = h.tmp
     # a real hubrl agent, trained briefly (honest, low claim) and pushed with push_to_hub
     train_run(env_id=ENV_ID, output=h.run_dir, progress=False, record=True, n_training_episodes=20)
-    push_to_hub(h.run_dir, "alice/Reinforce-CartPole-v1", endpoint=h.endpoint, token=h.tokens["alice"])
+    HubClient(h.endpoint, h.tokens["alice"]).push_to_hub(h.run_dir, "alice/Reinforce-CartPole-v1")
     # the 2022 layout: metrics before task/dataset
     h.card_only("alice", "course-2022", CARD_2022)
     # a real course-notebook agent (random weights) whose card claims a perfect score it does not reach
@@ -203,12 +203,12 @@ def run_cli(h: Hub, *args: str) -> subprocess.CompletedProcess:
 
 
 def board(h: Hub, env_id: str = ENV_ID, **kwargs):
-    return {e.repo_id: e for e in leaderboard(env_id, endpoint=h.endpoint, token=False, cache_dir=h.cache, **kwargs)}
+    return {e.repo_id: e for e in leaderboard(env_id, cache_dir=h.cache, **kwargs, client=HubClient(h.endpoint, False))}
 
 
 # ------------------------------------------------------------------------------------------------------- ranking
 def test_ranking_reads_every_layout_and_every_page(hub):
-    entries = leaderboard(ENV_ID, endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    entries = leaderboard(ENV_ID, cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
     assert hub.server.page_size == 2  # 8 models over 4 pages: the client followed every Link header
     ids = [e.repo_id for e in entries]
     hubrl_claim = json.loads((hub.run_dir / "results.json").read_text())
@@ -226,21 +226,25 @@ def test_ranking_reads_every_layout_and_every_page(hub):
     assert mine.passes is False and by_id["carol/current-layout"].passes is True
     assert by_id["alice/course-2022"].passes is False  # 330 < 350: the score, not the mean, decides
     # unparseable values are shown, not crashing, and never ranked
-    assert by_id["carol/garbage"].metric_value == "abc" and "unparseable" in by_id["carol/garbage"].parse_error
-    assert by_id["carol/no-model-index"].parse_error == "the card has no model-index"
+    assert by_id["carol/garbage"].metric_value == "abc"
+    assert by_id["carol/garbage"].unranked_reason.startswith("first metric value 'abc' does not parse")
+    assert by_id["carol/no-model-index"].unranked_reason.startswith("the card has no model-index")
     # impossible claims are ranked (as the course does) but flagged
     assert by_id["eve/impossible"].flags and "exceeds the best possible return 500" in by_id["eve/impossible"].flags[0]
     assert not any(by_id[r].flags for r in ("bob/course-agent", "carol/current-layout"))
-    assert all(not e.hub_verified for e in entries)
+    assert all(e.verification_state == "unverified" for e in entries)
     assert json.loads(json.dumps([e.to_json() for e in entries]))[0]["repo_id"] == "eve/impossible"
 
 
 def test_limit_author_and_other_envs(hub):
-    limited = leaderboard(ENV_ID, limit=3, endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    limited = leaderboard(ENV_ID, limit=3, cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
     assert [e.rank for e in limited] == [1, 2, 3]
     assert set(board(hub, author="alice")) == {"alice/Reinforce-CartPole-v1", "alice/course-2022"}
     pixel = board(hub, "Pixelcopter-PLE-v0")
-    assert list(pixel) == ["carol/wrong-env-tag"] and pixel["carol/wrong-env-tag"].pass_mark == 5.0
+    # tagged Pixelcopter-PLE-v0, but its model-index claims CartPole-v1: listed there, not ranked (a fact that moved:
+    # the course ranks it by its tag; the page, hubrl submit and this listing agree it is a CartPole-v1 claim)
+    assert list(pixel) == ["carol/wrong-env-tag"] and pixel["carol/wrong-env-tag"].rank is None
+    assert pixel["carol/wrong-env-tag"].unranked_reason == "the card's claim is about CartPole-v1, not Pixelcopter-PLE-v0"
     pong = board(hub, "Pong-PLE-v0")
     assert list(pong) == ["carol/odd-card"] and (pong["carol/odd-card"].mean, pong["carol/odd-card"].rank) == (-16, 1)
     assert pong["carol/odd-card"].passes is None  # the course sets no pass mark for Pong
@@ -254,7 +258,7 @@ def test_public_api_works_whatever_was_imported_first(hub):
     from hubrl import leaderboard as exported
 
     assert exported_check is check_submission and callable(exported)
-    entries = exported(ENV_ID, limit=1, endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    entries = exported(ENV_ID, limit=1, cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
     assert [e.repo_id for e in entries] == ["eve/impossible"]
 
 
@@ -271,9 +275,9 @@ def test_claim_rule():
 
 # -------------------------------------------------------------------------------------------------- verification
 def test_verify_matches_direct_evaluation_and_flags_claims(hub):
-    entries = leaderboard(ENV_ID, endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    entries = leaderboard(ENV_ID, cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
     chosen = [e for e in entries if e.repo_id in ("eve/impossible", "bob/course-agent", "alice/Reinforce-CartPole-v1")]
-    results = verify_entries(chosen, 3, endpoint=hub.endpoint, token=False, cache_dir=hub.cache / "workers")
+    results = verify_entries(chosen, 3, cache_dir=hub.cache / "workers", client=HubClient(hub.endpoint, False))
     by_id = {v.repo_id: v for v in results}
     assert [v.repo_id for v in results] == [e.repo_id for e in chosen]  # rank order
     assert all(e.verification is by_id[e.repo_id] for e in chosen)
@@ -281,7 +285,7 @@ def test_verify_matches_direct_evaluation_and_flags_claims(hub):
     impossible = by_id["eve/impossible"]
     assert impossible.verdict == "error" and "neither model.safetensors" in impossible.error
     for repo_id, fmt in (("alice/Reinforce-CartPole-v1", "hubrl"), ("bob/course-agent", "course")):
-        agent = load_from_hub(repo_id, endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+        agent = HubClient(hub.endpoint, False).load_from_hub(repo_id, cache_dir=hub.cache)
         direct = evaluate_agent(agent.policy, ENV_ID, n_eval_episodes=10, seed=0, max_steps=1000)
         v = by_id[repo_id]
         assert v.ok and v.format == fmt
@@ -300,25 +304,25 @@ def test_verify_matches_direct_evaluation_and_flags_claims(hub):
     ("carol/wrong-env-tag", "the tags lack the env id 'CartPole-v1'"),
 ])
 def test_submit_explains_broken_cards(hub, repo_id, expected):
-    report = check_submission(repo_id, endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    report = check_submission(repo_id, cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
     assert report.would_appear is False and report.commit is None
     assert any(expected in p for p in report.problems), report.problems
     assert report.env_id == ENV_ID
 
 
 def test_submit_rank_and_pass_mark(hub):
-    report = check_submission("carol/current-layout", endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    report = check_submission("carol/current-layout", cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
     assert report.problems == [] and report.would_appear and report.listed
     assert (report.mean, report.std, report.passes, report.pass_mark) == (480.0, 10.0, True, 350.0)
     others = [e for e in board(hub).values() if e.score is not None and e.repo_id != "carol/current-layout"]
     assert report.rank == 1 + sum(e.score >= 470.0 for e in others) and report.n_ranked == len(others) + 1
-    impossible = check_submission("eve/impossible", endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    impossible = check_submission("eve/impossible", cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
     assert impossible.would_appear and impossible.rank == 1 and impossible.flags
     # a card with a model-index but no env tag: would rank once fixed, but does not appear
-    untagged = check_submission("carol/no-env-tag", endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    untagged = check_submission("carol/no-env-tag", cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
     assert untagged.rank is not None and not untagged.listed and not untagged.would_appear
     with pytest.raises(HubError, match="not found"):
-        check_submission("carol/missing", endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+        check_submission("carol/missing", cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
 
 
 def test_fix_changes_only_the_metadata(hub):
@@ -327,15 +331,15 @@ def test_fix_changes_only_the_metadata(hub):
     (folder / "README.md").write_text(BODY, encoding="utf-8")  # a hand-written card without metadata
     repo_id = hub.upload("dave", "no-metadata", folder)
     before = hub.files(repo_id)
-    report = check_submission(repo_id, endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    report = check_submission(repo_id, cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
     assert not report.would_appear and "the card has no model-index" in report.problems[0]
     assert repo_id not in board(hub)
 
     with pytest.raises(HubError, match="pass a write token"):  # anonymous cannot commit
-        check_submission(repo_id, endpoint=hub.endpoint, token=False, cache_dir=hub.cache, fix=True)
+        check_submission(repo_id, cache_dir=hub.cache, fix=True, client=HubClient(hub.endpoint, False))
     with pytest.raises(HubError, match="not allowed to write"):  # nor can another user
-        check_submission(repo_id, endpoint=hub.endpoint, token=hub.tokens["eve"], cache_dir=hub.cache, fix=True)
-    fixed = check_submission(repo_id, endpoint=hub.endpoint, token=hub.tokens["dave"], cache_dir=hub.cache, fix=True)
+        check_submission(repo_id, cache_dir=hub.cache, fix=True, client=HubClient(hub.endpoint, hub.tokens["eve"]))
+    fixed = check_submission(repo_id, cache_dir=hub.cache, fix=True, client=HubClient(hub.endpoint, hub.tokens["dave"]))
     assert fixed.commit and fixed.would_appear and fixed.problems == [] and fixed.fixed
     after = hub.files(repo_id)
     assert set(after) == set(before)
@@ -351,14 +355,14 @@ def test_fix_changes_only_the_metadata(hub):
     assert len(commits) == 3 and commits[0].title.startswith("hubrl submit")  # create, upload, ONE fix
     # the model now appears; a second --fix has nothing to do
     assert board(hub)[repo_id].score == pytest.approx(results["mean_reward"] - results["std_reward"], abs=0.01)
-    again = check_submission(repo_id, endpoint=hub.endpoint, token=hub.tokens["dave"], cache_dir=hub.cache, fix=True)
+    again = check_submission(repo_id, cache_dir=hub.cache, fix=True, client=HubClient(hub.endpoint, hub.tokens["dave"]))
     assert again.commit is None and "nothing to fix" in again.notes[0]
 
 
 def test_fix_repairs_wrong_tags_and_keeps_body(hub):
     repo_id = hub.card_only("carol", "wrong-env-tag-fix", card_text(course_metadata(
         "wrong-env-tag-fix", "300.00 +/- 5.00", tags=["my-tag", *card_tags("Pixelcopter-PLE-v0")]), tmp=hub.tmp))
-    report = check_submission(repo_id, endpoint=hub.endpoint, token=hub.tokens["carol"], cache_dir=hub.cache, fix=True)
+    report = check_submission(repo_id, cache_dir=hub.cache, fix=True, client=HubClient(hub.endpoint, hub.tokens["carol"]))
     assert report.would_appear and report.commit and report.problems == []
     text = hub.files(repo_id)["README.md"].decode()
     meta = read_front_matter(text)
@@ -369,16 +373,15 @@ def test_fix_repairs_wrong_tags_and_keeps_body(hub):
 
 def test_verify_records_hubrl_verification(hub):
     repo_id = "dave/verify-me"
-    push_to_hub(hub.run_dir, repo_id, endpoint=hub.endpoint, token=hub.tokens["dave"])
+    HubClient(hub.endpoint, hub.tokens["dave"]).push_to_hub(hub.run_dir, repo_id)
     before = hub.files(repo_id)
-    report = check_submission(repo_id, endpoint=hub.endpoint, token=hub.tokens["dave"], cache_dir=hub.cache,
-                              verify=True)
+    report = check_submission(repo_id, cache_dir=hub.cache, verify=True, client=HubClient(hub.endpoint, hub.tokens["dave"]))
     assert report.commit and report.would_appear and report.verification.verdict == "consistent"
     after = hub.files(repo_id)
     assert {k for k in after if after[k] != before[k]} == {"README.md", "results.json"}
     results = json.loads(after["results.json"])
     record = results["hubrl_verification"]
-    agent = load_from_hub(repo_id, endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    agent = HubClient(hub.endpoint, False).load_from_hub(repo_id, cache_dir=hub.cache)
     direct = evaluate_agent(agent.policy, ENV_ID, n_eval_episodes=10, seed=0, max_steps=1000)
     assert record["episode_returns"] == direct.episode_returns and record["mean_reward"] == direct.mean_reward
     assert {"mean_reward", "std_reward", "score", "n_episodes", "seed", "seeds", "date", "hubrl_version",
@@ -391,7 +394,7 @@ def test_verify_records_hubrl_verification(hub):
     assert meta == read_front_matter(before["README.md"].decode())
     commits = HfApi(endpoint=hub.endpoint).list_repo_commits(repo_id)
     assert commits[0].title == "hubrl submit: record hubrl verification" and len(commits) == 3  # ONE commit
-    later = check_submission(repo_id, endpoint=hub.endpoint, token=False, cache_dir=hub.cache)
+    later = check_submission(repo_id, cache_dir=hub.cache, client=HubClient(hub.endpoint, False))
     assert later.recorded_verification["episode_returns"] == direct.episode_returns and later.commit is None
 
 
@@ -400,10 +403,9 @@ def test_course_repo_fix_needs_a_measured_std(hub):
                                                                        seed=1))
     token = hub.tokens["frank"]
     with pytest.raises(CardError, match="no std_reward.*--verify --fix"):
-        check_submission(repo_id, endpoint=hub.endpoint, token=token, cache_dir=hub.cache, fix=True)
+        check_submission(repo_id, cache_dir=hub.cache, fix=True, client=HubClient(hub.endpoint, token))
     before = hub.files(repo_id)
-    report = check_submission(repo_id, endpoint=hub.endpoint, token=token, cache_dir=hub.cache, fix=True,
-                              verify=True)
+    report = check_submission(repo_id, cache_dir=hub.cache, fix=True, verify=True, client=HubClient(hub.endpoint, token))
     v = report.verification
     assert report.commit and report.would_appear and v.ok and v.format == "course"
     assert report.metric_value == format_metric(v.mean_reward, v.std_reward)  # the claim is what was measured
@@ -428,7 +430,7 @@ def test_cli_table_json_and_verify(hub):
     assert rows[0][:6] == ["1", "eve/impossible", "1000.00", "0.00", "1000.00", "yes"]
     assert "impossible:" in lines[2]
     garbage = next(line for line in lines if "carol/garbage" in line)
-    assert garbage.split()[0] == "-" and "unparseable metric value 'abc'" in garbage
+    assert garbage.split()[0] == "-" and "first metric value 'abc' does not parse" in garbage
 
     proc = run_cli(hub, "leaderboard", ENV_ID, "--json", "--limit", "2")
     data = json.loads(proc.stdout)

@@ -18,7 +18,7 @@ from hubrl.cli import main as cli_main
 from hubrl.course import convert_module, evaluate_agent, push_to_hub, record_video
 from hubrl.errors import AgentFormatError, ConfigError, HubError, HubrlError, UnknownEnvError
 from hubrl.evaluate import evaluate_agent as hubrl_evaluate
-from hubrl.hub import load_from_hub
+from hubrl.hub import HubClient
 from hubrl.server import LocalHub
 
 REPO = "student/Reinforce-CartPole-v1"
@@ -192,7 +192,7 @@ def course_repo(hub, tmp_path_factory):
 @pytest.mark.parametrize("which", ["hubrl", "course"])
 def test_loaded_agents_play_in_the_notebooks_own_evaluate_loop(hub, pushed, course_repo, which, tmp_path):
     repo = REPO if which == "hubrl" else course_repo
-    agent = load_from_hub(repo, endpoint=hub.endpoint, token=hub.tokens["classmate"], cache_dir=tmp_path)
+    agent = HubClient(hub.endpoint, hub.tokens["classmate"]).load_from_hub(repo, cache_dir=tmp_path)
     assert agent.format == which
     state, _ = gym.make("CartPole-v1").reset(seed=0)
     action, log_prob = agent.policy.act(state)
@@ -229,7 +229,7 @@ def test_a_module_hubrl_cannot_rebuild_is_pushed_as_state_dict_and_says_so(hub, 
     card = (tmp_path / "run" / "README.md").read_text()
     assert "Loading needs the author's class" in card and "hubrl cannot load this agent" in card
     with pytest.raises(HubrlError, match="NormedPolicy's own state_dict.*needs the author's class") as info:
-        load_from_hub("student/normed", endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+        HubClient(hub.endpoint).load_from_hub("student/normed", cache_dir=tmp_path / "cache")
     assert "\n" not in str(info.value)
 
 

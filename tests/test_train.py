@@ -10,7 +10,8 @@ from hubrl.evaluate import evaluate_agent
 from hubrl.network import PolicyNetwork
 from hubrl.policy import PolicyConfig
 from hubrl.presets import PRESETS, make_config, parse_override
-from hubrl.reinforce import batch_returns, standardize, train
+from hubrl.reinforce import batch_returns, standardize
+from hubrl.training import train
 
 
 def small(**kw):
@@ -226,6 +227,73 @@ def test_course_preset_is_the_course_recipe():
         assert c.batch_episodes == 1 and c.normalize_returns and not c.baseline and c.ent_coef == 0
         assert c.hidden_sizes == ((16,) if env_id == "CartPole-v1" else (64, 128))
     assert set(PRESETS) >= {"CartPole-v1", "Pixelcopter-PLE-v0", "Pong-PLE-v0", "ALE/Pong-v5"}
+
+
+class _NotebookEnv:
+    """The notebook's global ``env`` for one update: replays the episode hubrl played (observations, rewards, end)."""
+
+    def __init__(self, batch):
+        (rewards,), (in_episode,) = batch.rewards, batch.in_episode  # one copy: one episode
+        self.obs, self.actions = batch.obs, batch.actions
+        self.rewards = [float(r) for r in rewards[in_episode]]  # python floats, as CartPole's step gives them
+        self.t = 0
+
+    def reset(self):
+        self.t = 0
+        return self.obs[0], {}
+
+    def step(self, action):
+        assert action == self.actions[self.t]
+        self.t += 1
+        ended = self.t == len(self.rewards)
+        return self.obs[min(self.t, len(self.obs) - 1)], self.rewards[self.t - 1], ended, False, {}
+
+
+@pytest.mark.parametrize("override", [{}, {"gamma": 0.9}], ids=["course", "course-gamma-0.9"])
+def test_course_preset_takes_the_notebooks_own_update(override):
+    """``--preset course`` learns exactly as the notebook's ``reinforce()``: one episode per update, returns as the
+    notebook computes them (discounted reward-to-go, standardised with float32 eps), loss sum(-log_prob * return),
+    one Adam step. The notebook's own function (tests/course_notebook_code.py) updates its own network on each
+    episode hubrl plays; hubrl's trainer updates on the same episode; the weights stay together."""
+    import course_notebook_code as notebook
+    from torch.distributions import Categorical
+
+    from hubrl.training import Trainer
+
+    config = make_config("CartPole-v1", "course", seed=0, **override)
+    assert config.batch_episodes == 1
+    trainer = Trainer(config, obs_dim=4, n_actions=2)  # what train() builds, collects and updates with
+    net = trainer.policy.net
+
+    class ReplayedPolicy(notebook.Policy):
+        """The notebook's Policy, taking hubrl's action instead of sampling its own; log_prob from its own forward."""
+
+        def act(self, state):
+            probs = self.forward(torch.from_numpy(state).float().unsqueeze(0))
+            action = torch.tensor([notebook.env.actions[notebook.env.t]])
+            return action.item(), Categorical(probs).log_prob(action)
+
+    policy = ReplayedPolicy(4, 2, config.h_size)
+    with torch.no_grad():
+        for mine, theirs in ((policy.fc1, net[0]), (policy.fc2, net[2])):
+            mine.weight.copy_(theirs.weight)
+            mine.bias.copy_(theirs.bias)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)  # the notebook's optimizer cell
+    rollouts = Rollouts(config.env_id, config.batch_episodes)
+    try:
+        for _ in range(8):
+            batch = trainer.collect(rollouts)
+            notebook.env = _NotebookEnv(batch)
+            notebook.reinforce(policy, optimizer, 1, config.max_t, config.gamma, print_every=10**9)
+            assert notebook.env.t == len(batch.obs)  # the notebook's loop played the whole episode
+            trainer.record(batch, trainer.update(batch), None)
+            for mine, theirs in ((policy.fc1, net[0]), (policy.fc2, net[2])):
+                torch.testing.assert_close(mine.weight, theirs.weight, rtol=1e-5, atol=1e-6)
+                torch.testing.assert_close(mine.bias, theirs.bias, rtol=1e-5, atol=1e-6)
+    finally:
+        rollouts.close()
+        notebook.env = None
+    assert trainer.updates == trainer.episodes == 8 and len({len(row) for row in trainer.history}) == 1
 
 
 def test_default_preset_solves_cartpole():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from hubrl.cli.options import add_hub_options
@@ -26,13 +25,14 @@ def register(sub) -> None:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from hubrl.course.convert import convert
+    from hubrl.hub import HubClient
 
-    path = convert(args.source, args.output, overwrite=args.overwrite, revision=args.revision,
-                   endpoint=args.endpoint, token=args.token)
-    results = json.loads((path / "results.json").read_text())
-    claimed = (results.get("converted_from") or {}).get("claimed", {}).get("mean_reward")
-    print(f"converted {args.source}: {results['mean_reward']:.2f} +/- {results['std_reward']:.2f} over "
-          f"{results['n_evaluation_episodes']} seeded episodes"
+    run = convert(args.source, args.output, overwrite=args.overwrite, revision=args.revision,
+                  client=HubClient(args.endpoint, args.token))
+    results = run.results
+    claimed = (results.converted_from or {}).get("claimed", {}).get("mean_reward")
+    print(f"converted {args.source}: {results.mean_reward:.2f} +/- {results.std_reward:.2f} over "
+          f"{results.n_evaluation_episodes} seeded episodes"
           + (f" (its results.json claimed mean_reward {float(claimed):.2f})" if claimed is not None else ""))
-    print(f"run folder: {path}")
+    print(f"run folder: {run.path}")
     return 0

@@ -32,6 +32,10 @@ def register(sub) -> None:
     q.add_argument("--host", default="127.0.0.1")
     q.add_argument("--port", type=int, default=8080)
     q.add_argument("--data", type=Path, default=None, help="data folder (default $HUBRL_HUB_DATA or ~/.cache/hubrl/hub)")
+    q.add_argument("--certfile", type=Path, default=None,
+                   help="serve HTTPS with this PEM certificate (chain), so tokens do not cross the network in clear; "
+                        "clients trust it with SSL_CERT_FILE=CERTFILE")
+    q.add_argument("--keyfile", type=Path, default=None, help="the certificate's private key (PEM), unless in CERTFILE")
     q.set_defaults(func=cmd_hub_serve)
     q = hub_sub.add_parser("token", help="create a user (if new) and print a new write token for it")
     q.add_argument("user", metavar="USER")
@@ -49,11 +53,11 @@ def register(sub) -> None:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from hubrl.hub import push_to_hub
+    from hubrl.hub import HubClient
 
-    result = push_to_hub(args.run_dir, args.repo_id, private=args.private, revision=args.revision,
-                         commit_message=args.commit_message, dry_run=args.dry_run, endpoint=args.endpoint,
-                         token=args.token, delete_paths=("model.pt",) if args.remove_pickle else ())
+    result = HubClient(args.endpoint, args.token).push_to_hub(
+        args.run_dir, args.repo_id, private=args.private, revision=args.revision, commit_message=args.commit_message,
+        dry_run=args.dry_run, delete_paths=("model.pt",) if args.remove_pickle else ())
     print(result.summary())
     return 0
 
@@ -61,7 +65,8 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_hub_serve(args: argparse.Namespace) -> int:
     from hubrl.server import default_data_dir, serve
 
-    serve(host=args.host, port=args.port, data_dir=args.data or default_data_dir())
+    serve(host=args.host, port=args.port, data_dir=args.data or default_data_dir(), certfile=args.certfile,
+          keyfile=args.keyfile)
     return 0
 
 

@@ -94,9 +94,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from hubrl.ranking import COURSE_LEADERBOARD_URL, check_submission
+    from hubrl.hub import HubClient
+    from hubrl.ranking import check_submission
 
-    report = check_submission(args.repo_id, endpoint=args.endpoint, token=args.token, verify=args.verify,
+    report = check_submission(args.repo_id, client=HubClient(args.endpoint, args.token), verify=args.verify,
                               fix=args.fix, cache_dir=args.cache_dir)
     ok = report.would_appear and (report.verification is None or report.verification.ok)
     if args.json:
@@ -112,13 +113,16 @@ def cmd_submit(args: argparse.Namespace) -> int:
     for fixed in report.fixed:
         print(f"fixed: {fixed}")
     if report.would_appear:
-        print(f"{report.repo_id} will appear on the {env} leaderboard ({COURSE_LEADERBOARD_URL}; it refreshes on a "
-              "schedule, so a new push can take hours to show)")
+        from hubrl.ranking.listing import COURSE_LEADERBOARD_URL
+
+        delay = ("; it refreshes on a schedule, so a new push can take hours to show"
+                 if report.leaderboard_url == COURSE_LEADERBOARD_URL else "; it shows every push at once")
+        print(f"{report.repo_id} will appear on the {env} leaderboard ({report.leaderboard_url}{delay})")
     else:
         print(f"{report.repo_id} will NOT appear on the {env} leaderboard:")
     for problem in report.problems:
         print(f"  problem: {problem}")
-    if report.problems and not args.fix and any(not p.startswith("the repo is private") for p in report.problems):
+    if not args.fix and any(p.fixable for p in report.problems):
         print(f"  fix the metadata with: hubrl submit {report.repo_id} --fix (one commit, README.md front matter only)")
     if report.score is not None:
         mark = report.pass_mark

@@ -44,9 +44,9 @@ def positive(text: str) -> int:
 
 def load_source(args: argparse.Namespace):
     """The agent named by the SOURCE options: a run folder path or a repo id -> :class:`hubrl.run.Agent`."""
-    from hubrl.hub import load_agent
+    from hubrl.hub import HubClient
 
-    return load_agent(args.source, revision=args.revision, endpoint=args.endpoint, token=args.token)
+    return HubClient(args.endpoint, args.token).load_agent(args.source, revision=args.revision)
 
 
 def stderr(message: str) -> None:

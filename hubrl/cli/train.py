@@ -48,8 +48,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"{config.preset} preset, seed {config.seed}: {run.summary()}")
     print(f"run folder: {run.path}")
     if args.push_to_hub:
-        from hubrl.hub import push_to_hub
+        from hubrl.hub import HubClient
 
-        push = push_to_hub(run, repo_id=args.push_to_hub, endpoint=args.endpoint, token=args.token)
+        push = HubClient(args.endpoint, args.token).push_to_hub(run, args.push_to_hub)
         print(push.summary())
     return 0

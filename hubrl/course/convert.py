@@ -16,7 +16,7 @@ from typing import Any
 
 from hubrl.defaults import DEFAULT_EVAL_SEED
 from hubrl.envs import env_info
-from hubrl.errors import ConfigError, OutputExistsError, RunFolderError
+from hubrl.errors import ConfigError, OutputExistsError
 from hubrl.records import COURSE_KEYS
 
 __all__ = ["convert", "course_hyperparameters", "package_agent", "package_module"]
@@ -155,32 +155,13 @@ def package_agent(agent, output: str | Path, *, fps: int | None = None, overwrit
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def load_source(source: str | Path, *, revision: str | None = None, endpoint: str | None = None,
-                token: str | None = None):
-    """A course folder (model.pt + hyperparameters.json), a hubrl run folder, or a repo id -> Agent."""
-    path = Path(source)
-    if path.is_dir():
-        if (path / "model.pt").is_file():
-            from hubrl.course.repo import load_course_repo
-
-            return load_course_repo(path, source=str(path))
-        from hubrl.records import load_run
-
-        return load_run(path)
-    text = str(source)
-    if text.count("/") == 1 and not text.startswith((".", "/", "~")) and not path.exists():
-        from hubrl.hub import load_from_hub
-
-        return load_from_hub(text, revision=revision, endpoint=endpoint, token=token)
-    raise RunFolderError(f"{source} is neither a course folder (model.pt + hyperparameters.json) nor a repo id "
-                         "like namespace/name")
-
-
 def convert(source: str | Path, output: str | Path, *, overwrite: bool = False, revision: str | None = None,
-            endpoint: str | None = None, token: str | None = None, fps: int | None = None) -> Path:
-    """``hubrl convert``: a course folder or repo id -> a complete hubrl run folder at ``output``.
+            client=None, fps: int | None = None):
+    """``hubrl convert``: a course folder or repo id -> a complete hubrl run folder at ``output``; returns its
+    :class:`~hubrl.records.Run`.
 
-    The course's ``model.pt`` is read without running any code from it (see :mod:`hubrl.course`).
+    The course's ``model.pt`` is read without running any code from it (see :mod:`hubrl.course`). ``client`` is the
+    Hub to read a repo id from (a :class:`hubrl.hub.HubClient`; default: ``HF_ENDPOINT`` / ``HF_TOKEN``).
 
     Raises:
         OutputExistsError: ``output`` exists and ``overwrite`` is False (checked before anything is downloaded).
@@ -193,5 +174,8 @@ def convert(source: str | Path, output: str | Path, *, overwrite: bool = False, 
     output = Path(output)
     if output.exists() and not overwrite:
         raise OutputExistsError(f"{output} already exists; choose another --output or pass --overwrite to replace it")
-    agent = load_source(source, revision=revision, endpoint=endpoint, token=token)
-    return package_agent(agent, output, fps=fps, overwrite=overwrite)
+    from hubrl.loading import load_agent
+    from hubrl.records import read_run
+
+    agent = load_agent(source, client=client, revision=revision)
+    return read_run(package_agent(agent, output, fps=fps, overwrite=overwrite))

@@ -20,7 +20,6 @@ never dies, write no std and pickle the whole module. These take the same argume
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 
 from hubrl.course.module import convert_module, env_id_of
 from hubrl.defaults import DEFAULT_EVAL_SEED
-from hubrl.errors import ConfigError, OutputExistsError
+from hubrl.errors import ConfigError, HubError, OutputExistsError
 
 __all__ = ["evaluate_agent", "push_to_hub", "record_video"]
 
@@ -124,26 +123,25 @@ def push_to_hub(repo_id: str, model, hyperparameters: dict, eval_env, video_fps:
 
     from hubrl.course.convert import package_module
     from hubrl.hub import HubClient, check_repo_id
-    from hubrl.hub import push_to_hub as push_folder
 
     check_repo_id(repo_id)
     if local_dir is not None and Path(local_dir).exists():
         raise OutputExistsError(f"{local_dir} already exists; choose another local_dir")
-    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
-    token = token or os.environ.get("HF_TOKEN") or None
+    client = HubClient(endpoint, token)  # None: HF_ENDPOINT / HF_TOKEN as they are now
     with tempfile.TemporaryDirectory(prefix="hubrl-push-") as tmp:
         run_dir, conversion = package_module(model, hyperparameters=hyperparameters, env=eval_env,
                                              output=Path(tmp) / "run", fps=video_fps)
         print(conversion.summary())
-        result = push_folder(run_dir, repo_id, private=private, endpoint=endpoint, token=token,
-                             delete_paths=("model.pt",) if remove_pickle else ())
+        result = client.push_to_hub(run_dir, repo_id, private=private,
+                                    delete_paths=("model.pt",) if remove_pickle else ())
         if local_dir is not None:
             shutil.copytree(run_dir, local_dir)
     print(f"Your model is pushed to the Hub. You can view your model here: {result.repo_url}")
     if not remove_pickle:
         try:
-            stale = "model.pt" in HubClient(endpoint, token).api.list_repo_files(repo_id)
-        except Exception:  # the push itself succeeded; this is only a hint
+            with client.translating(repo_id=repo_id):
+                stale = "model.pt" in client.api.list_repo_files(repo_id)
+        except HubError:  # the push itself succeeded; this is only a hint
             stale = False
         if stale:
             print(f"{repo_id} still holds model.pt (a pickle from an earlier push); "

@@ -2,8 +2,8 @@
 
 Course repos hold ``model.pt`` plus whatever the student's notebook wrote: usually ``hyperparameters.json`` and
 ``results.json``, sometimes only one of them, sometimes hydra-style files, always a model card. The env id is taken
-from the first that names one (hyperparameters.json, results.json, the card's model-index dataset, its tags); sizes
-in hyperparameters.json are only checked when they are numbers.
+by hubrl's one precedence (the card's model-index dataset, results.json, hyperparameters.json, its tags: see
+:mod:`hubrl.ranking.claims`); sizes in hyperparameters.json are only checked when they are numbers.
 
 ``model.pt`` is read once (in a bounded child, see :mod:`hubrl.course.model_file`) and the rebuilt policy is kept as
 a hubrl policy folder (``model.safetensors`` + ``config.json``) in ``$HUBRL_CACHE/course/<sha256 of model.pt>-<env>``
@@ -71,7 +71,11 @@ def load_course_repo(folder: str | Path, *, source: str) -> Any:
 
     folder = Path(folder)
     hyper, results = _json(folder / "hyperparameters.json"), _json(folder / "results.json")
-    env_id, found_in = find_env_id(hyper, results, folder / "README.md")
+    claim = repo_claim(source, hyper, results, folder / "README.md")
+    env_id, found_in = claim.env_id, _SOURCE_NAMES.get(claim.env_source or "", claim.env_source or "")
+    mismatch = next((p for p in claim.problems if p.code == "env-mismatch"), None)
+    if mismatch is not None:
+        raise AgentFormatError(f"{source}: {printable(mismatch, 300)}; hubrl will not guess which env it plays")
     if env_id is None:
         raise AgentFormatError(f"{source} has model.pt but names no env id (not in hyperparameters.json, "
                                "results.json or its model card); hubrl cannot tell what it plays")
@@ -108,59 +112,34 @@ def _json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def repo_claim(source: str, hyper: dict[str, Any], results: dict[str, Any], card: Path):
+    """What the repo's files claim, read as the leaderboard and the pages read it (:func:`hubrl.ranking.read_claim`)."""
+    from hubrl.ranking.claims import read_claim
+
+    return read_claim(source, metadata=_card_metadata(card), results=results, hyperparameters=hyper)
+
+
 def find_env_id(hyper: dict[str, Any], results: dict[str, Any], card: Path) -> tuple[str | None, str]:
-    """The env id and where it was found: hyperparameters.json, results.json, the card's model-index, its tags."""
-    for name, data in (("hyperparameters.json", hyper), ("results.json", results)):
-        env_id = _env_in(data, 0)
-        if env_id:
-            return env_id, name
-    metadata = _card_metadata(card)
-    for entry in metadata.get("model-index") or []:
-        for result in (entry.get("results") or []) if isinstance(entry, dict) else []:
-            dataset = result.get("dataset") if isinstance(result, dict) else None
-            if isinstance(dataset, dict):
-                for key in ("name", "type"):
-                    if isinstance(dataset.get(key), str) and dataset[key]:
-                        return dataset[key], "the model card's model-index"
-    tags = [t for t in metadata.get("tags") or [] if isinstance(t, str)]
-    for tag in tags:
-        if tag in ENVS:
-            return tag, "the model card's tags"
-    return None, ""
+    """The env id and where it was found, by hubrl's one precedence (:data:`hubrl.ranking.claims.ENV_SOURCES`:
+    the card's model-index, results.json, hyperparameters.json, the card's tags)."""
+    claim = repo_claim(str(card.parent), hyper, results, card)
+    return claim.env_id, _SOURCE_NAMES.get(claim.env_source or "", claim.env_source or "")
 
 
-def _env_in(data: Any, depth: int) -> str | None:
-    """``env_id`` at the top, else in nested (hydra-style) sections: ``env_id``, ``env: NAME``, ``env: {id: ...}``."""
-    if not isinstance(data, dict) or depth > 3:
-        return None
-    for key in ("env_id", "env_name", "environment"):
-        if isinstance(data.get(key), str) and data[key]:
-            return data[key]
-    env = data.get("env")
-    if isinstance(env, str) and env:
-        return env
-    if isinstance(env, dict):
-        for key in ("id", "env_id", "name"):
-            if isinstance(env.get(key), str) and env[key]:
-                return env[key]
-    for value in data.values():
-        found = _env_in(value, depth + 1)
-        if found:
-            return found
-    return None
+_SOURCE_NAMES = {"model-index": "the model card's model-index", "tags": "the model card's tags"}
 
 
-def _card_metadata(card: Path) -> dict[str, Any]:
-    """The card's YAML header, parsed by huggingface_hub (``yaml.safe_load``); unreadable cards count as empty."""
+def _card_metadata(card: Path) -> dict[str, Any] | None:
+    """The card's YAML header (:func:`hubrl.card.read_front_matter`); unreadable cards count as naming nothing."""
+    from hubrl.card import read_front_matter
+    from hubrl.errors import CardError
+
     try:
         if card.stat().st_size > _MAX_METADATA_BYTES:
-            return {}
-        from huggingface_hub.repocard import metadata_load
-
-        data = metadata_load(card)
-    except Exception:  # noqa: BLE001 - a broken card only means the card names nothing
-        return {}
-    return data if isinstance(data, dict) else {}
+            return None
+        return read_front_matter(card.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, CardError):
+        return None
 
 
 def _check_sizes(rebuilt: RebuiltPolicy, hyper: dict[str, Any], env_id: str, source: str) -> None:

@@ -1,14 +1,26 @@
-"""What a card claims and whether it can be true: score, pass mark, impossible claims, the verification tolerance,
-and the record of a verification (:class:`Verification`, measured by :mod:`hubrl.ranking.verification`).
+"""What a repo claims, read once: :class:`Claim` (env, mean, std, score, pass mark, verification state, problems),
+and :func:`rank`, the one order of the leaderboard. Pure: no I/O, no gymnasium (the local Hub's pages use it too).
 
-Pure functions of numbers and card metadata (no I/O), and the one definition of the course's numbers: the score is
-``mean - std``, an agent passes when its score reaches the env's pass mark (:attr:`hubrl.envs.EnvInfo.pass_mark`).
+The course's numbers have one definition here: the score is ``mean - std``; an agent passes when its score reaches
+the env's pass mark (:attr:`hubrl.envs.facts.EnvInfo.pass_mark`); the claim is the card's first model-index
+metric, ``"X +/- Y"`` (a lone number means std 0), as the course leaderboard reads it.
+
+**Which env a repo plays** (:data:`ENV_SOURCES`, first that names one): the card's model-index dataset (what the
+leaderboard ranks the claim under), then results.json (what the agent was evaluated on), hyperparameters.json (what
+it was trained on; hydra-style nesting read too), config.json (hubrl's weights), then a known env id among the card's
+tags. When these files name different envs, the claim carries an ``env-mismatch`` problem naming each.
+
+**Verification** is only ever a check hubrl itself ran: a :class:`Verification` handed to the claim by whoever ran
+it (this process's ``--verify``, or the local Hub's own verifier). What a repo says about itself (a
+``hubrl_verification`` record in its results.json, a ``verified: true`` in its card) is kept as
+``self_reported`` and never shown as verified.
 
 Checking claims. Scores on cards are self-reported; hubrl flags them in two ways:
 
 * **impossible** (no agent needed): the claimed mean is above the env's best possible return
-  (:attr:`hubrl.envs.EnvInfo.max_return`, e.g. 500 for CartPole-v1's 500-step limit) or below its lowest, or the
-  claimed std is negative or larger than half the return range (no set of returns in [min, max] has a larger std).
+  (:attr:`~hubrl.envs.facts.EnvInfo.max_return`, e.g. 500 for CartPole-v1's 500-step limit) or below its lowest, or
+  the claimed std is negative or larger than half the return range (no set of returns in [min, max] has a larger
+  std).
 * **far outside the measured range** (after a verification): a claimed mean with
   ``|claimed mean - measured mean| > max(3 * measured std, 5% of (max_return - min_return))``.
   Three standard deviations of the episode returns is deliberately lenient (the claimed mean is itself an average
@@ -22,9 +34,10 @@ import datetime as dt
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from hubrl.card import first_metric, format_metric, parse_metric
+from hubrl.card import Problem, first_metric, format_metric, metadata_problems, parse_metric
 from hubrl.defaults import VERIFY_SEED
-from hubrl.envs import ENVS
+from hubrl.envs.facts import ENVS
+from hubrl.records import VERIFICATION_KEY
 
 FAR_STDS = 3.0
 """A claimed mean further than this many measured stds (or ``FAR_RANGE_FRACTION``) from the measurement is flagged."""
@@ -82,31 +95,13 @@ class ScoredRecord:
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, ScoredRecord):
+    if isinstance(value, (ScoredRecord, Problem)):
         return value.to_json()
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
     if isinstance(value, (str, int, float, list, dict, type(None))):
         return value
     return repr(value)  # e.g. a date the card's YAML parsed
-
-
-def read_claim(meta: dict | None, error: str | None = None
-               ) -> tuple[str | None, Any, tuple[float, float] | None, bool]:
-    """(parse error, raw value, (mean, std), hub verified) for a card's metadata, read as the leaderboard does."""
-    if meta is None:
-        return error or "no card metadata", None, None, False
-    if not meta.get("model-index"):
-        return "the card has no model-index", None, None, False
-    found, value = first_metric(meta)
-    if not found:
-        return "the model-index has no first metric value", None, None, False
-    try:
-        verified = bool(meta["model-index"][0]["results"][0]["metrics"][0].get("verified"))
-    except (AttributeError, KeyError, IndexError, TypeError):
-        verified = False
-    parsed = parse_metric(value)
-    if parsed is None:
-        return f"unparseable metric value {value!r} (expected 'X.XX +/- Y.YY')", value, None, verified
-    return None, value, parsed, verified
 
 
 def impossible_claims(env_id: str, mean: float | None, std: float | None) -> list[str]:
@@ -195,3 +190,263 @@ class Verification(ScoredRecord):
             "claimed": None if self.claimed_mean is None else format_metric(self.claimed_mean, self.claimed_std or 0.0),
             "flags": self.flags,
         }
+
+
+# -- the claim -------------------------------------------------------------------------------------------------------
+
+ENV_SOURCES = ("model-index", "results.json", "hyperparameters.json", "config.json", "tags")
+"""Where a repo's env id is read, in this order (see the module docstring)."""
+UNRANKED = frozenset({"no-card", "front-matter", "no-model-index", "no-result", "no-metrics", "no-metric-value",
+                      "metric-unparseable", "other-env"})
+"""Problems that keep a claim off the ranking (the others are shown beside its rank)."""
+
+
+@dataclass
+class Claim(ScoredRecord):
+    """What one repo claims at one commit, read once from its card and files (:func:`read_claim`).
+
+    The leaderboard (CLI and page), ``hubrl submit``, the progress page and the loader all read repos through it, so
+    they agree on its env, its numbers, its rank and its problems.
+    """
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ("score", "pass_mark", "passes", "verification_state", "flags")
+
+    repo_id: str
+    env_id: str | None
+    env_source: str | None = None
+    """Which of :data:`ENV_SOURCES` named the env."""
+    metric_value: Any = None
+    """The first metric's raw value, e.g. ``"500.00 +/- 0.00"``, ``500`` or ``"abc"``."""
+    mean: float | None = None
+    std: float | None = None
+    problems: list[Problem] = field(default_factory=list)
+    rank: int | None = None
+    """1 = best among the claims :func:`rank` ordered; None: not ranked (see :attr:`unranked_reason`)."""
+    tags: list[str] = field(default_factory=list)
+    private: bool | None = None
+    sha: str | None = None
+    last_modified: str | None = None
+    self_reported: str | None = None
+    """What the repo says about its own verification, as text (never shown as verified)."""
+    verification: Verification | None = None
+    """A check hubrl ran itself (this process, or the local Hub's verifier), for this commit."""
+
+    @property
+    def flags(self) -> list[str]:
+        """The impossible claims found without running anything, and the verification's flags."""
+        found = [p.message for p in self.problems if p.code == "impossible"]
+        if self.verification is not None and self.verification.ok:
+            found += [f for f in self.verification.flags if f not in found]
+        return found
+
+    @property
+    def rankable(self) -> bool:
+        return self.score is not None and not any(p.code in UNRANKED for p in self.problems)
+
+    @property
+    def unranked_reason(self) -> str | None:
+        """Why the leaderboard cannot rank this claim (None when it can)."""
+        if self.rankable:
+            return None
+        blocking = [p for p in self.problems if p.code in UNRANKED]
+        return blocking[0].message if blocking else "no claim the leaderboard can parse"
+
+    parse_error = unranked_reason
+
+    @property
+    def would_appear(self) -> bool:
+        """Listed and ranked by the course leaderboard: public, tagged with its env id, a parseable claim."""
+        return bool(self.env_id and self.env_id in self.tags and self.rankable and not self.private)
+
+    @property
+    def verification_state(self) -> str:
+        """``verified`` (hubrl measured it and the claim holds), ``flagged`` (hubrl measured it and it does not),
+        ``error`` (hubrl could not load or play it), ``self-reported`` (only the repo says so), ``unverified``."""
+        if self.verification is not None:
+            return {"consistent": "verified", "flagged": "flagged", "error": "error"}[self.verification.verdict]
+        return "self-reported" if self.self_reported else "unverified"
+
+    def verification_text(self) -> str:
+        """One line for people: what was checked, by whom, with the measured numbers."""
+        v = self.verification
+        if v is not None:
+            if v.error:
+                return f"hubrl could not verify it: {v.error}"
+            measured = format_metric(v.mean_reward, v.std_reward)
+            return f"{'flagged' if v.flags else 'verified'} (hubrl measured {measured})"
+        if self.self_reported:
+            return f"self-reported: {self.self_reported}"
+        return "not verified"
+
+    def with_verification(self, verification: Verification | None) -> Claim:
+        """The same claim with hubrl's own check attached (the claim itself is shared, e.g. from a cache)."""
+        from dataclasses import replace
+
+        return replace(self, verification=verification)
+
+
+def read_claim(
+    repo_id: str,
+    *,
+    metadata: Any = None,
+    card_error: str | None = None,
+    has_card: bool = True,
+    results: Any = None,
+    hyperparameters: Any = None,
+    config: Any = None,
+    private: bool | None = None,
+    sha: str | None = None,
+    last_modified: str | None = None,
+    board: str | None = None,
+) -> Claim:
+    """The one reading of a repo: its env (by :data:`ENV_SOURCES`), its claim as the leaderboard reads it, and every
+    problem. Every argument is someone else's data: any JSON value is accepted and judged, nothing raises.
+
+    Args:
+        repo_id: ``namespace/name``.
+        metadata: the card's YAML metadata (:func:`hubrl.card.read_front_matter`); None without a card or front matter.
+        card_error: why the front matter could not be read, when it could not.
+        has_card: whether the repo has a README.md at all.
+        results, hyperparameters, config: the parsed JSON files, None where absent.
+        private, sha, last_modified: what the Hub says of the repo.
+        board: the env of the leaderboard asking; a claim about another env is listed there unranked.
+
+    Example:
+        >>> claim = read_claim("alice/x", metadata={"tags": ["CartPole-v1"], "model-index": [...]})
+        >>> claim.env_id, claim.score, [p.code for p in claim.problems]
+    """
+    meta = metadata if isinstance(metadata, dict) else {}
+    named = env_sources(meta, results, hyperparameters, config)
+    env_source, env_id = named[0] if named else (None, None)
+    raw_tags = meta.get("tags")
+    tags = [str(t) for t in raw_tags if isinstance(t, (str, int, float))] if isinstance(raw_tags, list) else (
+        [str(raw_tags)] if isinstance(raw_tags, str) else [])
+    claim = Claim(repo_id=repo_id, env_id=env_id, env_source=env_source, tags=tags, private=private, sha=sha,
+                  last_modified=last_modified)
+    problems: list[Problem] = []
+    if private:
+        problems.append(Problem("private", "the repo is private; the leaderboard lists public models only: make it "
+                                "public (HfApi().update_repo_settings(repo_id, private=False) or the repo's Settings "
+                                "page)"))
+    if not has_card:
+        problems.append(Problem("no-card", "the repo has no README.md; the leaderboard reads the model card's "
+                                "metadata (hubrl submit --fix writes one)", fixable=True))
+    elif card_error:
+        problems.append(Problem("front-matter", f"{card_error}; hubrl submit --fix rewrites the metadata block",
+                                fixable=True))
+    if env_id is None:
+        problems.append(Problem("no-env", "cannot tell which environment this model plays: neither the card nor "
+                                "results.json/hyperparameters.json names it; add env_id to results.json"))
+    if has_card and not card_error:
+        problems += metadata_problems(meta, env_id)
+    others = {src: env for src, env in named if env != env_id}
+    if others:
+        problems.append(Problem("env-mismatch", f"the repo's files name different envs: {env_id} ({env_source}), "
+                                + ", ".join(f"{env} ({src})" for src, env in others.items())
+                                + "; make them agree (the leaderboard ranks the model-index's)"))
+    found, value = first_metric(meta)
+    if found:
+        claim.metric_value = value
+        parsed = parse_metric(value)
+        if parsed is not None:
+            claim.mean, claim.std = parsed
+            problems += [Problem("impossible", flag) for flag in impossible_claims(env_id or "", *parsed)]
+    if board is not None and env_id is not None and env_id != board:
+        problems.append(Problem("other-env", f"the card's claim is about {env_id}, not {board}"))
+    claim.problems = list({p.message: p for p in problems}.values())
+    claim.self_reported = _self_reported(meta, results)
+    return claim
+
+
+def env_sources(metadata: dict, results: Any, hyperparameters: Any, config: Any) -> list[tuple[str, str]]:
+    """Every (source, env id) a repo's files name, in :data:`ENV_SOURCES` order."""
+    found: list[tuple[str, str]] = []
+    try:
+        dataset = metadata["model-index"][0]["results"][0]["dataset"]
+        env = next((dataset[k] for k in ("type", "name") if isinstance(dataset.get(k), str) and dataset[k]), None)
+        if env:
+            found.append(("model-index", env))
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass
+    for source, data in (("results.json", results), ("hyperparameters.json", hyperparameters),
+                         ("config.json", config)):
+        env = _env_in(data, 0)
+        if env:
+            found.append((source, env))
+    tags = metadata.get("tags") if isinstance(metadata.get("tags"), list) else []
+    tag = next((t for t in tags if isinstance(t, str) and t in ENVS), None)
+    if tag:
+        found.append(("tags", tag))
+    return [(src, env[:200]) for src, env in found]
+
+
+def _env_in(data: Any, depth: int) -> str | None:
+    """``env_id`` at the top, else in nested (hydra-style) sections: ``env_id``, ``env: NAME``, ``env: {id: ...}``."""
+    if not isinstance(data, dict) or depth > 3:
+        return None
+    for key in ("env_id", "env_name", "environment"):
+        if isinstance(data.get(key), str) and data[key]:
+            return data[key]
+    env = data.get("env")
+    if isinstance(env, str) and env:
+        return env
+    if isinstance(env, dict):
+        for key in ("id", "env_id", "name"):
+            if isinstance(env.get(key), str) and env[key]:
+                return env[key]
+    for value in list(data.values())[:64]:
+        found = _env_in(value, depth + 1)
+        if found:
+            return found
+    return None
+
+
+def _self_reported(metadata: dict, results: Any) -> str | None:
+    """What a repo says of its own verification: a ``hubrl_verification`` record, a card metric ``verified: true``."""
+    parts = []
+    record = results.get(VERIFICATION_KEY) if isinstance(results, dict) else None
+    if isinstance(record, dict):
+        try:
+            measured = format_metric(float(record["mean_reward"]), float(record["std_reward"]))
+        except (KeyError, TypeError, ValueError):
+            measured = "unreadable numbers"
+        parts.append(f"results.json says hubrl measured {measured}")
+    try:
+        if metadata["model-index"][0]["results"][0]["metrics"][0].get("verified") is True:
+            parts.append("the card marks its metric verified")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass
+    return "; ".join(parts) or None
+
+
+def rank(claims: list[Claim], *, board: str | None = None) -> list[Claim]:
+    """The leaderboard's order: rankable claims (about ``board``'s env when given) best score first, then higher mean,
+    then repo id, numbered 1..; then the unranked ones by repo id (``rank`` None). The one tie-break in hubrl.
+
+    Example:
+        >>> [c.repo_id for c in rank(claims, board="CartPole-v1")]
+    """
+    def eligible(c: Claim) -> bool:
+        return c.rankable and (board is None or c.env_id == board)
+
+    ranked = sorted((c for c in claims if eligible(c)), key=lambda c: (-c.score, -c.mean, c.repo_id))
+    for i, claim in enumerate(ranked, 1):
+        claim.rank = i
+    unranked = sorted((c for c in claims if not eligible(c)), key=lambda c: c.repo_id)
+    for claim in unranked:
+        claim.rank = None
+    return ranked + unranked
+
+
+def rank_of(claim: Claim, among: list[Claim]) -> tuple[int, int]:
+    """(rank, how many ranked) ``claim`` takes among ``among`` (its own earlier entry replaced), by :func:`rank`."""
+    others = [c for c in among if c.repo_id != claim.repo_id]
+    probe = replace_rank(claim)
+    ranked = [c for c in rank([*(replace_rank(c) for c in others), probe], board=claim.env_id) if c.rank is not None]
+    return (probe.rank or 0), len(ranked)
+
+
+def replace_rank(claim: Claim) -> Claim:
+    from dataclasses import replace
+
+    return replace(claim, rank=None)

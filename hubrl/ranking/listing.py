@@ -1,51 +1,30 @@
 """The course leaderboard, read the way the course reads it.
 
-List the Hub models tagged with the exact env id, read the first metric of each card's model-index
-(``model-index[0].results[0].metrics[0].value``), split ``"X +/- Y"`` (a lone number means std 0) and sort by
-``X - Y``, best first. Cards the leaderboard cannot rank (no model-index, an unparseable value such as ``"abc"``,
-unreadable front matter) are listed after the ranked ones with the reason, never dropped silently and never
-crashing the listing. Impossible claims are ranked (as the course does) and flagged.
+List the Hub models tagged with the exact env id, read each repo once as a :class:`~hubrl.ranking.claims.Claim`
+(the first metric of the card's model-index, ``"X +/- Y"``, a lone number meaning std 0) and order them with
+:func:`~hubrl.ranking.claims.rank`, the same order the local Hub's leaderboard page and ``hubrl submit`` use. Cards
+the leaderboard cannot rank (no model-index, an unparseable value such as ``"abc"``, unreadable front matter, a
+claim about another env) are listed after the ranked ones with the reason, never dropped silently and never crashing
+the listing. Impossible claims are ranked (as the course does) and flagged.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from hubrl.card import read_front_matter
 from hubrl.errors import CardError, ConfigError, first_line
-from hubrl.ranking.claims import ScoredRecord, Verification, impossible_claims, read_claim
+from hubrl.ranking.claims import Claim, env_sources, rank, read_claim
 
-if TYPE_CHECKING:
-    from hubrl.hub import HubClient
+from hubrl.connection import HubConnection
 
 COURSE_LEADERBOARD_URL = "https://huggingface.co/spaces/huggingface-projects/Deep-RL-Course-Leaderboard"
 """Where the course shows its ranking (it refreshes on a schedule: a new push can take hours to appear)."""
 
-
-@dataclass
-class LeaderboardEntry(ScoredRecord):
-    """One model tagged with the env id, as the leaderboard reads its card."""
-
-    repo_id: str
-    env_id: str
-    rank: int | None
-    """1 = best; None when the leaderboard cannot rank the card (see ``parse_error``)."""
-    metric_value: Any
-    """The first metric's raw value, e.g. ``"500.00 +/- 0.00"``, ``500`` or ``"abc"``."""
-    mean: float | None
-    std: float | None
-    parse_error: str | None = None
-    hub_verified: bool = False
-    """The metric's ``verified`` flag (set by the Hub only; self-reported cards carry false)."""
-    flags: list[str] = field(default_factory=list)
-    """Impossible claims, found without running anything."""
-    last_modified: str | None = None
-    sha: str | None = None
-    verification: Verification | None = None
+LeaderboardEntry = Claim
+"""A leaderboard row is a repo's :class:`~hubrl.ranking.claims.Claim` with its rank."""
 
 
 def leaderboard(
@@ -53,10 +32,8 @@ def leaderboard(
     *,
     limit: int | None = None,
     author: str | None = None,
-    endpoint: str | None = None,
-    token: str | bool | None = None,
     cache_dir: str | Path | None = None,
-    client: HubClient | None = None,
+    client: HubConnection | None = None,
 ) -> list[LeaderboardEntry]:
     """The models tagged ``env_id`` on the Hub, ranked by claimed mean - std, as the course leaderboard ranks them.
 
@@ -68,7 +45,7 @@ def leaderboard(
         env_id: the env tag, e.g. ``"CartPole-v1"``.
         limit: return the first ``limit`` entries only.
         author: only this user's or organisation's models.
-        endpoint, token: override ``HF_ENDPOINT`` / ``HF_TOKEN`` / the stored login; or pass ``client``.
+        client: the Hub (a :class:`hubrl.hub.HubClient`; default: ``HF_ENDPOINT`` / ``HF_TOKEN`` at call time).
         cache_dir: where README.md downloads go.
 
     Raises:
@@ -80,26 +57,16 @@ def leaderboard(
         >>> for entry in leaderboard("CartPole-v1", limit=10):
         ...     print(entry.rank, entry.repo_id, entry.score)
     """
-    from hubrl.hub import HubClient
-
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be positive, got {limit}")
-    client = HubClient.resolve(client, endpoint=endpoint, token=token)
+    client = client or HubConnection()
     infos = _list_models(client, env_id, author)
-    metadata = _listing_metadata(client, infos, cache_dir=cache_dir)
-    ranked = rank_entries([_entry(info, env_id, meta, error) for info, (meta, error) in zip(infos, metadata)])
+    claims = _claims(client, infos, env_id, cache_dir=cache_dir)
+    ranked = rank(claims, board=env_id)
     return ranked[:limit] if limit is not None else ranked
 
 
-def rank_entries(entries: list[LeaderboardEntry]) -> list[LeaderboardEntry]:
-    """Ranked entries (best score first, then higher mean, then repo id) numbered 1.., then unranked by repo id."""
-    ranked = sorted((e for e in entries if e.score is not None), key=lambda e: (-e.score, -e.mean, e.repo_id))
-    for i, entry in enumerate(ranked, 1):
-        entry.rank = i
-    return ranked + sorted((e for e in entries if e.score is None), key=lambda e: e.repo_id)
-
-
-def _list_models(client: HubClient, env_id: str, author: str | None) -> list:
+def _list_models(client: HubConnection, env_id: str, author: str | None) -> list:
     """Every model tagged ``env_id``, with its cardData. No ``limit`` is passed, so the client follows every
     ``Link: rel="next"`` page. A card odd enough to break the client's ModelInfo parsing makes us list again without
     cardData (every card is then read from its README.md)."""
@@ -109,67 +76,93 @@ def _list_models(client: HubClient, env_id: str, author: str | None) -> list:
     where = f"the {env_id} listing"
     try:
         try:
-            return list(client.api.list_models(filter=[env_id], author=author, cardData=True, full=True))
+            with client.translating(repo_id=None, purpose=where):
+                return list(client.api.list_models(filter=[env_id], author=author, cardData=True, full=True))
         except (TypeError, ValueError, KeyError, AttributeError):  # the client choked on a card: list without them
             pass
-        except Exception as err:  # network, HTTP: no second try
-            raise client.error(err, repo_id=where) from err
-        try:
+        with client.translating(repo_id=None, purpose=where):
             return list(client.api.list_models(filter=[env_id], author=author, cardData=False, full=True))
-        except Exception as err:
-            raise client.error(err, repo_id=where) from err
     finally:
         card_logger.setLevel(level)
 
 
-def _listing_metadata(client: HubClient, infos: list, *, cache_dir) -> list[tuple[dict | None, str | None]]:
-    """(raw metadata, error) per listed model: the listing's cardData, else README.md's front matter."""
-    out: list[tuple[dict | None, str | None]] = []
-    missing: list[int] = []
-    for i, info in enumerate(infos):
-        meta = None
-        if info.card_data is not None:
-            meta = info.card_data.to_dict()
-            raw_index = getattr(info, "model_index", None)
-            if raw_index is not None:  # the raw model-index: ModelCardData drops or regroups odd ones
-                meta["model-index"] = raw_index
-        out.append((meta, None))
-        if meta is None or "model-index" not in meta:
-            missing.append(i)
-    if missing:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-            fetched = pool.map(lambda i: _readme_metadata(client, infos[i], cache_dir=cache_dir), missing)
-            for i, result in zip(missing, fetched):
-                out[i] = result
-    return out
+def _claims(client: HubConnection, infos: list, board: str, *, cache_dir) -> list[Claim]:
+    """Each listed model's claim, read from what the leaderboard page and ``hubrl submit`` read too: the listing's
+    cardData (else README.md's front matter), results.json and hyperparameters.json (config.json where none of these
+    names an env), so that every reader sees the same env and the same problems."""
+    def one(info) -> Claim:
+        meta, error, has_card = _card_metadata(client, info, cache_dir=cache_dir)
+        files = {name: _json_file(client, info, name, cache_dir=cache_dir)
+                 for name in ("results.json", "hyperparameters.json")}
+        config = None
+        if not env_sources(meta or {}, files["results.json"], files["hyperparameters.json"], None):
+            config = _json_file(client, info, "config.json", cache_dir=cache_dir)
+        last = info.last_modified.isoformat() if getattr(info, "last_modified", None) else None
+        return read_claim(info.id, metadata=meta, card_error=error, has_card=has_card,
+                          results=files["results.json"], hyperparameters=files["hyperparameters.json"],
+                          config=config, private=getattr(info, "private", None), sha=getattr(info, "sha", None),
+                          last_modified=last, board=board)
+
+    if not infos:
+        return []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(infos))) as pool:
+        return list(pool.map(one, infos))
 
 
-def _readme_metadata(client: HubClient, info, *, cache_dir) -> tuple[dict | None, str | None]:
-    from huggingface_hub.errors import EntryNotFoundError
-
+def _card_metadata(client: HubConnection, info, *, cache_dir) -> tuple[dict | None, str | None, bool]:
+    """(raw metadata, error, has a README) for a listed model: the listing's cardData, else README.md's."""
+    if info.card_data is not None:
+        meta = info.card_data.to_dict()
+        raw_index = getattr(info, "model_index", None)
+        if raw_index is not None:  # the raw model-index: ModelCardData drops or regroups odd ones
+            meta["model-index"] = raw_index
+        if "model-index" in meta:
+            return meta, None, True
     siblings = getattr(info, "siblings", None)
     if siblings is not None and "README.md" not in {s.rfilename for s in siblings}:
-        return None, "the repo has no README.md (no model card)"
+        return None, None, False
+    text = _text_file(client, info, "README.md", cache_dir=cache_dir)
+    if isinstance(text, Exception):
+        from huggingface_hub.errors import EntryNotFoundError
+
+        if isinstance(text, EntryNotFoundError):
+            return None, None, False
+        return None, f"README.md could not be downloaded: {first_line(text)}", True
     try:
-        path = client.download(info.id, "README.md", revision=info.sha, cache_dir=cache_dir)
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except EntryNotFoundError:
-        return None, "the repo has no README.md (no model card)"
-    except Exception as err:  # one unreadable card must not stop the listing
-        return None, f"README.md could not be downloaded: {first_line(err)}"
-    try:
-        meta = read_front_matter(text)
+        return read_front_matter(text), None, True
     except CardError as err:
-        return None, str(err)
-    return (meta if meta is not None else {}), None if meta is not None else "README.md has no YAML front matter"
+        return None, str(err), True
 
 
-def _entry(info, env_id: str, meta: dict | None, error: str | None) -> LeaderboardEntry:
-    last = info.last_modified.isoformat() if getattr(info, "last_modified", None) else None
-    entry = LeaderboardEntry(repo_id=info.id, env_id=env_id, rank=None, metric_value=None, mean=None, std=None,
-                             last_modified=last, sha=getattr(info, "sha", None))
-    entry.parse_error, entry.metric_value, parsed, entry.hub_verified = read_claim(meta, error)
-    if parsed is not None:
-        entry.mean, entry.std = parsed
-        entry.flags = impossible_claims(env_id, *parsed)
-    return entry
+MAX_METADATA_BYTES = 1 << 20
+"""Largest results.json / hyperparameters.json / README.md the listing reads (someone else's files)."""
+
+
+def _text_file(client: HubConnection, info, name: str, *, cache_dir) -> str | Exception:
+    siblings = {s.rfilename: s for s in (getattr(info, "siblings", None) or [])}
+    size = getattr(siblings.get(name), "size", None)
+    if size is not None and size > MAX_METADATA_BYTES:
+        return ValueError(f"{name} is larger than {MAX_METADATA_BYTES >> 20} MiB")
+    try:
+        path = client.download(info.id, name, revision=info.sha, cache_dir=cache_dir)
+        if path.stat().st_size > MAX_METADATA_BYTES:
+            return ValueError(f"{name} is larger than {MAX_METADATA_BYTES >> 20} MiB")
+        return path.read_text(encoding="utf-8", errors="replace")
+    except Exception as err:  # one unreadable file must not stop the listing
+        return err
+
+
+def _json_file(client: HubConnection, info, name: str, *, cache_dir):
+    """A listed repo's JSON file, or None when it is absent, too large or not JSON."""
+    import json
+
+    siblings = getattr(info, "siblings", None)
+    if siblings is not None and name not in {s.rfilename for s in siblings}:
+        return None
+    text = _text_file(client, info, name, cache_dir=cache_dir)
+    if isinstance(text, Exception):
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None

@@ -14,14 +14,11 @@ from hubrl.card import (
     COURSE_TAGS, TASK, build_card, course_eval_result, format_metric, match_generated_card, metadata_problems,
     parse_metric,
 )
-from hubrl.envs import ENVS
+from hubrl.envs.facts import ENVS
 from hubrl.errors import CardError
 
 if TYPE_CHECKING:
-    from hubrl.ranking.verification import Verification
-
-VERIFICATION_KEY = "hubrl_verification"
-"""Where hubrl's measurement goes in results.json (never the Hub's own ``verified`` flag)."""
+    from hubrl.ranking.claims import Verification
 _SECTION_START = "<!-- hubrl-verification:start -->"
 _SECTION_END = "<!-- hubrl-verification:end -->"
 

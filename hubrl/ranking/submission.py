@@ -11,20 +11,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hubrl.card import (
-    first_metric, format_metric, metadata_problems, parse_metric, read_front_matter, replace_front_matter,
-)
-from hubrl.envs import ENVS
+from hubrl.card import Problem, first_metric, format_metric, parse_metric, read_front_matter, replace_front_matter
 from hubrl.errors import CardError
-from hubrl.ranking.claims import ScoredRecord, impossible_claims, judge_claim, read_claim
-from hubrl.ranking.listing import LeaderboardEntry, leaderboard
-from hubrl.ranking.repair import VERIFICATION_KEY, card_with_verification, repair_metadata
+from hubrl.ranking.claims import Claim, ScoredRecord, judge_claim, rank_of, read_claim
+from hubrl.ranking.listing import leaderboard
+from hubrl.ranking.repair import card_with_verification, repair_metadata
 from hubrl.ranking.verification import Verification, verify_agent
+from hubrl.records import VERIFICATION_KEY
 
-if TYPE_CHECKING:
-    from hubrl.hub import HubClient
+from hubrl.connection import HubConnection, check_repo_id
 
 
 @dataclass
@@ -34,7 +31,7 @@ class SubmissionReport(ScoredRecord):
     repo_id: str
     endpoint: str
     env_id: str | None
-    problems: list[str]
+    problems: list[Problem]
     """What still keeps the card off the leaderboard or misreports it, each with its fix (after any ``fix``)."""
     would_appear: bool
     """Public, tagged with the env id, and a first metric the leaderboard can parse."""
@@ -42,26 +39,31 @@ class SubmissionReport(ScoredRecord):
     mean: float | None = None
     std: float | None = None
     rank: int | None = None
-    """The rank its claimed score takes among the models listed now for the env (ties go after the others)."""
+    """The rank its claimed score takes among the models listed now for the env (:func:`~hubrl.ranking.rank`'s
+    order: the same as ``hubrl leaderboard`` and the leaderboard page)."""
     n_ranked: int = 0
     """How many models that ranking counts, this one included."""
     listed: bool = False
     """Whether the listing already shows it (the real course leaderboard refreshes on a schedule)."""
     flags: list[str] = field(default_factory=list)
-    fixed: list[str] = field(default_factory=list)
+    fixed: list[Problem] = field(default_factory=list)
     """Problems the ``fix`` repaired."""
     changes: list[str] = field(default_factory=list)
     """What the commit changed, one line each."""
     commit: str | None = None
     verification: Verification | None = None
     recorded_verification: dict[str, Any] | None = None
-    """The ``hubrl_verification`` already in the repo's results.json (from an earlier ``--verify``), if any."""
+    """The ``hubrl_verification`` already in the repo's results.json (from an earlier ``--verify``), if any: what
+    the repo says of itself, shown as self-reported."""
     notes: list[str] = field(default_factory=list)
+    leaderboard_url: str | None = None
+    """Where to see the ranking: the local Hub's leaderboard page, or the course's Space on huggingface.co."""
 
 
 @dataclass(frozen=True)
 class RepoState:
-    """One read of a repo at one commit: its card (text and metadata), results.json, hyperparameters.json."""
+    """One read of a repo at one commit: its card (text and metadata), results.json, hyperparameters.json,
+    config.json, and the :class:`~hubrl.ranking.claims.Claim` they make."""
 
     repo_id: str
     sha: str
@@ -73,24 +75,21 @@ class RepoState:
     """The card's raw YAML metadata; None without a card, front matter, or when it is unreadable."""
     front_error: str | None = None
     """Why the front matter could not be read, if it could not."""
+    config: dict | None = None
+
+    def claim(self, metadata: dict | None = None, readme: str | None = None) -> Claim:
+        """The claim this state makes, or would make with another card (``metadata``, ``readme``)."""
+        changed = metadata is not None
+        return read_claim(self.repo_id, metadata=metadata if changed else self.metadata,
+                          card_error=None if changed else self.front_error,
+                          has_card=(readme if changed else self.readme) is not None, results=self.results,
+                          hyperparameters=self.hyperparameters, config=self.config, private=self.private,
+                          sha=self.sha)
 
     @property
     def env_id(self) -> str | None:
-        """The env the model plays: results.json / hyperparameters.json (what the agent was evaluated on) first,
-        then the card's model-index dataset, then a known env id among its tags."""
-        for source in (self.results or {}, self.hyperparameters or {}):
-            if isinstance(source.get("env_id"), str) and source["env_id"]:
-                return source["env_id"]
-        meta = self.metadata or {}
-        try:
-            dataset = meta["model-index"][0]["results"][0]["dataset"]
-            for key in ("type", "name"):
-                if isinstance(dataset.get(key), str) and dataset[key]:
-                    return dataset[key]
-        except (KeyError, IndexError, TypeError, AttributeError):
-            pass
-        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
-        return next((t for t in tags if t in ENVS), None)
+        """The env the model plays, by :data:`hubrl.ranking.claims.ENV_SOURCES`."""
+        return self.claim().env_id
 
 
 @dataclass(frozen=True)
@@ -111,12 +110,10 @@ class Repair:
 def check_submission(
     repo_id: str,
     *,
-    endpoint: str | None = None,
-    token: str | bool | None = None,
     verify: bool = False,
     fix: bool = False,
     cache_dir: str | Path | None = None,
-    client: HubClient | None = None,
+    client: HubConnection | None = None,
 ) -> SubmissionReport:
     """Tell a student whether and where ``repo_id`` will appear on the course leaderboard.
 
@@ -132,7 +129,7 @@ def check_submission(
 
     Args:
         repo_id: ``namespace/name``.
-        endpoint, token: override ``HF_ENDPOINT`` / ``HF_TOKEN`` / the stored login; or pass ``client``.
+        client: the Hub (a :class:`hubrl.hub.HubClient`; default: ``HF_ENDPOINT`` / ``HF_TOKEN`` at call time).
         verify, fix: see above; both need a write token for the repo's namespace.
         cache_dir: the download cache.
 
@@ -147,43 +144,48 @@ def check_submission(
         >>> report = check_submission("alice/Reinforce-CartPole-v1")
         >>> report.would_appear, report.rank, report.problems
     """
-    from hubrl.hub import HubClient, check_repo_id
-
     check_repo_id(repo_id)
-    client = HubClient.resolve(client, endpoint=endpoint, token=token)
+    client = client or HubConnection()
     state = read_repo(client, repo_id, cache_dir=cache_dir)
     if fix or verify:  # both commit: fail now, not after an evaluation, when no valid token is at hand
         client.require_login("hubrl submit --fix/--verify", repo_id)
-    before = diagnose(state.metadata, state.env_id, state.readme, state.front_error, state.private)
+    before = state.claim().problems
     verification = None
     if verify:
         verification = _verify(state, client, cache_dir=cache_dir)
     repair = plan_repair(state, before, verification, fix=fix)
     commit = _commit(client, state, repair)
-    report = report_for(state, before, repair, commit, endpoint=client.endpoint)
+    report, claim = report_for(state, before, repair, commit, endpoint=client.endpoint)
     if report.env_id and report.score is not None:
-        report.rank, report.n_ranked, report.listed = rank_among(
-            leaderboard(report.env_id, client=client, cache_dir=cache_dir), repo_id, report.score)
+        listing = leaderboard(report.env_id, client=client, cache_dir=cache_dir)
+        report.rank, report.n_ranked = rank_of(claim, listing)
+        report.listed = any(e.repo_id == repo_id for e in listing)
+    report.leaderboard_url = leaderboard_url(client.endpoint, report.env_id)
     return report
+
+
+def leaderboard_url(endpoint: str, env_id: str | None) -> str:
+    """Where people see the ranking: the course's Space on huggingface.co, the Hub's own page elsewhere."""
+    from hubrl.ranking.listing import COURSE_LEADERBOARD_URL
+
+    if endpoint.rstrip("/") in ("https://huggingface.co", "https://hf.co"):
+        return COURSE_LEADERBOARD_URL
+    return f"{endpoint.rstrip('/')}/leaderboard/{env_id}" if env_id else f"{endpoint.rstrip('/')}/leaderboard"
 
 
 # -- read -----------------------------------------------------------------------------------------------------------
 
-def read_repo(client: HubClient, repo_id: str, *, cache_dir: str | Path | None = None) -> RepoState:
+def read_repo(client: HubConnection, repo_id: str, *, cache_dir: str | Path | None = None) -> RepoState:
     """The one read: model info, then README.md, results.json and hyperparameters.json at that commit."""
-    try:
+    with client.translating(repo_id=repo_id):
         info = client.api.model_info(repo_id)
-    except Exception as err:
-        raise client.error(err, repo_id=repo_id) from err
     files = {s.rfilename for s in (info.siblings or [])}
 
     def text(filename: str) -> str | None:
         if filename not in files:
             return None
-        try:
+        with client.translating(repo_id=repo_id, revision=info.sha):
             path = client.download(repo_id, filename, revision=info.sha, cache_dir=cache_dir)
-        except Exception as err:
-            raise client.error(err, repo_id=repo_id, revision=info.sha) from err
         return path.read_bytes().decode("utf-8", errors="replace")
 
     readme = text("README.md")
@@ -195,7 +197,7 @@ def read_repo(client: HubClient, repo_id: str, *, cache_dir: str | Path | None =
     return RepoState(repo_id=repo_id, sha=info.sha, private=info.private, readme=readme,
                      results=_json_object(text("results.json")),
                      hyperparameters=_json_object(text("hyperparameters.json")),
-                     metadata=metadata, front_error=front_error)
+                     config=_json_object(text("config.json")), metadata=metadata, front_error=front_error)
 
 
 def _json_object(text: str | None) -> dict | None:
@@ -203,33 +205,14 @@ def _json_object(text: str | None) -> dict | None:
         return None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
 
 # -- diagnose, verify, repair (pure but the verification) -----------------------------------------------------------
 
-def diagnose(metadata: dict | None, env_id: str | None, readme: str | None, front_error: str | None,
-             private: bool | None) -> list[str]:
-    """What keeps the card off the leaderboard or misreports it, each with its fix."""
-    problems = []
-    if private:
-        problems.append("the repo is private; the leaderboard lists public models only: make it public "
-                        "(HfApi().update_repo_settings(repo_id, private=False) or the repo's Settings page)")
-    if readme is None:
-        problems.append("the repo has no README.md; the leaderboard reads the model card's metadata "
-                        "(hubrl submit --fix writes one)")
-    if front_error:
-        problems.append(f"{front_error}; hubrl submit --fix rewrites the metadata block")
-    if env_id is None:
-        problems.append("cannot tell which environment this model plays: neither the card nor results.json/"
-                        "hyperparameters.json names it; add env_id to results.json")
-    problems += metadata_problems(metadata or {}, env_id)
-    return list(dict.fromkeys(problems))
-
-
-def _verify(state: RepoState, client: HubClient, *, cache_dir) -> Verification:
+def _verify(state: RepoState, client: HubConnection, *, cache_dir) -> Verification:
     if not state.env_id:
         return Verification(repo_id=state.repo_id, env_id="", error="cannot tell which environment it plays")
     mean, std = parse_metric(first_metric(state.metadata or {})[1]) or (None, None)
@@ -237,12 +220,7 @@ def _verify(state: RepoState, client: HubClient, *, cache_dir) -> Verification:
                         cache_dir=cache_dir)
 
 
-def _fixable(problems: list[str]) -> list[str]:
-    """The problems ``--fix`` can repair (a private repo is the owner's choice)."""
-    return [p for p in problems if not p.startswith("the repo is private")]
-
-
-def plan_repair(state: RepoState, problems: list[str], verification: Verification | None, *, fix: bool) -> Repair:
+def plan_repair(state: RepoState, problems: list[Problem], verification: Verification | None, *, fix: bool) -> Repair:
     """The new card (and results.json with a verification) for ``state``; pure.
 
     Raises:
@@ -252,7 +230,7 @@ def plan_repair(state: RepoState, problems: list[str], verification: Verificatio
     changes: list[str] = []
     notes: list[str] = []
     parts: list[str] = []
-    if fix and _fixable(problems):
+    if fix and any(p.fixable for p in problems):
         if env_id is None:
             raise CardError(f"cannot fix {state.repo_id}: neither the card nor results.json/hyperparameters.json "
                             "names the environment; add env_id to results.json or the card's model-index dataset")
@@ -284,7 +262,7 @@ def plan_repair(state: RepoState, problems: list[str], verification: Verificatio
 
 # -- commit ---------------------------------------------------------------------------------------------------------
 
-def _commit(client: HubClient, state: RepoState, repair: Repair) -> str | None:
+def _commit(client: HubConnection, state: RepoState, repair: Repair) -> str | None:
     """ONE commit of what the repair changed, on top of the commit read; its id (None: nothing changed)."""
     from huggingface_hub import CommitOperationAdd
 
@@ -295,44 +273,29 @@ def _commit(client: HubClient, state: RepoState, repair: Repair) -> str | None:
         operations.append(CommitOperationAdd("results.json", (json.dumps(repair.results, indent=2) + "\n").encode()))
     if not operations:
         return None
-    try:
+    with client.translating(repo_id=state.repo_id):
         commit = client.api.create_commit(state.repo_id, operations, parent_commit=state.sha,
                                           commit_message="hubrl submit: " + " and ".join(repair.commit_parts))
-    except Exception as err:
-        raise client.error(err, repo_id=state.repo_id) from err
     return commit.oid
 
 
 # -- report and rank (pure) -----------------------------------------------------------------------------------------
 
-def report_for(state: RepoState, before: list[str], repair: Repair, commit: str | None, *,
-               endpoint: str) -> SubmissionReport:
-    """The report on the repo as the commit leaves it (ranked separately by :func:`rank_among`)."""
-    env_id, verification = state.env_id, repair.verification
-    unchanged = repair.metadata is state.metadata
-    after = diagnose(repair.metadata, env_id, repair.readme, state.front_error if unchanged else None,
-                     state.private)
+def report_for(state: RepoState, before: list[Problem], repair: Repair, commit: str | None, *,
+               endpoint: str) -> tuple[SubmissionReport, Claim]:
+    """The report on the repo as the commit leaves it, and its claim (ranked separately by :func:`rank_of`)."""
+    claim = state.claim(repair.metadata, repair.readme) if repair.metadata is not state.metadata else state.claim()
+    verification = repair.verification
     recorded = (repair.results or state.results or {}).get(VERIFICATION_KEY)
-    _, value, parsed, _ = read_claim(repair.metadata)
+    after = claim.problems
     report = SubmissionReport(
-        repo_id=state.repo_id, endpoint=endpoint, env_id=env_id, problems=after, would_appear=False,
-        metric_value=value, fixed=[p for p in before if p not in after], changes=list(repair.changes),
-        commit=commit, verification=verification, notes=list(repair.notes),
+        repo_id=state.repo_id, endpoint=endpoint, env_id=claim.env_id,
+        problems=[p for p in after if p.code != "impossible"], would_appear=claim.would_appear,
+        metric_value=claim.metric_value, mean=claim.mean, std=claim.std,
+        fixed=[p for p in before if p not in after], changes=list(repair.changes), commit=commit,
+        verification=verification, notes=list(repair.notes), flags=list(claim.flags),
         recorded_verification=recorded if isinstance(recorded, dict) else None,
     )
-    if parsed is not None:
-        report.mean, report.std = parsed
-        report.flags = impossible_claims(env_id or "", *parsed)
     if verification is not None and verification.ok:
         report.flags = list(dict.fromkeys([*report.flags, *verification.flags]))
-    tags = (repair.metadata or {}).get("tags") or []
-    tags = tags if isinstance(tags, list) else [tags]
-    report.would_appear = bool(env_id and env_id in map(str, tags) and parsed is not None and not state.private)
-    return report
-
-
-def rank_among(listing: list[LeaderboardEntry], repo_id: str, score: float) -> tuple[int, int, bool]:
-    """(rank, how many ranked, already listed) for a claimed ``score`` among the models listed now (ties go after)."""
-    others = [e for e in listing if e.repo_id != repo_id and e.score is not None]
-    rank = 1 + sum(1 for e in others if e.score >= score)
-    return rank, len(others) + 1, any(e.repo_id == repo_id for e in listing)
+    return report, claim

@@ -16,12 +16,8 @@ def _yes_no(value: bool | None) -> str:
 
 
 def _verified_cell(entry: LeaderboardEntry) -> str:
-    if entry.hub_verified:
-        return "hub"
-    v = entry.verification
-    if v is None:
-        return "no"
-    return {"consistent": "hubrl ok", "flagged": "hubrl FLAG", "error": "load failed"}[v.verdict]
+    return {"verified": "hubrl ok", "flagged": "hubrl FLAG", "error": "load failed", "self-reported": "self-rep.",
+            "unverified": "no"}[entry.verification_state]
 
 
 def format_table(entries: list[LeaderboardEntry], shown: list[LeaderboardEntry] | None = None, *, env_id: str,
@@ -38,7 +34,7 @@ def format_table(entries: list[LeaderboardEntry], shown: list[LeaderboardEntry] 
     lines.append(f"{'rank':>4}  {'repo':<{width}}  {'mean':>8}  {'std':>8}  {'score':>8}  {'pass':<4}  "
                  f"{'verified':<11}  notes")
     for e in shown:
-        notes = e.parse_error or "; ".join(e.flags)
+        notes = e.unranked_reason or "; ".join(e.flags)
         lines.append(f"{e.rank if e.rank is not None else '-':>4}  {e.repo_id:<{width}}  {_num(e.mean)}  "
                      f"{_num(e.std)}  {_num(e.score)}  {_yes_no(e.passes):<4}  {_verified_cell(e):<11}  {notes}".rstrip())
     return "\n".join(lines)

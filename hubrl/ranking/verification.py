@@ -1,6 +1,6 @@
 """Re-evaluating agents that the leaderboard lists: the claims checked against hubrl's own seeded measurement.
 
-:func:`verify_agent` loads one repo safely (:func:`hubrl.hub.load_from_hub`) and re-evaluates it with hubrl's
+:func:`verify_agent` loads one repo safely (:func:`hubrl.loading.load_from_hub`) and re-evaluates it with hubrl's
 protocol (10 episodes, seeds 0..9, the env's ``max_t``); :func:`verify_entries` does so for the top of a listing.
 A verification is a :class:`VerifyJob` (picklable: the repo, the claim, the Hub client, the cache) run by
 :func:`verify_job`; :func:`run_verifications` is the one place that decides where jobs run (here, or in a pool of
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hubrl.connection import HubConnection
 from hubrl.defaults import DEFAULT_VERIFY_TOP, VERIFY_EPISODES, VERIFY_SEED
 from hubrl.errors import ConfigError, HubrlError, first_line
 from hubrl.ranking.claims import Verification, judge_claim
 
 if TYPE_CHECKING:
-    from hubrl.hub import HubClient
-    from hubrl.ranking.listing import LeaderboardEntry
+    from hubrl.ranking.claims import Claim as LeaderboardEntry
 
 
 def verify_agent(
@@ -34,12 +34,10 @@ def verify_agent(
     *,
     claimed_mean: float | None = None,
     claimed_std: float | None = None,
-    endpoint: str | None = None,
-    token: str | bool | None = None,
     cache_dir: str | Path | None = None,
     n_eval_episodes: int = VERIFY_EPISODES,
     seed: int = VERIFY_SEED,
-    client: HubClient | None = None,
+    client: HubConnection | None = None,
 ) -> Verification:
     """Load ``repo_id`` safely and re-evaluate it with hubrl's seeded protocol; never raises for a bad agent.
 
@@ -48,14 +46,13 @@ def verify_agent(
     """
     from hubrl.envs import env_info
     from hubrl.evaluate import evaluate_agent
-    from hubrl.hub import HubClient, load_from_hub
+    from hubrl.loading import load_from_hub
 
     result = Verification(repo_id=repo_id, env_id=env_id, claimed_mean=claimed_mean, claimed_std=claimed_std,
                           seed=seed)
     try:
         info = env_info(env_id)
-        client = HubClient.resolve(client, endpoint=endpoint, token=token)
-        agent = load_from_hub(repo_id, client=client, cache_dir=cache_dir)
+        agent = load_from_hub(repo_id, client=client or HubConnection(), cache_dir=cache_dir)
         result.format = agent.format
         if agent.env_id != env_id:
             raise ConfigError(f"the agent plays {agent.env_id}, not {env_id}")
@@ -68,7 +65,7 @@ def verify_agent(
         result.error = f"{type(err).__name__}: {first_line(err)}"
         return result
     result.mean_reward, result.std_reward = evaluation.mean_reward, evaluation.std_reward
-    result.n_episodes, result.seeds = evaluation.n_episodes, evaluation.seeds
+    result.n_episodes, result.seeds = evaluation.n_eval_episodes, evaluation.seeds
     result.episode_returns, result.max_steps = evaluation.episode_returns, evaluation.max_steps
     result.flags = judge_claim(env_id, claimed_mean, claimed_std, evaluation.mean_reward, evaluation.std_reward)
     return result
@@ -83,7 +80,7 @@ class VerifyJob:
     env_id: str
     claimed_mean: float | None
     claimed_std: float | None
-    client: HubClient
+    client: HubConnection
     cache_dir: str | None = None
 
     def run(self) -> Verification:
@@ -152,17 +149,15 @@ def verify_entries(
     entries: list[LeaderboardEntry],
     n: int = DEFAULT_VERIFY_TOP,
     *,
-    endpoint: str | None = None,
-    token: str | bool | None = None,
     cache_dir: str | Path | None = None,
     workers: int | None = None,
-    client: HubClient | None = None,
+    client: HubConnection | None = None,
     ray_address: str | None = None,
 ) -> list[Verification]:
     """Re-evaluate the top ``n`` ranked entries in parallel processes (or as tasks on the Ray cluster at
     ``ray_address``); attach and return their verifications.
 
-    Each job loads one repo with :func:`hubrl.hub.load_from_hub` and evaluates it with :func:`verify_agent`, in
+    Each job loads one repo with :func:`hubrl.loading.load_from_hub` and evaluates it with :func:`verify_agent`, in
     :func:`run_verifications` (``workers`` processes at most). Agents that cannot be loaded come back with
     ``error`` set, in rank order. In a script, call it under ``if __name__ == "__main__":`` (``spawn`` workers
     import the main module).
@@ -170,14 +165,12 @@ def verify_entries(
     Raises:
         ConfigError: ``n`` is not positive.
     """
-    from hubrl.hub import HubClient
-
     if n < 1:
         raise ConfigError(f"--verify needs a positive number of agents, got {n}")
     top = sorted((e for e in entries if e.rank is not None), key=lambda e: e.rank)[:n]
     if not top:
         return []
-    client = HubClient.resolve(client, endpoint=endpoint, token=token)
+    client = client or HubConnection()
     jobs = [VerifyJob(repo_id=e.repo_id, env_id=e.env_id, claimed_mean=e.mean, claimed_std=e.std, client=client,
                       cache_dir=str(cache_dir) if cache_dir else None) for e in top]
     results = run_verifications(jobs, workers=workers, ray_address=ray_address)

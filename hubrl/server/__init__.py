@@ -32,6 +32,11 @@ What it implements (model repositories; ``{repo}`` is ``namespace/name``, ``{rev
 Errors carry the ``X-Error-Code`` header the client maps to its exceptions (RepoNotFound, RevisionNotFound,
 EntryNotFound), an ``X-Error-Message`` and a JSON ``{"error": ...}`` body.
 
+Untrusted connections are bounded: every request head has a deadline and connections waiting for one are capped
+(:mod:`~hubrl.server.connections`); every request body has a total deadline and a size limit counted in bytes
+received, and is read asynchronously (a stalled body never holds a worker thread). ``certfile``/``keyfile`` serve
+HTTPS.
+
 Deliberately not implemented: LFS and Xet uploads (every file is a regular blob, so a file's size is bounded only
 by ``max_body_bytes``, 1 GiB by default), pull requests and discussions, tags,
 organisations, dataset and Space repositories (their routes answer RepoNotFound), gated repos, likes and download
@@ -43,16 +48,22 @@ curve, metric, files), ``/leaderboard/{env_id}``, ``/progress/{user}`` (Unit 4 "
 path segments ``leaderboard``, ``progress``, ``api``, ``models``, ``datasets``, ``spaces`` and ``settings`` are
 reserved: no user or repository namespace may take them.
 
-Modules: :mod:`~hubrl.server.naming` (validation), :mod:`~hubrl.server.storage` (repos, commits, blobs on disk),
-:mod:`~hubrl.server.auth` (users, hashed tokens), :mod:`~hubrl.server.classroom` (tokens for a roster),
-:mod:`~hubrl.server.cards` (cardData and derived tags), :mod:`~hubrl.server.uploads` (streamed commit bodies),
-:mod:`~hubrl.server.app` (API handlers and access rules), :mod:`~hubrl.server.render` (safe card HTML),
-:mod:`~hubrl.server.pages` (the pages), :mod:`~hubrl.server.web` (Starlette routes),
-:mod:`~hubrl.server.serving` (uvicorn: LocalHub, serve).
+Modules: :mod:`~hubrl.server.naming` (validation), :mod:`~hubrl.server.errors` (what the server refuses),
+:mod:`~hubrl.server.storage` (repos, commits, blobs on disk), :mod:`~hubrl.server.auth` (users, hashed tokens),
+:mod:`~hubrl.server.classroom` (tokens for a roster), :mod:`~hubrl.server.cards` (cardData and derived tags),
+:mod:`~hubrl.server.uploads` (streamed commit bodies), :mod:`~hubrl.server.cache` (what a commit determines),
+:mod:`~hubrl.server.state` (one server's storage, tokens and limits), :mod:`~hubrl.server.access` (who may do
+what), :mod:`~hubrl.server.web` (the HTTP layer: refusals to statuses, bodies, ranges, links),
+:mod:`~hubrl.server.routes` (one module per resource), :mod:`~hubrl.server.render` (safe card HTML),
+:mod:`~hubrl.server.pages` (the pages), :mod:`~hubrl.server.app` (the Starlette application),
+:mod:`~hubrl.server.connections` (header deadlines, descriptor limit), :mod:`~hubrl.server.serving` (uvicorn:
+LocalHub, serve).
 """
 
 from hubrl.server.auth import create_token
 from hubrl.server.classroom import create_class_tokens
-from hubrl.server.serving import DEFAULT_MAX_BODY_BYTES, LocalHub, default_data_dir, serve
+from hubrl.server.serving import LocalHub, default_data_dir, serve
+from hubrl.server.state import DEFAULT_MAX_BODY_BYTES, ConnectionLimits
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "LocalHub", "create_class_tokens", "create_token", "default_data_dir", "serve"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ConnectionLimits", "LocalHub", "create_class_tokens", "create_token",
+           "default_data_dir", "serve"]

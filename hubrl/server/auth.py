@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 from hubrl.errors import ConfigError
-from hubrl.server.errors import BadRequest
+from hubrl.server.errors import InvalidRequest
 from hubrl.server.naming import check_namespace
 from hubrl.server.storage import atomic_write, utc_now_iso
 
@@ -71,7 +71,7 @@ class TokenStore:
         """A new token for ``user`` (created if needed). Earlier tokens of the user stay valid."""
         try:
             check_namespace(user, "user name")
-        except BadRequest as err:
+        except InvalidRequest as err:
             raise ConfigError(str(err)) from None
         token = TOKEN_PREFIX + secrets.token_urlsafe(30)
         with self._exclusive():

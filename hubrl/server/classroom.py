@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hubrl.errors import ConfigError
 from hubrl.server.auth import TokenStore
-from hubrl.server.errors import BadRequest
+from hubrl.server.errors import InvalidRequest
 from hubrl.server.naming import check_namespace
 
 
@@ -29,7 +29,7 @@ def read_roster(path: str | Path) -> list[str]:
             continue
         try:
             check_namespace(name, "user name")
-        except BadRequest as err:
+        except InvalidRequest as err:
             raise ConfigError(f"{path}, line {number}: {err}") from None
         if name in users:
             raise ConfigError(f"{path}, line {number}: {name!r} is listed twice; keep one line per student")

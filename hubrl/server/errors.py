@@ -1,5 +1,8 @@
-"""Errors the local Hub answers with, each carrying its HTTP status and, where the client needs one, its
-``X-Error-Code`` (the huggingface_hub client maps that header, not the status, to its exception types)."""
+"""What the local Hub refuses, as domain errors: naming, storage and the access rules raise these, without any HTTP.
+
+The HTTP layer maps each class to a status and, where the huggingface_hub client needs one, an ``X-Error-Code``
+(see :data:`hubrl.server.web.ERROR_STATUS`): that table is the only place where a refusal becomes a status.
+"""
 
 from __future__ import annotations
 
@@ -7,67 +10,65 @@ from __future__ import annotations
 class HubServerError(Exception):
     """A request the server refuses. ``str(err)`` is the message sent back to the client."""
 
-    status = 400
-    code: str | None = None
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+    def __init__(self, message: str, *, commit_id: str | None = None):
         super().__init__(message)
-        if status is not None:
-            self.status = status
-        if code is not None:
-            self.code = code
-        self.headers: dict[str, str] = {}
-        """Extra response headers (e.g. ``X-Repo-Commit`` on a missing file)."""
+        self.commit_id = commit_id
+        """The commit the request's revision resolved to, when known (a missing file's answer names it)."""
         self.details: dict[str, object] = {}
-        """Extra fields of the JSON error body (e.g. the existing repo's ``url`` on a 409, which the client reads)."""
+        """Extra fields of the error's JSON answer (e.g. the existing repo's ``url``, which the client reads)."""
 
 
-class BadRequest(HubServerError):
-    status = 400
+class InvalidRequest(HubServerError):
+    """Malformed input: a name, path, JSON body, commit payload or query parameter the server cannot accept."""
 
 
-class Unauthorized(HubServerError):
-    status = 401
+class NotAuthenticated(HubServerError):
+    """The request needs a valid token and has none."""
 
 
-class Forbidden(HubServerError):
-    status = 403
+class NotAllowed(HubServerError):
+    """The token is valid but may not do this (another user's namespace)."""
 
 
 class NotFound(HubServerError):
-    """A route or resource that does not exist, without a client-visible error code."""
-
-    status = 404
+    """Nothing at this URL (no client-visible error code)."""
 
 
-class RepoNotFound(HubServerError):
-    status = 404
-    code = "RepoNotFound"
+class RepoNotFound(NotFound):
+    """The repository does not exist, or is private and hidden from this caller."""
 
 
-class RevisionNotFound(HubServerError):
-    status = 404
-    code = "RevisionNotFound"
+class RevisionNotFound(NotFound):
+    """No branch or commit of that name in the repository."""
 
 
-class EntryNotFound(HubServerError):
-    status = 404
-    code = "EntryNotFound"
+class EntryNotFound(NotFound):
+    """No file or folder of that path at the revision."""
 
 
-class Conflict(HubServerError):
-    status = 409
+class MethodNotAllowed(HubServerError):
+    """The URL exists but not with this method."""
 
 
-class PreconditionFailed(HubServerError):
-    """A commit named a ``parentCommit`` that is no longer the head of the branch."""
-
-    status = 412
+class AlreadyExists(HubServerError):
+    """A repository or branch of that name exists already."""
 
 
-class PayloadTooLarge(HubServerError):
-    status = 413
+class StaleParent(HubServerError):
+    """A commit named a ``parentCommit`` that is no longer the head of its branch."""
 
 
-class RangeNotSatisfiable(HubServerError):
-    status = 416
+class TooLarge(HubServerError):
+    """A request body above the server's size limit."""
+
+
+class BodyTimeout(HubServerError):
+    """A request body that did not arrive whole within its deadline."""
+
+
+class ClientGone(HubServerError):
+    """The client closed the connection before sending its whole body."""
+
+
+class DataDirInUse(Exception):
+    """Another server holds the data directory (one server per directory: repository locks are per process)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from hubrl.server.errors import BadRequest, RevisionNotFound
+from hubrl.server.errors import InvalidRequest, RevisionNotFound
 
 MAX_NAME_LEN = 96
 MAX_PATH_BYTES = 1024
@@ -35,7 +35,7 @@ def check_name(name: object, what: str = "name") -> str:
         or ".." in name
         or name.lower().endswith(".git")
     ):
-        raise BadRequest(
+        raise InvalidRequest(
             f"Invalid {what} {name!r}: use 1-{MAX_NAME_LEN} ASCII letters, digits, '-', '_' or '.', starting and "
             "ending with a letter or digit, without '--' or '..'."
         )
@@ -46,7 +46,7 @@ def check_namespace(name: object, what: str = "namespace") -> str:
     """A name that may own repositories: a valid :func:`check_name` outside :data:`RESERVED_NAMESPACES`."""
     check_name(name, what)
     if name.lower() in RESERVED_NAMESPACES:  # type: ignore[union-attr]
-        raise BadRequest(
+        raise InvalidRequest(
             f"The {what} {name!r} is reserved for the Hub's own pages ({', '.join(sorted(RESERVED_NAMESPACES))}): "
             "choose another one."
         )
@@ -56,7 +56,7 @@ def check_namespace(name: object, what: str = "namespace") -> str:
 def check_repo_id(repo_id: object) -> tuple[str, str]:
     """Split and validate ``namespace/name``; returns ``(namespace, name)``."""
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
-        raise BadRequest(f"Invalid repo id {repo_id!r}: expected 'namespace/name'.")
+        raise InvalidRequest(f"Invalid repo id {repo_id!r}: expected 'namespace/name'.")
     namespace, name = repo_id.split("/")
     return check_name(namespace, "namespace"), check_name(name, "repo name")
 
@@ -65,27 +65,27 @@ def check_path(path: object) -> str:
     """A file path inside a repository: relative, '/'-separated, no empty, '.' or '..' segments, no backslash,
     no control characters (NUL included), no ``.git`` folder, at most 1024 bytes. Returned unchanged."""
     if not isinstance(path, str) or not path:
-        raise BadRequest("Invalid path: expected a non-empty string.")
+        raise InvalidRequest("Invalid path: expected a non-empty string.")
     try:
         encoded = path.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadRequest("Invalid path: not valid UTF-8.") from None
+        raise InvalidRequest("Invalid path: not valid UTF-8.") from None
     shown = path.encode("unicode_escape").decode("ascii")[:200]
     if len(encoded) > MAX_PATH_BYTES:
-        raise BadRequest(f"Invalid path '{shown}': longer than {MAX_PATH_BYTES} bytes.")
+        raise InvalidRequest(f"Invalid path '{shown}': longer than {MAX_PATH_BYTES} bytes.")
     if path.startswith("/"):
-        raise BadRequest(f"Invalid path '{shown}': absolute paths are not allowed.")
+        raise InvalidRequest(f"Invalid path '{shown}': absolute paths are not allowed.")
     if "\\" in path:
-        raise BadRequest(f"Invalid path '{shown}': backslashes are not allowed (use '/').")
+        raise InvalidRequest(f"Invalid path '{shown}': backslashes are not allowed (use '/').")
     if _CONTROL_RE.search(path):
-        raise BadRequest(f"Invalid path '{shown}': control characters (NUL included) are not allowed.")
+        raise InvalidRequest(f"Invalid path '{shown}': control characters (NUL included) are not allowed.")
     for segment in path.split("/"):
         if segment in ("", ".", ".."):
-            raise BadRequest(f"Invalid path '{shown}': empty, '.' and '..' segments are not allowed.")
+            raise InvalidRequest(f"Invalid path '{shown}': empty, '.' and '..' segments are not allowed.")
         if segment.lower() == ".git":
-            raise BadRequest(f"Invalid path '{shown}': the '.git' folder is reserved.")
+            raise InvalidRequest(f"Invalid path '{shown}': the '.git' folder is reserved.")
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
-            raise BadRequest(f"Invalid path '{shown}': a path segment is longer than {MAX_SEGMENT_BYTES} bytes.")
+            raise InvalidRequest(f"Invalid path '{shown}': a path segment is longer than {MAX_SEGMENT_BYTES} bytes.")
     return path
 
 

@@ -5,34 +5,32 @@ repositories only (a browser sends no token), and rendered by Jinja2 templates w
 HTML that comes from a user, the card, goes through :func:`hubrl.server.render.render_card` first. Pages run no
 script (the CSP header of :mod:`hubrl.server.web` forbids it).
 
-A model's claim is read the way the course leaderboard reads it (:func:`hubrl.card.first_metric`, ranked by
-mean - std); "verified" means hubrl re-evaluated it (a ``hubrl_verification`` record in results.json, written by
-``hubrl submit --verify``) or the Hub flagged the metric ``verified: true``.
+A model is read once per commit as a :class:`~hubrl.ranking.claims.Claim` (its env, its claim as the course
+leaderboard reads it, its problems) and ordered by :func:`~hubrl.ranking.claims.rank`: ``hubrl leaderboard`` and
+``hubrl submit`` read and rank the same way. What a repo says about its own verification is shown as self-reported.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
-from hubrl.card import first_metric, parse_metric
-from hubrl.envs import ENVS
-from hubrl.server.app import HubApp
+from hubrl.envs.facts import ENVS, UNIT4_ENVS
+from hubrl.ranking.claims import Claim, rank, read_claim
+from hubrl.server.cache import per_commit
 from hubrl.server.errors import HubServerError, RepoNotFound
 from hubrl.server.naming import check_name
 from hubrl.server.render import render_card
+from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
 
-UNIT4_ENVS = ("CartPole-v1", "Pixelcopter-PLE-v0")
-"""The environments of the course's Unit 4 certification ("Check my progress")."""
 MAX_CARD_BYTES = 1 << 20
-MAX_RESULTS_BYTES = 4 << 20
-VERIFICATION_KEY = "hubrl_verification"
+MAX_JSON_BYTES = 4 << 20
+"""Largest results.json / hyperparameters.json / config.json a page reads (bigger ones count as absent)."""
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("hubrl.server", "templates"),
@@ -52,119 +50,66 @@ class PageRequest:
 
 @dataclass
 class ModelSummary:
-    """What the pages show of one repository at one commit."""
+    """What the pages show of one repository at one commit: its :class:`Claim` and its files."""
 
-    repo_id: str
+    claim: Claim
     commit: Commit
-    tags: list[str]
-    env_id: str | None
-    mean: float | None = None
-    std: float | None = None
-    metric_error: str | None = None
-    verification: dict | None = None
-    hub_verified: bool = False
     replay: str | None = None
     curve: str | None = None
     files: list[tuple[str, int]] = field(default_factory=list)
 
-    @property
-    def score(self) -> float | None:
-        return None if self.mean is None or self.std is None else self.mean - self.std
-
-    @property
-    def pass_mark(self) -> float | None:
-        info = ENVS.get(self.env_id or "")
-        return info.pass_mark if info else None
-
-    @property
-    def passes(self) -> bool | None:
-        return None if self.pass_mark is None or self.score is None else self.score >= self.pass_mark
-
-    @property
-    def verified(self) -> bool:
-        return self.hub_verified or (self.verification is not None and not self.verification.get("flags"))
+    repo_id = property(lambda self: self.claim.repo_id)
+    env_id = property(lambda self: self.claim.env_id)
+    tags = property(lambda self: self.claim.tags)
+    mean = property(lambda self: self.claim.mean)
+    std = property(lambda self: self.claim.std)
+    score = property(lambda self: self.claim.score)
+    pass_mark = property(lambda self: self.claim.pass_mark)
+    passes = property(lambda self: self.claim.passes)
+    rank = property(lambda self: self.claim.rank)
 
     @property
     def verified_text(self) -> str:
-        v = self.verification
-        if v is not None:
-            measured = _metric_text(v.get("mean_reward"), v.get("std_reward"))
-            return f"{'flagged' if v.get('flags') else 'verified'} (hubrl measured {measured})"
-        return "verified by the Hub" if self.hub_verified else "not verified"
+        return self.claim.verification_text()
+
+    @property
+    def metric_error(self) -> str | None:
+        return self.claim.unranked_reason
 
     def url(self, path: str) -> str:
-        return f"/{self.repo_id}/resolve/{self.commit.id}/{path}"
+        return f"/{self.repo_id}/resolve/{self.commit.id}/{quote(path)}"
 
 
-def _metric_text(mean: Any, std: Any) -> str:
-    try:
-        return f"{float(mean):.2f} +/- {float(std):.2f}"
-    except (TypeError, ValueError):
-        return "?"
-
-
-class _Summaries:
-    """Summaries cached by (repo, commit): commits never change, so a new push is simply a new key."""
-
-    def __init__(self) -> None:
-        self._cache: OrderedDict[tuple[str, str], ModelSummary] = OrderedDict()
-        self._guard = threading.Lock()
-
-    def get(self, hub: HubApp, repo_id: str, commit: Commit) -> ModelSummary:
-        key = (repo_id, commit.id)
-        with self._guard:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        summary = _summarize(hub, repo_id, commit)
-        with self._guard:
-            self._cache[key] = summary
-            while len(self._cache) > 4096:
-                self._cache.popitem(last=False)
-        return summary
-
-
-_summaries = _Summaries()
-
-
-def _read_text(hub: HubApp, repo_id: str, commit: Commit, path: str, limit: int) -> str | None:
+def _read_text(hub: ServerState, repo_id: str, commit: Commit, path: str, limit: int) -> str | None:
     entry = commit.files.get(path)
-    if entry is None:
+    if entry is None or entry.size > limit:
         return None
     with hub.storage.open_blob(repo_id, entry.oid) as f:
         return f.read(limit).decode("utf-8", "replace")
 
 
-def _summarize(hub: HubApp, repo_id: str, commit: Commit) -> ModelSummary:
-    info = hub.card(repo_id, commit)
-    data = info.card_data or {}
-    env_id = None
-    found, value = first_metric(data)
+def _read_json(hub: ServerState, repo_id: str, commit: Commit, path: str) -> Any:
+    text = _read_text(hub, repo_id, commit, path, MAX_JSON_BYTES)
+    if text is None:
+        return None
     try:
-        env_id = str(data["model-index"][0]["results"][0]["dataset"]["type"])
-    except (KeyError, IndexError, TypeError):
-        env_id = next((t for t in info.tags if t in ENVS), None)
-    summary = ModelSummary(repo_id=repo_id, commit=commit, tags=info.tags, env_id=env_id)
-    if found:
-        parsed = parse_metric(value)
-        if parsed is None:
-            summary.metric_error = f"unparseable metric value {str(value)[:80]!r}"
-        else:
-            summary.mean, summary.std = parsed
-        try:
-            summary.hub_verified = bool(data["model-index"][0]["results"][0]["metrics"][0].get("verified"))
-        except (KeyError, IndexError, TypeError, AttributeError):
-            pass
-    else:
-        summary.metric_error = "the card has no model-index metric"
-    text = _read_text(hub, repo_id, commit, "results.json", MAX_RESULTS_BYTES)
-    if text:
-        try:
-            results = json.loads(text)
-        except (ValueError, RecursionError):
-            results = None
-        record = results.get(VERIFICATION_KEY) if isinstance(results, dict) else None
-        summary.verification = record if isinstance(record, dict) else None
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+@per_commit(4096)
+def _summarize(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
+    repo_id = meta.id
+    info = hub.card(repo_id, commit)
+    claim = read_claim(repo_id, metadata=info.card_data, card_error=info.error,
+                       has_card="README.md" in commit.files,
+                       results=_read_json(hub, repo_id, commit, "results.json"),
+                       hyperparameters=_read_json(hub, repo_id, commit, "hyperparameters.json"),
+                       config=_read_json(hub, repo_id, commit, "config.json"),
+                       private=meta.private, sha=commit.id, last_modified=commit.date)
+    claim.tags = list(info.tags)
+    summary = ModelSummary(claim=claim, commit=commit)
     files = sorted(commit.files.items())
     summary.files = [(p, e.size) for p, e in files]
     videos = [p for p, _ in files if p.lower().endswith((".mp4", ".webm"))]
@@ -175,7 +120,7 @@ def _summarize(hub: HubApp, repo_id: str, commit: Commit) -> ModelSummary:
     return summary
 
 
-def _public_models(hub: HubApp, request: PageRequest) -> list[ModelSummary]:
+def _public_models(hub: ServerState, request: PageRequest) -> list[ModelSummary]:
     user = hub.tokens.user_for(request.token)
     out = []
     for meta in hub.storage.iter_repos():
@@ -185,14 +130,25 @@ def _public_models(hub: HubApp, request: PageRequest) -> list[ModelSummary]:
             commit = hub.storage.resolve(meta.id, "main")
         except HubServerError:
             continue  # deleted meanwhile
-        out.append(_summaries.get(hub, meta.id, commit))
+        out.append(_summarize(hub, meta, commit))
     return out
 
 
+def _board(models: list[ModelSummary], env_id: str) -> tuple[list[ModelSummary], list[ModelSummary]]:
+    """(ranked, unranked) models tagged ``env_id``, in :func:`~hubrl.ranking.claims.rank`'s order, as ``hubrl
+    leaderboard`` lists them (the claims are copied: ranks differ from board to board)."""
+    from dataclasses import replace
+
+    tagged = [m for m in models if env_id in m.tags]
+    copies = {id(m): replace(m, claim=replace(m.claim, rank=None)) for m in tagged}
+    order = {id(c.claim): c for c in copies.values()}
+    ranked = rank([c.claim for c in copies.values()], board=env_id)
+    rows = [order[id(claim)] for claim in ranked]
+    return [m for m in rows if m.rank is not None], [m for m in rows if m.rank is None]
+
+
 def _ranked(models: list[ModelSummary], env_id: str) -> list[ModelSummary]:
-    """The leaderboard's order: models tagged ``env_id`` with a readable claim, best mean - std first."""
-    entries = [m for m in models if env_id in m.tags and m.score is not None]
-    return sorted(entries, key=lambda m: (-m.score, m.repo_id))  # type: ignore[operator]
+    return _board(models, env_id)[0]
 
 
 def _render(template: str, **context: Any) -> str:
@@ -212,7 +168,7 @@ _templates.filters["num"] = lambda x: "" if x is None else f"{x:.2f}"
 
 
 # ------------------------------------------------------------------------------------------ pages
-def index_page(hub: HubApp, request: PageRequest) -> str:
+def index_page(hub: ServerState, request: PageRequest) -> str:
     """``/``: every model, filtered by env tag (``?env=``) and searched by name (``?search=``)."""
     env = request.query.get("env", "")
     search = request.query.get("search", "").strip().lower()
@@ -225,7 +181,7 @@ def index_page(hub: HubApp, request: PageRequest) -> str:
     return _render("index.html", title="Models", models=models, env=env, search=request.query.get("search", ""))
 
 
-def model_page(hub: HubApp, request: PageRequest, namespace: str, name: str) -> str:
+def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str) -> str:
     """``/{namespace}/{name}``: the card, the replay, the curve, the metric, the files and how to load it."""
     repo_id = f"{namespace}/{name}"
     try:
@@ -236,7 +192,7 @@ def model_page(hub: HubApp, request: PageRequest, namespace: str, name: str) -> 
     if meta.private and hub.tokens.user_for(request.token) != meta.namespace:
         raise RepoNotFound(f"There is no model {repo_id} on this Hub.")
     commit = hub.storage.resolve(repo_id, "main")
-    summary = _summaries.get(hub, repo_id, commit)
+    summary = _summarize(hub, meta, commit)
     text = _read_text(hub, repo_id, commit, "README.md", MAX_CARD_BYTES)
     card_html = render_card(text, repo_id=repo_id, commit_id=commit.id) if text else ""
     return _render(
@@ -249,28 +205,29 @@ def model_page(hub: HubApp, request: PageRequest, namespace: str, name: str) -> 
     )
 
 
-def leaderboards_page(hub: HubApp, request: PageRequest) -> str:
+def leaderboards_page(hub: ServerState, request: PageRequest) -> str:
     """``/leaderboard``: one link per environment hubrl knows, with how many ranked models it has."""
     models = _public_models(hub, request)
     boards = [(env, len(_ranked(models, env)), info.pass_mark) for env, info in ENVS.items()]
     return _render("leaderboards.html", title="Leaderboards", boards=boards)
 
 
-def leaderboard_page(hub: HubApp, request: PageRequest, env_id: str) -> str:
+def leaderboard_page(hub: ServerState, request: PageRequest, env_id: str) -> str:
     """``/leaderboard/{env_id}``: ranked by mean - std, with pass mark, verification and replays."""
-    entries = _ranked(_public_models(hub, request), env_id)
+    entries, unranked = _board(_public_models(hub, request), env_id)
     info = ENVS.get(env_id)
     return _render(
         "leaderboard.html",
         title=f"Leaderboard {env_id}",
         env_id=env_id,
         entries=entries,
+        unranked=unranked,
         pass_mark=info.pass_mark if info else None,
         known=info is not None,
     )
 
 
-def progress_page(hub: HubApp, request: PageRequest, user: str) -> str:
+def progress_page(hub: ServerState, request: PageRequest, user: str) -> str:
     """``/progress/{user}``: the course's "Check my progress" for Unit 4 (best model per env, pass or not)."""
     check_name(user, "user name")
     mine = [m for m in _public_models(hub, request) if m.repo_id.split("/")[0] == user]
@@ -282,5 +239,5 @@ def progress_page(hub: HubApp, request: PageRequest, user: str) -> str:
     return _render("progress.html", title=f"Progress of {user}", user=user, rows=rows, passed=passed)
 
 
-def error_page(err: HubServerError) -> str:
-    return _render("error.html", title=f"Error {err.status}", status=err.status, message=str(err))
+def error_page(status: int, message: str) -> str:
+    return _render("error.html", title=f"Error {status}", status=status, message=message)

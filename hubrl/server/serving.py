@@ -1,9 +1,11 @@
-"""Running the local Hub: uvicorn serving :func:`hubrl.server.web.create_app`, in the foreground (:func:`serve`,
+"""Running the local Hub: uvicorn serving :func:`hubrl.server.app.create_app`, in the foreground (:func:`serve`,
 ``hubrl hub serve``) or in a background thread (:class:`LocalHub`, for tests, demos and notebooks).
 
 The socket is bound before uvicorn starts, so a port in use is a one-line HubError and ``port=0`` reports the
 port it got. uvicorn's own logging stays quiet (warnings only, no access log: headers, where tokens travel, are
-never logged); ``verbose`` adds one line per request.
+never logged); ``verbose`` adds one line per request. With ``certfile`` and ``keyfile`` it speaks HTTPS. At start
+the descriptor soft limit is raised to the hard limit, and connections are guarded (see
+:mod:`hubrl.server.connections`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -18,12 +21,12 @@ from pathlib import Path
 import uvicorn
 
 from hubrl.errors import HubError
-from hubrl.server.app import HubApp
-from hubrl.server.web import create_app
+from hubrl.server.app import create_app
+from hubrl.server.connections import default_max_waiting, guarded_h11, raise_descriptor_limit
+from hubrl.server.errors import DataDirInUse
+from hubrl.server.state import DEFAULT_MAX_BODY_BYTES, ConnectionLimits, ServerState
 
 logger = logging.getLogger("hubrl.server")
-
-DEFAULT_MAX_BODY_BYTES = 1 << 30
 
 
 def default_data_dir() -> Path:
@@ -37,9 +40,17 @@ def default_data_dir() -> Path:
 class _Running:
     """One started server: the data directory opened, the socket bound, uvicorn configured."""
 
-    def __init__(self, host: str, port: int, data_dir: str | Path, page_size: int, max_body_bytes: int,
+    def __init__(self, host: str, port: int, data_dir: str | Path, *, page_size: int, max_body_bytes: int,
+                 limits: ConnectionLimits, certfile: str | Path | None, keyfile: str | Path | None,
                  verbose: bool = False):
-        self.app = HubApp(data_dir, page_size=page_size)  # locks the data directory (HubError if in use)
+        if keyfile is not None and certfile is None:
+            raise HubError("A key file without a certificate: pass the certificate too (--certfile).")
+        raise_descriptor_limit()
+        try:
+            # locks the data directory
+            self.state = ServerState(data_dir, page_size=page_size, max_body_bytes=max_body_bytes, limits=limits)
+        except DataDirInUse as err:
+            raise HubError(str(err)) from None
         try:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             self.sock = socket.socket(family, socket.SOCK_STREAM)
@@ -48,23 +59,31 @@ class _Running:
             self.sock.listen(1024)
         except OSError as err:
             self.sock.close()
-            self.app.close()
+            self.state.close()
             raise HubError(
                 f"Cannot listen on {host}:{port} ({err.strerror or err}): choose another host or port."
             ) from None
         self.port = self.sock.getsockname()[1]
-        self.display_host = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
-        asgi = create_app(self.app, max_body_bytes=max_body_bytes, display_host=lambda: self.display_host)
+        scheme = "https" if certfile else "http"
+        self.endpoint = f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
         config = uvicorn.Config(
-            asgi,
-            http="h11",
+            create_app(self.state),
+            http=guarded_h11(limits.header_timeout, limits.max_waiting_connections or default_max_waiting()),
             lifespan="on",
             log_level="info" if verbose else "warning",
             access_log=verbose,
             timeout_keep_alive=5,
             timeout_graceful_shutdown=5,
             server_header=False,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
         )
+        try:
+            config.load()  # reads the certificate and key now, so a bad one is a one-line error
+        except (OSError, ssl.SSLError) as err:
+            self.close()
+            key = f" with the key {keyfile}" if keyfile else ""
+            raise HubError(f"Cannot use the certificate {certfile}{key}: {err}") from None
         self.server = uvicorn.Server(config)
 
     def run(self) -> None:
@@ -75,15 +94,28 @@ class _Running:
 
     def close(self) -> None:
         self.sock.close()
-        self.app.close()
+        self.state.close()
 
 
 class LocalHub:
     """A Hub-compatible server running in a background thread (for tests, demos and notebooks).
 
-    >>> with LocalHub(tmp_dir) as hub:
-    ...     token = hub.create_token("alice")
-    ...     HfApi(endpoint=hub.endpoint, token=token).create_repo("alice/demo")
+    Args:
+        data_dir: the folder of its repositories and tokens (created if missing; one server per folder).
+        host, port: where to listen (``port=0`` picks a free port; :attr:`endpoint` tells which).
+        page_size: entries per page of the listings (models, trees, commits); the client follows ``Link`` headers.
+        max_body_bytes: the largest request body (a commit carries its files base64-encoded, about 1.33x).
+        limits: deadlines for request heads and bodies, and the cap on connections waiting for a request.
+        certfile, keyfile: a PEM certificate (chain) and its private key (unless certfile holds it), to speak HTTPS.
+
+    Raises:
+        HubError: the data directory is in use by another server, the address cannot be bound, or the
+            certificate cannot be used.
+
+    Example:
+        >>> with LocalHub(tmp_dir) as hub:
+        ...     token = hub.create_token("alice")
+        ...     HfApi(endpoint=hub.endpoint, token=token).create_repo("alice/demo")
     """
 
     def __init__(
@@ -94,24 +126,32 @@ class LocalHub:
         *,
         page_size: int = 1000,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        limits: ConnectionLimits | None = None,
+        certfile: str | Path | None = None,
+        keyfile: str | Path | None = None,
     ):
         self.data_dir = Path(data_dir)
         self.host, self.port = host, port
         self.page_size, self.max_body_bytes = page_size, max_body_bytes
+        self.limits = limits or ConnectionLimits()
+        self.certfile, self.keyfile = certfile, keyfile
         self.endpoint = ""
         self._running: _Running | None = None
         self._thread: threading.Thread | None = None
 
     @property
-    def app(self) -> HubApp:
+    def state(self) -> ServerState:
+        """The running server's storage and tokens."""
         if self._running is None:
             raise RuntimeError("LocalHub is not started: call start() first.")
-        return self._running.app
+        return self._running.state
 
     def start(self) -> LocalHub:
         if self._running is not None:
             return self
-        running = _Running(self.host, self.port, self.data_dir, self.page_size, self.max_body_bytes)
+        running = _Running(self.host, self.port, self.data_dir, page_size=self.page_size,
+                           max_body_bytes=self.max_body_bytes, limits=self.limits, certfile=self.certfile,
+                           keyfile=self.keyfile)
         self._thread = threading.Thread(target=running.run, name="hubrl-hub", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 30
@@ -122,7 +162,7 @@ class LocalHub:
             time.sleep(0.01)
         self._running = running
         self.port = running.port
-        self.endpoint = f"http://{running.display_host}"
+        self.endpoint = running.endpoint
         return self
 
     def stop(self) -> None:
@@ -137,7 +177,7 @@ class LocalHub:
     def create_token(self, user: str) -> str:
         """A new write token for ``user`` (created if needed); see :func:`hubrl.server.create_token`."""
         if self._running is not None:
-            return self._running.app.tokens.create_token(user)
+            return self._running.state.tokens.create_token(user)
         from hubrl.server.auth import create_token
 
         return create_token(self.data_dir, user)
@@ -156,15 +196,26 @@ def serve(
     data_dir: str | Path | None = None,
     page_size: int = 1000,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    limits: ConnectionLimits | None = None,
+    certfile: str | Path | None = None,
+    keyfile: str | Path | None = None,
     verbose: bool = False,
 ) -> None:
-    """Serve the Hub in the foreground until interrupted (Ctrl-C or SIGTERM). ``port=0`` picks a free port.
+    """Serve the Hub in the foreground until interrupted (Ctrl-C or SIGTERM).
 
-    Prints ``Hub listening on http://HOST:PORT`` once the socket accepts connections.
+    Prints ``Hub listening on http[s]://HOST:PORT`` once the socket accepts connections. The arguments are
+    :class:`LocalHub`'s; ``verbose`` logs one line per request.
+
+    Raises:
+        HubError: the data directory is in use, the address cannot be bound, or the certificate cannot be used.
+
+    Example:
+        >>> serve(host="0.0.0.0", port=8443, certfile="hub.pem", keyfile="hub.key")
     """
     data_dir = data_dir if data_dir is not None else default_data_dir()
-    running = _Running(host, port, data_dir, page_size, max_body_bytes, verbose)
-    print(f"Hub listening on http://{running.display_host}", flush=True)
+    running = _Running(host, port, data_dir, page_size=page_size, max_body_bytes=max_body_bytes,
+                       limits=limits or ConnectionLimits(), certfile=certfile, keyfile=keyfile, verbose=verbose)
+    print(f"Hub listening on {running.endpoint}", flush=True)
     try:
         running.run()
     except KeyboardInterrupt:

@@ -38,14 +38,21 @@ import secrets
 import shutil
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hubrl.errors import HubError
-from hubrl.server.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RepoNotFound, RevisionNotFound
+from hubrl.server.cache import per_commit
+from hubrl.server.errors import (
+    AlreadyExists,
+    DataDirInUse,
+    EntryNotFound,
+    InvalidRequest,
+    RepoNotFound,
+    RevisionNotFound,
+    StaleParent,
+)
 from hubrl.server.naming import COMMIT_ID_RE, check_name, check_path, check_repo_id, check_revision
 
 try:
@@ -295,8 +302,6 @@ class Storage:
         self._cleanup()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._tree_cache: OrderedDict[tuple[str, str], dict[str, str]] = OrderedDict()
-        self._tree_cache_guard = threading.Lock()
 
     def _lock_data_dir(self) -> int | None:
         """One server per data directory: the per-repository locks only work inside one process."""
@@ -307,7 +312,7 @@ class Storage:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise HubError(
+            raise DataDirInUse(
                 f"The hub data directory {self.root} is in use by another hub server: stop that one or use "
                 "another data directory."
             ) from None
@@ -368,15 +373,15 @@ class Storage:
                     check_name(ns_entry.name)
                     check_name(entry.name)
                     yield self.get_repo(f"{ns_entry.name}/{entry.name}")
-                except (BadRequest, RepoNotFound, OSError, ValueError, KeyError):
+                except (InvalidRequest, RepoNotFound, OSError, ValueError, KeyError):
                     continue
 
     def create_repo(self, repo_id: str, *, private: bool) -> RepoMeta:
-        """Create ``repo_id`` with an initial commit holding ``.gitattributes``; Conflict when it exists."""
+        """Create ``repo_id`` with an initial commit holding ``.gitattributes``; AlreadyExists when it exists."""
         path = self._repo_dir(repo_id)
         with self.lock(repo_id):
             if path.exists():
-                raise Conflict(f"You already created this model repo: {repo_id}")
+                raise AlreadyExists(f"You already created this model repo: {repo_id}")
             staging = self.tmp_dir / f"repo-{secrets.token_hex(8)}"
             staging.mkdir()
             try:
@@ -402,7 +407,7 @@ class Storage:
                 try:
                     os.rename(staging, path)
                 except OSError:
-                    raise Conflict(f"You already created this model repo: {repo_id}") from None
+                    raise AlreadyExists(f"You already created this model repo: {repo_id}") from None
                 fsync_dir(path.parent)
             finally:
                 if staging.exists():
@@ -418,9 +423,6 @@ class Storage:
             os.rename(path, target)
             fsync_dir(path.parent)
             shutil.rmtree(target, ignore_errors=True)
-        with self._tree_cache_guard:
-            for key in [k for k in self._tree_cache if k[0] == repo_id]:
-                del self._tree_cache[key]
 
     def set_private(self, repo_id: str, private: bool) -> RepoMeta:
         path = self._repo_dir(repo_id)
@@ -445,14 +447,14 @@ class Storage:
             raise RepoNotFound(f"Repository {repo_id} not found.") from None
 
     def create_branch(self, repo_id: str, branch: str, starting_point: str = DEFAULT_BRANCH) -> str:
-        """Point a new branch at ``starting_point`` (a branch or commit); Conflict if it exists."""
+        """Point a new branch at ``starting_point`` (a branch or commit); AlreadyExists if it exists."""
         name = check_revision(branch).removeprefix("refs/heads/")
         if COMMIT_ID_RE.fullmatch(name) or "/" in name:
-            raise BadRequest(f"Invalid branch name: {branch[:80]}")
+            raise InvalidRequest(f"Invalid branch name: {branch[:80]}")
         with self.lock(repo_id):
             branches = self.branches(repo_id)
             if name in branches:
-                raise Conflict(f"Branch {name} already exists.")
+                raise AlreadyExists(f"Branch {name} already exists.")
             target = self.resolve(repo_id, starting_point)
             atomic_write(self._repo_dir(repo_id) / "refs.json", _json_bytes({"branches": {**branches, name: target.id}}))
         return target.id
@@ -462,7 +464,7 @@ class Storage:
         with self.lock(repo_id):
             branches = self.branches(repo_id)
             if name == DEFAULT_BRANCH:
-                raise BadRequest("The main branch cannot be deleted.")
+                raise InvalidRequest("The main branch cannot be deleted.")
             if name not in branches:
                 raise RevisionNotFound(f"Invalid rev id: {name}")
             del branches[name]
@@ -497,19 +499,10 @@ class Storage:
             yield commit
             commit_id = commit.parents[0] if commit.parents else None
 
+    @per_commit(64)
     def tree_oids(self, repo_id: str, commit: Commit) -> dict[str, str]:
         """Folder path -> git tree sha1 for a commit (cached: commits are immutable)."""
-        key = (repo_id, commit.id)
-        with self._tree_cache_guard:
-            if key in self._tree_cache:
-                self._tree_cache.move_to_end(key)
-                return self._tree_cache[key]
-        oids = git_tree_oids(commit.files)
-        with self._tree_cache_guard:
-            self._tree_cache[key] = oids
-            while len(self._tree_cache) > 64:
-                self._tree_cache.popitem(last=False)
-        return oids
+        return git_tree_oids(commit.files)
 
     # ---------------------------------------------------------------- blobs
     def open_blob(self, repo_id: str, oid: str):
@@ -555,24 +548,24 @@ class Storage:
         """Apply deletions, then additions, on top of ``branch`` and move the branch to the new commit.
 
         The staged blobs are consumed (moved into the repository, or removed when already stored).
-        PreconditionFailed when ``parent_commit`` is given and is not the branch head.
+        StaleParent when ``parent_commit`` is given and is not the branch head.
         """
         path = self._repo_dir(repo_id)
         for p in [*additions, *deleted_files, *deleted_folders]:
             check_path(p)
         if parent_commit is not None and not COMMIT_ID_RE.fullmatch(parent_commit):
-            raise BadRequest(f"Invalid parentCommit {parent_commit[:80]!r}: expected a 40-hex commit id.")
+            raise InvalidRequest(f"Invalid parentCommit {parent_commit[:80]!r}: expected a 40-hex commit id.")
         with self.lock(repo_id):
             self.get_repo(repo_id)
             branches = self.branches(repo_id)
             name = check_revision(branch).removeprefix("refs/heads/")
             if name not in branches:
                 if COMMIT_ID_RE.fullmatch(branch):
-                    raise BadRequest(f"Cannot commit on top of commit {branch}: commit to a branch (e.g. 'main').")
+                    raise InvalidRequest(f"Cannot commit on top of commit {branch}: commit to a branch (e.g. 'main').")
                 raise RevisionNotFound(f"Invalid rev id: {branch}")
             head = self.read_commit(repo_id, branches[name])
             if parent_commit is not None and parent_commit != head.id:
-                raise PreconditionFailed(
+                raise StaleParent(
                     f"A commit has happened since {parent_commit}: the head of '{name}' is now {head.id}. "
                     "Please refresh and try again."
                 )
@@ -610,4 +603,4 @@ def _check_no_file_folder_clash(files: dict[str, FileEntry]) -> None:
     clash = folders.intersection(files)
     if clash:
         p = sorted(clash)[0]
-        raise BadRequest(f"Path '{p}' cannot be both a file and a folder.")
+        raise InvalidRequest(f"Path '{p}' cannot be both a file and a folder.")

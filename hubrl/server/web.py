@@ -1,43 +1,56 @@
-"""The local Hub's HTTP side, on Starlette: the Hub API routes the huggingface_hub client calls, and the pages.
+"""The local Hub's HTTP layer: everything the route modules share that is about HTTP rather than about repositories.
 
-Starlette routes; uvicorn (see :mod:`hubrl.server.serving`) speaks HTTP/1.1, including chunked request bodies.
-Routes match the still percent-encoded path, so that an encoded ``/`` (a revision such as ``refs%2Fpr%2F1``, a
-file path) stays inside its segment; each parameter is decoded once, strictly, by :func:`_params`.
-
-Request bodies are never read here. Each API call runs :class:`~hubrl.server.app.HubApp` in a worker thread with
-a :class:`_StreamedBody` that pulls the body from the connection only when the handler asks for it, i.e. after the
-handler has checked the token, the namespace and the repository: an unauthorised upload is answered before it is
-received (uvicorn discards the rest). The size limit counts bytes actually received, and a ``Content-Length``
-above it is refused at once. Errors are JSON ``{"error": ...}`` with ``X-Error-Message`` (and ``X-Error-Code``
-where the client maps one); anything unexpected is logged and answered 500 without details.
+- Refusals: :data:`ERROR_STATUS` maps each domain error of :mod:`hubrl.server.errors` to a status and, where the
+  huggingface_hub client maps one to an exception type, an ``X-Error-Code``; :func:`refused` (a Starlette exception
+  handler) answers JSON ``{"error": ...}`` with ``X-Error-Message`` (or the page of a page route).
+  :class:`CatchUnexpected` logs anything else once and answers 500 without details.
+- Request bodies: :func:`body_pieces` reads a body asynchronously, counting the bytes actually received against
+  the size limit, with one deadline for the whole body (not per byte), so a body sent a byte a minute costs a
+  waiting coroutine and a socket until its deadline, never a worker thread.
+- Request parts: strict path parameters (routes match the still percent-encoded path, see
+  :class:`EncodedPathRouting`, so an encoded ``/`` in a revision or file path stays inside its segment), query
+  flags, the base URL the client used, a single byte ``Range`` (RFC 9110, ASCII digits only).
+- Answers: JSON, pagination ``Link: <...>; rel="next"`` headers, the pages' security headers.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
 import re
-from collections.abc import Callable
-from urllib.parse import parse_qs, unquote
+from collections.abc import AsyncIterator
+from urllib.parse import unquote, urlencode
 
 import anyio
-import anyio.from_thread
-import anyio.to_thread
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request as StarletteRequest
-from starlette.responses import HTMLResponse, Response as StarletteResponse, StreamingResponse
-from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hubrl.server.app import HubApp, Request, Response
-from hubrl.server.errors import BadRequest, HubServerError, NotFound, PayloadTooLarge, RepoNotFound
+from hubrl.server.errors import (
+    AlreadyExists,
+    BodyTimeout,
+    ClientGone,
+    EntryNotFound,
+    HubServerError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+    RepoNotFound,
+    RevisionNotFound,
+    StaleParent,
+    TooLarge,
+)
 
 logger = logging.getLogger("hubrl.server")
 
-_HOST_RE = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?", re.ASCII)
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]
+MODEL_API = "/api/models/{namespace}/{name}"
+"""The prefix of a model repository's API routes."""
+MAX_JSON_BODY = 16 << 20
+"""Largest JSON request body (create, preupload, paths-info, ...) read into memory; commits stream instead."""
 PAGE_HEADERS = {
     # Pages run no script at all; a card's HTML is sanitised on top of this (see hubrl.server.render).
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
@@ -45,54 +58,123 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+_HOST_RE = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?", re.ASCII)
+_RANGE_SPEC = re.compile(r"[ \t]*([0-9]{0,18})-([0-9]{0,18})[ \t]*", re.ASCII)
 
 
-BODY_STALL_SECONDS = 120.0
-"""A request body that sends nothing for this long is dropped (408): a stalled upload must not hold a worker."""
+class BadRange(HubServerError):
+    """A ``Range`` header that is malformed or starts past the end of the file."""
+
+    def __init__(self, message: str, *, size: int):
+        super().__init__(message)
+        self.size = size
 
 
-class _ClientGone(HubServerError):
-    status = 400
+ERROR_STATUS: dict[type[HubServerError], tuple[int, str | None]] = {
+    InvalidRequest: (400, None),
+    ClientGone: (400, None),
+    NotAuthenticated: (401, None),
+    NotAllowed: (403, None),
+    NotFound: (404, None),
+    RepoNotFound: (404, "RepoNotFound"),
+    RevisionNotFound: (404, "RevisionNotFound"),
+    EntryNotFound: (404, "EntryNotFound"),
+    MethodNotAllowed: (405, None),
+    BodyTimeout: (408, None),
+    AlreadyExists: (409, None),
+    StaleParent: (412, None),
+    TooLarge: (413, None),
+    BadRange: (416, None),
+}
+"""Status and ``X-Error-Code`` of each refusal (the client maps the code, not the status, to its exceptions)."""
 
 
-class _BodyStalled(HubServerError):
-    status = 408
+def status_of(err: HubServerError) -> tuple[int, str | None]:
+    """The status and error code of ``err``: its own class's, else its nearest base class's."""
+    for cls in type(err).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]  # type: ignore[index]
+    return 400, None
 
 
-class _StreamedBody:
-    """The request body for a handler in a worker thread: each :meth:`read_chunk` receives the next piece from
-    the event loop, counting bytes against ``limit`` (PayloadTooLarge past it)."""
-
-    def __init__(self, receive: Receive, limit: int):
-        self._receive = receive
-        self._limit = limit
-        self.received = 0
-        self._done = False
-
-    def read_chunk(self) -> bytes:
-        while not self._done:
-            message = anyio.from_thread.run(self._next_message)
-            if message["type"] == "http.disconnect":
-                self._done = True
-                raise _ClientGone("The client closed the connection before sending the whole body.")
-            self._done = not message.get("more_body", False)
-            chunk = message.get("body", b"")
-            self.received += len(chunk)
-            if self.received > self._limit:
-                self._done = True
-                raise PayloadTooLarge(f"Request body larger than the server's limit of {self._limit} bytes.")
-            if chunk:
-                return chunk
-        return b""
+def json_response(obj: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    return Response(body, status, headers, media_type="application/json; charset=utf-8")
 
 
-    async def _next_message(self) -> dict:
+def _header_safe(text: str) -> str:
+    return text.encode("ascii", "backslashreplace").decode("ascii").replace("\r", " ").replace("\n", " ")[:500]
+
+
+def error_response(err: HubServerError) -> Response:
+    status, code = status_of(err)
+    message = str(err)
+    headers = {"X-Error-Message": _header_safe(message)}
+    if code:
+        headers["X-Error-Code"] = code
+    if err.commit_id:
+        headers["X-Repo-Commit"] = err.commit_id
+    if isinstance(err, BadRange):
+        headers["Content-Range"] = f"bytes */{err.size}"
+    return json_response({**err.details, "error": message}, status, headers)
+
+
+def _page_renderer(scope: Scope):
+    """The error page of the route that answered, when it is a page (its endpoint has an ``error_page``)."""
+    return getattr(scope.get("endpoint"), "error_page", None)
+
+
+async def refused(request: Request, exc: Exception) -> Response:
+    """Exception handler for every refusal: the only place where one becomes an HTTP answer."""
+    if isinstance(exc, ClientDisconnect):
+        exc = ClientGone("The client closed the connection before sending the whole body.")
+    elif isinstance(exc, HTTPException):  # from Starlette's router: no route, or not with this method
+        if exc.status_code == 405:
+            exc = MethodNotAllowed(f"Method {request.method} not allowed here.")
+        else:
+            exc = NotFound(f"No route for {request.method} {request.url.path[:200]}")
+    assert isinstance(exc, HubServerError)
+    render = _page_renderer(request.scope)
+    if render is not None:
+        status, _ = status_of(exc)
+        page = await run_in_threadpool(render, status, str(exc))
+        return HTMLResponse(page, status, headers=PAGE_HEADERS)
+    return error_response(exc)
+
+
+EXCEPTION_HANDLERS = {HubServerError: refused, HTTPException: refused, ClientDisconnect: refused}
+
+
+class CatchUnexpected:
+    """ASGI middleware: an exception no handler expected is logged once (with its traceback) and answered 500
+    without details; after the answer has started, the connection is dropped."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            with anyio.fail_after(BODY_STALL_SECONDS):
-                return await self._receive()
-        except TimeoutError:
-            self._done = True
-            raise _BodyStalled(f"The request body sent nothing for {BODY_STALL_SECONDS:.0f} s.") from None
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            logger.exception("Internal error on %s %s", scope.get("method"), str(scope.get("path", ""))[:200])
+            if started:
+                return
+            if _page_renderer(scope) is not None:
+                response: Response = PlainTextResponse("Internal server error.", 500, headers=PAGE_HEADERS)
+            else:
+                message = "Internal server error."
+                response = json_response({"error": message}, 500, {"X-Error-Message": message})
+            await response(scope, receive, send)
 
 
 class EncodedPathRouting:
@@ -107,185 +189,135 @@ class EncodedPathRouting:
         await self.app(scope, receive, send)
 
 
-def _params(request: StarletteRequest) -> dict[str, str]:
+# ------------------------------------------------------------------------------------------ request parts
+def path_param(request: Request, name: str) -> str:
+    """A path parameter, percent-decoded once, strictly (InvalidRequest for bytes that are not UTF-8)."""
     try:
-        return {k: unquote(v, errors="strict") for k, v in request.path_params.items()}
+        return unquote(request.path_params[name], errors="strict")
     except UnicodeDecodeError:
-        raise BadRequest("The URL is not valid UTF-8.") from None
+        raise InvalidRequest("The URL is not valid UTF-8.") from None
 
 
-def base_url(request: StarletteRequest, fallback_host: str) -> str:
+def repo_param(request: Request) -> str:
+    """``namespace/name`` from the route's two path parameters."""
+    return f"{path_param(request, 'namespace')}/{path_param(request, 'name')}"
+
+
+def flag(request: Request, name: str) -> bool:
+    return (request.query_params.get(name) or "").lower() in ("1", "true", "yes")
+
+
+def base_url(request: Request) -> str:
     """Where the client reached us: URLs in answers must use that host or the client rejects them."""
-    proto = request.headers.get("x-forwarded-proto", "http").lower()
     host = request.headers.get("host", "")
     if not _HOST_RE.fullmatch(host):
-        host = fallback_host
-    return f"{proto if proto in ('http', 'https') else 'http'}://{host}"
+        address, port = request.scope.get("server") or ("127.0.0.1", 0)
+        host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    scheme = request.scope.get("scheme", "http")
+    return f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
 
 
-def _token(request: StarletteRequest) -> str | None:
-    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
-    return (value.strip() or None) if scheme.lower() == "bearer" else None
+def next_page(request: Request, path: str, cursor: str, **params: str) -> dict[str, str]:
+    """The ``Link`` header to the page after this one: this request's query with ``cursor`` (and ``params``) set."""
+    replaced = {"cursor", *params}
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in replaced]
+    query += [("cursor", cursor), *params.items()]
+    return {"Link": f'<{base_url(request)}{path}?{urlencode(query)}>; rel="next"'}
 
 
-def _error_response(err: HubServerError, head: bool = False) -> StarletteResponse:
-    return _to_starlette(Response.error(err), head=head)
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(start, end)`` (end exclusive) for a single ``bytes=a-b`` range (RFC 9110, section 14.1.2).
+
+    None (the whole file) without a Range header, for another unit, for several ranges (which a server may ignore)
+    and for an empty file. BadRange (416) for a malformed range (positions are at most 18 ASCII digits) and for one
+    that starts past the end of the file.
+    """
+    if header is None:
+        return None
+    unit, _, ranges = header.partition("=")
+    if unit.strip().lower() != "bytes":
+        return None
+    specs = [_RANGE_SPEC.fullmatch(spec) for spec in ranges.split(",")]
+    if not all(m and (m.group(1) or m.group(2)) for m in specs):
+        raise BadRange(f"Malformed Range header {header[:80]!r}: expected bytes=FIRST-LAST.", size=size)
+    if len(specs) > 1 or size == 0:
+        return None
+    first, last = specs[0].group(1), specs[0].group(2)  # type: ignore[union-attr]
+    if not first:
+        start, end = size - min(int(last), size), size
+        if int(last) == 0:
+            raise BadRange(f"Range {header[:80]!r} asks for no bytes.", size=size)
+    else:
+        start, end = int(first), (int(last) + 1 if last else size)
+        if end <= start:
+            raise BadRange(f"Malformed Range header {header[:80]!r}: the last byte is before the first.", size=size)
+        if start >= size:
+            raise BadRange(f"Range {header[:80]!r} starts past the end of the file ({size} bytes).", size=size)
+    return start, min(end, size)
 
 
-def _to_starlette(response: Response, *, head: bool) -> StarletteResponse:
-    headers = dict(response.headers)
-    if response.stream is None:
-        if head:
-            headers["Content-Length"] = str(response.length if not response.body else len(response.body))
-            return StarletteResponse(b"", response.status, headers)
-        return StarletteResponse(response.body, response.status, headers)
-    headers["Content-Length"] = str(response.length)
-    stream = response.stream
+# ------------------------------------------------------------------------------------------ request bodies
+async def body_pieces(
+    request: Request, *, timeout: float, limit: int | None = None, piece: int = 1 << 20
+) -> AsyncIterator[bytes]:
+    """The request body as it arrives, in pieces of at least ``piece`` bytes (the last one may be shorter).
 
-    async def chunks():
-        try:
-            remaining = response.length
-            while remaining > 0:
-                chunk = await anyio.to_thread.run_sync(stream.read, min(remaining, 1 << 20))
-                if not chunk:
-                    break  # the stored blob is shorter than its recorded size: the connection will be dropped
-                remaining -= len(chunk)
-                yield chunk
-        finally:
-            stream.close()
-
-    return StreamingResponse(chunks(), response.status, headers)
-
-
-def create_app(hub: HubApp, *, max_body_bytes: int, display_host: Callable[[], str]) -> ASGIApp:
-    """The ASGI application serving ``hub`` (API and pages)."""
-    import hubrl.server.pages as pages
-
-    def api(handler: Callable[..., Response], *names: str, defaults: tuple = ()) -> Callable:
-        """An endpoint calling ``handler(request, *path params named ``names``, *defaults)`` in a worker thread."""
-
-        async def endpoint(request: StarletteRequest) -> StarletteResponse:
-            head = request.method == "HEAD"
+    ``limit`` (at most the server's ``max_body_bytes``) counts the bytes actually received: TooLarge past it, at
+    once when ``Content-Length`` announces more. BodyTimeout when the whole body has not arrived ``timeout`` seconds
+    after the reading began; ClientGone when the client closes the connection first.
+    """
+    server_limit = request.app.state.hub.max_body_bytes
+    limit = server_limit if limit is None else min(limit, server_limit)
+    too_large = f"Request body larger than the server's limit of {limit} bytes."
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isascii() and declared.isdigit() and len(declared) < 20:
+        if int(declared) > limit:
+            raise TooLarge(too_large)
+    deadline = anyio.current_time() + timeout
+    stream = request.stream()
+    pending: list[bytes] = []
+    pending_size = received = 0
+    try:
+        while True:
             try:
-                params = _params(request)
-                declared = request.headers.get("content-length")
-                if declared is not None:
-                    if not declared.isdigit():
-                        raise BadRequest("Invalid Content-Length header.")
-                    if int(declared) > max_body_bytes:
-                        raise PayloadTooLarge(f"Request body larger than the server's limit of {max_body_bytes} bytes.")
-                req = Request(
-                    method=request.method,
-                    path=request.url.path,
-                    query=parse_qs(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),
-                    headers={k.lower(): v for k, v in request.headers.items()},
-                    body=_StreamedBody(request.receive, max_body_bytes),
-                    base_url=base_url(request, display_host()),
-                    token=_token(request),
-                )
-                args = [params[n] for n in names] + list(defaults)
-                if len(names) >= 2 and names[:2] == ("namespace", "name"):
-                    args = [f"{args[0]}/{args[1]}", *args[2:]]
-                response = await run_in_threadpool(handler, req, *args)
-            except HubServerError as err:
-                return _error_response(err, head)
-            except Exception:
-                logger.exception("Internal error on %s %s", request.method, request.url.path[:200])
-                return _error_response(HubServerError("Internal server error.", status=500), head)
-            return _to_starlette(response, head=head)
-
-        return endpoint
-
-    def refuse(err: Callable[[], HubServerError]) -> Callable:
-        async def endpoint(request: StarletteRequest) -> StarletteResponse:
-            return _error_response(err(), request.method == "HEAD")
-
-        return endpoint
-
-    def page(render: Callable[..., str], *names: str) -> Callable:
-        async def endpoint(request: StarletteRequest) -> StarletteResponse:
-            try:
-                params = _params(request)
-                info = pages.PageRequest(dict(request.query_params), _token(request), base_url(request, display_host()))
-                html = await run_in_threadpool(render, hub, info, *[params[n] for n in names])
-                return HTMLResponse(html, headers=PAGE_HEADERS)
-            except HubServerError as err:
-                html = await run_in_threadpool(pages.error_page, err)
-                return HTMLResponse(html, err.status, headers=PAGE_HEADERS)
-            except Exception:
-                logger.exception("Internal error on page %s", request.url.path[:200])
-                return HTMLResponse("Internal server error.", 500, headers=PAGE_HEADERS)
-
-        return endpoint
-
-    async def api_not_found(request: StarletteRequest) -> StarletteResponse:
-        """404 for an unknown API path; 405 where the path is known but not the method."""
-        if any(route.matches(request.scope)[0] == Match.PARTIAL for route in routes):
-            err = HubServerError(f"Method {request.method} not allowed here.", status=405)
-        else:
-            err = NotFound(f"No route for {request.method} {request.url.path[:200]}")
-        return _error_response(err, request.method == "HEAD")
-
-    repo = "/api/models/{namespace}/{name}"
-    r = ("namespace", "name")
-    routes = [
-        Route("/api/whoami-v2", api(hub.whoami), methods=["GET"]),
-        Route("/api/repos/create", api(hub.create_repo), methods=["POST"]),
-        Route("/api/repos/delete", api(hub.delete_repo), methods=["DELETE"]),
-        Route("/api/validate-yaml", api(hub.validate_yaml), methods=["POST"]),
-        Route("/api/models", api(hub.list_models), methods=["GET"]),
-        Route(repo, api(hub.model_info, *r, defaults=("main",)), methods=["GET"]),
-        Route(repo + "/revision/{rev:path}", api(hub.model_info, *r, "rev"), methods=["GET"]),
-        Route(repo + "/tree/{rev}", api(hub.tree, *r, "rev", defaults=("",)), methods=["GET"]),
-        Route(repo + "/tree/{rev}/{path:path}", api(hub.tree, *r, "rev", "path"), methods=["GET"]),
-        Route(repo + "/commits/{rev:path}", api(hub.list_commits, *r, "rev"), methods=["GET"]),
-        Route(repo + "/preupload/{rev:path}", api(hub.preupload, *r, "rev"), methods=["POST"]),
-        Route(repo + "/commit/{rev:path}", api(hub.commit, *r, "rev"), methods=["POST"]),
-        Route(repo + "/paths-info/{rev:path}", api(hub.paths_info, *r, "rev"), methods=["POST"]),
-        Route(repo + "/refs", api(hub.list_refs, *r, defaults=("main",)), methods=["GET"]),
-        Route(repo + "/settings", api(hub.update_settings, *r, defaults=("main",)), methods=["PUT"]),
-        Route(repo + "/branch/{rev:path}", api(hub.create_branch, *r, "rev"), methods=["POST"]),
-        Route(repo + "/branch/{rev:path}", api(hub.delete_branch, *r, "rev"), methods=["DELETE"]),
-        Route("/api/models/{namespace}", refuse(lambda: RepoNotFound("Repository ids are 'namespace/name'.")),
-              methods=_ALL_METHODS),
-        Route("/api/datasets/{rest:path}", refuse(_models_only), methods=_ALL_METHODS),
-        Route("/api/spaces/{rest:path}", refuse(_models_only), methods=_ALL_METHODS),
-        Route("/api/{rest:path}", api_not_found, methods=_ALL_METHODS),
-        Route("/datasets/{rest:path}", refuse(_models_only), methods=_ALL_METHODS),
-        Route("/spaces/{rest:path}", refuse(_models_only), methods=_ALL_METHODS),
-        Route("/{namespace}/{name}/resolve/{rev}/{path:path}", api(hub.resolve, *r, "rev", "path"), methods=["GET"]),
-        Route("/{namespace}/resolve/{rest:path}",
-              refuse(lambda: RepoNotFound("Repository ids are 'namespace/name' on this local Hub.")),
-              methods=["GET"]),
-        # pages
-        Route("/", page(pages.index_page), methods=["GET"]),
-        Route("/leaderboard", page(pages.leaderboards_page), methods=["GET"]),
-        Route("/leaderboard/{env_id:path}", page(pages.leaderboard_page, "env_id"), methods=["GET"]),
-        Route("/progress/{user}", page(pages.progress_page, "user"), methods=["GET"]),
-        Route("/{namespace}/{name}", page(pages.model_page, "namespace", "name"), methods=["GET"]),
-    ]
-
-    async def http_error(request: StarletteRequest, exc: Exception) -> StarletteResponse:
-        assert isinstance(exc, HTTPException)
-        if exc.status_code == 405:
-            err = HubServerError(f"Method {request.method} not allowed here.", status=405)
-        elif exc.status_code == 404:
-            err = NotFound(f"No route for {request.method} {request.url.path[:200]}")
-        else:
-            err = HubServerError(exc.detail or "Bad request.", status=exc.status_code)
-        return _error_response(err, request.method == "HEAD")
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        # 40 worker threads by default; a classroom pushing at once would queue beyond that, so allow more.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = 128
-        yield
-
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
-    app.router.redirect_slashes = False
-    return EncodedPathRouting(app)
+                with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+                    chunk = await stream.__anext__()
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise BodyTimeout(f"The request body did not arrive whole within {timeout:g} s.") from None
+            received += len(chunk)
+            if received > limit:
+                raise TooLarge(too_large)
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= piece:
+                yield b"".join(pending)
+                pending, pending_size = [], 0
+    finally:
+        await stream.aclose()
+    if pending_size:
+        yield b"".join(pending)
 
 
-def _models_only() -> HubServerError:
-    return RepoNotFound("This local Hub only hosts model repositories.")
+async def read_body(request: Request, *, limit: int = MAX_JSON_BODY) -> bytes:
+    """The whole (small) body: at most ``limit`` bytes, arrived within the server's ``body_timeout``."""
+    timeout = request.app.state.hub.limits.body_timeout
+    return b"".join([part async for part in body_pieces(request, timeout=timeout, limit=limit)])
 
+
+def _parse_json_object(data: bytes) -> dict:
+    try:
+        obj = json.loads(data or b"{}")
+    except RecursionError:
+        raise InvalidRequest("The request body is nested too deeply.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The request body is not valid JSON.") from None
+    if not isinstance(obj, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return obj
+
+
+async def read_json(request: Request) -> dict:
+    """The body as a JSON object (InvalidRequest otherwise), parsed in a worker thread."""
+    return await run_in_threadpool(_parse_json_object, await read_body(request))

@@ -1,0 +1,141 @@
+"""Playing episodes: the one per-step loop every player runs, and seeded single-env episodes for it to run on.
+
+:func:`episode_steps` is the loop: act on every copy's observation, step the env, hand the step to the caller, until
+every copy's episode has ended (or, with ``autoreset``, for exactly ``max_steps`` steps). Training collects its
+batches with it on a vector env (:mod:`hubrl.collect`); evaluation and recording run it on :class:`SeededEpisodes`:
+one single env per episode, reset with the episode's seed and sampling from a generator seeded the same way, so an
+episode's result depends on its seed alone, never on the episodes beside it (gymnasium's ``CartPoleVectorEnv``
+draws every copy from one generator, which is why evaluation does not use a vector env). :func:`env_spaces` reads
+the sizes a policy for an env must have. Numpy only: no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hubrl.envs import make_env, make_vector_env
+from hubrl.envs.observation import ObservationSpec
+from hubrl.errors import ConfigError
+from hubrl.policy import NumpySampler
+
+Act = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``act(obs, running) -> actions``: one action for every copy, given all observations and which copies run."""
+Step = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""What :func:`episode_steps` yields: ``(obs, actions, reward, running, done)``."""
+
+
+def episode_steps(env, obs: np.ndarray, act: Act, *, max_steps: int, autoreset: bool = False) -> Iterator[Step]:
+    """Step every copy of ``env`` from ``obs`` until all episodes end or ``max_steps`` steps pass; yield each step.
+
+    Each step yields ``(obs, actions, reward, running, done)``: the observations acted on, the actions, the
+    rewards, which copies were in an episode at this step (not finished, not on a reset step) and which episodes
+    ended with it. A copy whose episode ended keeps being stepped (a vector env steps every copy) but is no longer
+    ``running``; the loop stops once none is. With ``autoreset`` the loop runs exactly ``max_steps`` steps and a
+    copy whose episode ended runs again after its reset step (the vector env's NEXT_STEP autoreset).
+
+    This is every player's hot loop: keep it to one ``act``, one ``env.step`` and a few mask operations.
+    Callers wrap it in ``np.errstate(over="ignore", invalid="ignore")`` when weights may have diverged
+    (see :meth:`hubrl.policy.NumpySampler.logits`).
+    """
+    running = np.ones(len(obs), dtype=bool)
+    for _ in range(max_steps):
+        actions = act(obs, running)
+        next_obs, reward, terminated, truncated, _ = env.step(actions)
+        done = terminated | truncated
+        yield obs, actions, reward, running, done
+        if autoreset:
+            running = ~done  # an ended copy's next step is its reset, not a transition
+        else:
+            running = running & ~done
+            if not running.any():
+                return
+        obs = next_obs
+
+
+class SeededEpisodes:
+    """One single env per seeded episode, stepped together like a vector env: what evaluation and recording play.
+
+    Episode ``i`` is reset with ``seeds[i]`` and draws its sampling uniforms from ``default_rng(seeds[i])``;
+    :meth:`step` steps only the episodes still running, and :meth:`actor` runs the policy's forward pass on
+    exactly those rows. An episode's actions therefore do not depend on how many episodes run beside it.
+
+    Example:
+        >>> episodes = SeededEpisodes("CartPole-v1", [0, 1, 2])
+        >>> obs = episodes.reset()
+        >>> for obs, actions, reward, running, done in episode_steps(
+        ...         episodes, obs, episodes.actor(policy.sampler()), max_steps=1000):
+        ...     pass
+    """
+
+    def __init__(self, env_id: str, seeds: Sequence[int], *,
+                 observation: ObservationSpec | Mapping[str, Any] | None = None, render_mode: str | None = None):
+        self.seeds = list(seeds)
+        self.envs: list[Any] = []
+        try:
+            for _ in self.seeds:
+                self.envs.append(make_env(env_id, render_mode=render_mode, observation=observation))
+        except BaseException:
+            self.close()
+            raise
+        self.rngs = [np.random.default_rng(s) for s in self.seeds]
+        self.finished = np.zeros(len(self.seeds), dtype=bool)
+        self._obs: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        """Reset episode ``i`` with ``seeds[i]``; the first observations as one float32 array."""
+        self._obs = np.stack([env.reset(seed=s)[0] for env, s in zip(self.envs, self.seeds)]).astype(np.float32)
+        self.finished[:] = False
+        return self._obs.copy()
+
+    def step(self, actions: np.ndarray):
+        """Step the episodes still running with their ``actions``; the others report done and reward 0."""
+        obs = self._obs
+        reward = np.zeros(len(self.envs))
+        for i in np.flatnonzero(~self.finished):
+            o, r, terminated, truncated, _ = self.envs[i].step(int(actions[i]))
+            obs[i] = o
+            reward[i] = r
+            self.finished[i] = terminated or truncated
+        return obs.copy(), reward, self.finished.copy(), np.zeros_like(self.finished), {}
+
+    def actor(self, sampler: NumpySampler, *, deterministic: bool = False) -> Act:
+        """The ``act`` for :func:`episode_steps`: each running episode samples from its own generator (or argmax)."""
+
+        def act(obs: np.ndarray, running: np.ndarray) -> np.ndarray:
+            idx = np.flatnonzero(running)
+            uniforms = None if deterministic else np.array([self.rngs[i].random() for i in idx])
+            actions = np.zeros(len(obs), dtype=np.int64)
+            actions[idx] = sampler.actions(obs[idx], uniforms=uniforms)
+            return actions
+
+        return act
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def env_spaces(env_id: str, observation: ObservationSpec | Mapping[str, Any] | None = None) -> tuple[int, int]:
+    """Observation size and number of actions of ``env_id`` as an agent with ``observation`` sees it.
+
+    Raises:
+        ConfigError: the env's observations are not flat or its actions not discrete (hubrl's policies need both).
+        UnknownEnvError: ``env_id`` is not one hubrl knows.
+
+    Example:
+        >>> env_spaces("CartPole-v1")
+        (4, 2)
+    """
+    venv = make_vector_env(env_id, 1, observation=observation)
+    try:
+        obs_space, act_space = venv.single_observation_space, venv.single_action_space
+    finally:
+        venv.close()
+    shape = getattr(obs_space, "shape", None) or ()
+    if getattr(act_space, "n", None) is None or len(shape) != 1:
+        raise ConfigError(f"{env_id} has observations of shape {tuple(shape)} and {type(act_space).__name__} "
+                          "actions; hubrl's policies take flat observations and pick one of n discrete actions")
+    return int(shape[0]), int(act_space.n)
