@@ -20,8 +20,9 @@ from hubrl.ranking.claims import Claim, env_sources, rank, read_claim
 
 from hubrl.connection import HubConnection
 
-COURSE_LEADERBOARD_URL = "https://huggingface.co/spaces/huggingface-projects/Deep-RL-Course-Leaderboard"
-"""Where the course shows its ranking (it refreshes on a schedule: a new push can take hours to appear)."""
+COURSE_LEADERBOARD_URL = "https://huggingface.co/spaces/huggingface-projects/Deep-Reinforcement-Learning-Leaderboard"
+"""Where the course shows its ranking, named as the course names it (units/en/unit4/hands-on.mdx); it refreshes on a
+schedule, and its page has a refresh button for a model not listed yet."""
 
 LeaderboardEntry = Claim
 """A leaderboard row is a repo's :class:`~hubrl.ranking.claims.Claim` with its rank."""
