@@ -411,8 +411,6 @@ def test_second_load_uses_the_cache_and_starts_no_child(hub, tmp_path, capsys, c
     assert first[0] == second[0] == 0 and first[1]["episode_returns"] == second[1]["episode_returns"]
 
 
-@pytest.mark.xfail(strict=True, reason="hubrl/course/repo.py checks hyperparameters.json against the weights only "
-                                       "when it converts: a cache hit (same model.pt bytes, same env) skips the check")
 def test_a_cached_conversion_still_checks_the_repos_own_sizes(tmp_path):
     from hubrl.course import load_course_repo
 

@@ -98,9 +98,23 @@ def write_answer(model: Path, shown: str, limits: Limits, out: Path) -> None:
     except RecursionError:
         result = {"ok": False, "kind": "limit", "message": "its objects nest too deeply"}
     except Exception as err:  # noqa: BLE001 - whatever else the file provokes is still one line for the parent
+        if _file_too_large(err):  # RLIMIT_FSIZE: CPython ignores SIGXFSZ, the write fails with EFBIG instead
+            size = limits.max_output_bytes
+            shown_size = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
+            result = {"ok": False, "kind": "limit",
+                      "message": f"it produced more output than any course model (over {shown_size} of tensors)"}
+            (out / RESULT).write_text(json.dumps(result))
+            return
         result = {"ok": False, "kind": "format", "message": f"{shown} could not be read ({type(err).__name__}: "
                                                             f"{_first_line(str(err))})"}
     (out / RESULT).write_text(json.dumps(result))
+
+
+def _file_too_large(err: BaseException) -> bool:
+    """The output limit was hit: EFBIG, raised as such or wrapped in another library's message."""
+    import errno
+
+    return getattr(err, "errno", None) == errno.EFBIG or "File too large" in str(err)
 
 
 def _apply_limits(limits: Limits) -> None:
