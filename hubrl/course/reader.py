@@ -314,17 +314,21 @@ def _disassembled_globals(data: bytes) -> set[tuple[str, str]]:
 # -- classifying globals by name ---------------------------------------------------------------------------------------
 
 _NN = "torch.nn.modules."
-REAL_CLASSES = {
-    _NN + "linear.Linear": ("torch.nn", "Linear"),
-    _NN + "linear.Identity": ("torch.nn", "Identity"),
-    _NN + "activation.ReLU": ("torch.nn", "ReLU"),
-    _NN + "activation.Tanh": ("torch.nn", "Tanh"),
-    _NN + "activation.Softmax": ("torch.nn", "Softmax"),
-    _NN + "dropout.Dropout": ("torch.nn", "Dropout"),
-    _NN + "container.Sequential": ("torch.nn", "Sequential"),
-    _NN + "container.ModuleList": ("torch.nn", "ModuleList"),
-    _NN + "container.ModuleDict": ("torch.nn", "ModuleDict"),
+NN_LAYERS = {
+    _NN + "linear.Linear": ("Linear", "linear"),
+    _NN + "linear.Identity": ("Identity", "no-op"),
+    _NN + "activation.ReLU": ("ReLU", "relu"),
+    _NN + "activation.Tanh": ("Tanh", "tanh"),
+    _NN + "activation.Softmax": ("Softmax", "softmax"),
+    _NN + "dropout.Dropout": ("Dropout", "no-op"),
+    _NN + "container.Sequential": ("Sequential", "container"),
+    _NN + "container.ModuleList": ("ModuleList", "container"),
+    _NN + "container.ModuleDict": ("ModuleDict", "container"),
 }
+"""The torch.nn classes a course policy is rebuilt from, by qualified name: their ``torch.nn`` name and their role in
+the rebuild (:mod:`hubrl.course.rebuild`). The one table both the reader's allow-list and the rebuild read (this
+module is the child's script and imports nothing of hubrl, so the table lives here)."""
+REAL_CLASSES = {name: ("torch.nn", attr) for name, (attr, _) in NN_LAYERS.items()}
 """torch.nn classes the rebuild understands, loaded as themselves (their ``__setstate__`` only fills ``__dict__``)."""
 
 PLAIN_BUILTINS = {"dict", "list", "tuple", "frozenset", "int", "float", "str", "bool", "bytes", "object"}
