@@ -98,10 +98,12 @@ def usage_snippets(repo_id: str) -> list[tuple[str, str]]:
     show these."""
     return [
         ("bash", f"pip install hubrl\nhubrl enjoy {repo_id}          # evaluate and record a replay"),
-        ("python", "from hubrl import load_from_hub, evaluate_agent, record_video\n\n"
-                   f"agent = load_from_hub(\"{repo_id}\")   # safetensors + config.json, no pickle involved\n"
-                   "print(evaluate_agent(agent.policy, n_eval_episodes=10).summary())\n"
-                   "record_video(agent.policy, \"replay.mp4\")"),
+        ("python", "import hubrl\n\n"
+                   f"agent = hubrl.load_from_hub(\"{repo_id}\")   # safetensors + config.json, no pickle involved\n"
+                   "print(hubrl.evaluate_agent(agent.policy, n_eval_episodes=10).summary())\n"
+                   "hubrl.record_video(agent.policy, \"replay.mp4\")\n"
+                   "model = agent.policy.to_torch()   # the course's Policy (forward, act) with these weights, ready "
+                   "to fine-tune"),
     ]
 
 
@@ -379,22 +381,36 @@ def weights_format(weights: dict[str, Any]) -> str:
     return LEGACY_FORMATS.get(fmt, fmt)
 
 
+def needs_author_class(weights: Any) -> bool:
+    """Whether results.json's ``weights`` entry says the weights are a module's own state_dict (any spelling)."""
+    return isinstance(weights, dict) and weights_format(weights) == STATE_DICT_FORMAT
+
+
 def weights_note(weights: dict[str, Any]) -> str | None:
-    """Where the weights came from, for agents hubrl did not train (results.json ``weights``); None otherwise."""
-    if weights_format(weights) == STATE_DICT_FORMAT:
+    """Where the weights came from, for agents hubrl did not train (results.json ``weights``); None otherwise.
+
+    A course push's ``weights.author_act`` is what the author's own ``act()`` scored on the same seeds.
+    """
+    if needs_author_class(weights):
         short = str(weights.get("class_name", "Policy")).rsplit(".", 1)[-1]
-        return (f"**Loading needs the author's class.** hubrl could not rebuild `{weights.get('class_name')}` "
-                f"({weights.get('reason', 'unknown layers')}), so `model.safetensors` holds its `state_dict` (no "
-                f"pickle): `model = {short}(...)` then "
+        return (f"**Loading needs the author's class.** `model.safetensors` holds `{weights.get('class_name')}`'s "
+                f"own `state_dict` (no pickle) because {weights.get('reason', 'hubrl cannot rebuild it')}. The numbers "
+                f"above are what the author's own `act()` scored. Load it with the class: `model = {short}(...)` then "
                 "`model.load_state_dict(safetensors.torch.load_file(\"model.safetensors\"))`.")
     if weights.get("converted_from") == "model.pt":
         return ("Converted by hubrl from the course notebook's pickled `model.pt` (read without running any code "
                 "from it); the pickle is not part of this agent.")
     if weights.get("class_name"):
         check = weights.get("check") or {}
-        return (f"The author's own `{weights['class_name']}`, rebuilt by hubrl as its MLP; it gives the same action "
-                f"probabilities on {check.get('states', '?')} real states (max difference "
+        note = (f"The author's own `{weights['class_name']}`, rebuilt by hubrl as its MLP: on the "
+                f"{check.get('states', '?')} states the author's `act()` saw, it gives the probability `act()` "
+                f"reported for the action it chose (max difference "
                 f"{check.get('max_probability_difference', float('nan')):.1e}). No pickle was written.")
+        author_act = weights.get("author_act")
+        if author_act:
+            note += (f" The numbers above are hubrl's seeded protocol on this network; the author's own `act()` "
+                     f"scored {format_metric(author_act['mean_reward'], author_act['std_reward'])} on the same seeds.")
+        return note
     return None
 
 

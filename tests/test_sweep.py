@@ -44,7 +44,7 @@ def test_local_sweep_runs_in_parallel_processes_and_ranks(tmp_path):
     summary = sweep("CartPole-v1", grid={"lr": [0.01, 0.06]}, seeds=[0, 1], workers=2, output=out, common=COMMON,
                     on_result=seen.append)
     assert len(summary["trials"]) == 4 and len(summary["configs"]) == 2 and summary["n_failed"] == 0
-    assert sorted(r["index"] for r in seen) == [0, 1, 2, 3] and summary["skipped"] == []
+    assert sorted(r.index for r in seen) == [0, 1, 2, 3] and summary["skipped"] == []  # typed rows as they land
     scores = [c["median_score"] for c in summary["configs"]]
     assert scores == sorted(scores, reverse=True)
     for row in summary["trials"]:  # one row file and one run folder per trial, written as it finished
@@ -80,7 +80,7 @@ def test_failing_trial_is_reported_the_rest_go_on_and_a_rerun_skips_done_trials(
     rerun = []
     second = sweep("CartPole-v1", grid=grid, seeds=[0, 1], workers=2, output=out, common=COMMON,
                    on_result=rerun.append)
-    assert second["skipped"] == [0, 1] and sorted(r["index"] for r in rerun) == [2, 3]  # failed ones run again
+    assert second["skipped"] == [0, 1] and sorted(r.index for r in rerun) == [2, 3]  # failed ones run again
     assert {p.name: p.read_bytes() for p in out.glob("trial-00[01].json")} == done_files  # done ones untouched
     assert (out / "trial-000" / "model.safetensors").read_bytes() == weights
     assert [r["score"] for r in second["trials"][:2]] == [r["score"] for r in first["trials"][:2]]

@@ -72,6 +72,11 @@ class RebuiltPolicy:
     activation: str
     tensors: dict[str, np.ndarray]
     notes: tuple[str, ...] = ()
+    activation_param: float | None = None
+    """leaky_relu's negative_slope or elu's alpha (see :class:`hubrl.policy.PolicyConfig`)."""
+    output: str = "probabilities"
+    """What the module's forward returns: ``probabilities``, ``logits`` or ``log-probabilities`` (the rebuilt network
+    keeps the last layer's outputs as logits either way: softmax gives the same probabilities)."""
 
 
 # -- trees from live modules and state_dicts -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import jinja2
 
-from hubrl.card import usage_snippets
+from hubrl.card import needs_author_class, usage_snippets
 from hubrl.envs.facts import ENVS, UNIT4_ENVS
 from hubrl.ranking.claims import Claim, rank, read_claim
 from hubrl.server.cache import per_commit
@@ -59,6 +59,8 @@ class ModelSummary:
     replay: str | None = None
     curve: str | None = None
     files: list[tuple[str, int]] = field(default_factory=list)
+    needs_author_class: bool = False
+    """The weights are a module's own state_dict (results.json ``weights.format``): no ``hubrl enjoy`` for it."""
 
     repo_id = property(lambda self: self.claim.repo_id)
     env_id = property(lambda self: self.claim.env_id)
@@ -104,14 +106,16 @@ def _read_json(hub: ServerState, repo_id: str, commit: Commit, path: str) -> Any
 def _summarize(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
     repo_id = meta.id
     info = hub.card(repo_id, commit)
+    results = _read_json(hub, repo_id, commit, "results.json")
     claim = read_claim(repo_id, metadata=info.card_data, card_error=info.error,
                        has_card="README.md" in commit.files,
-                       results=_read_json(hub, repo_id, commit, "results.json"),
+                       results=results,
                        hyperparameters=_read_json(hub, repo_id, commit, "hyperparameters.json"),
                        config=_read_json(hub, repo_id, commit, "config.json"),
                        private=meta.private, sha=commit.id, last_modified=commit.date)
     claim.tags = list(info.tags)
     summary = ModelSummary(claim=claim, commit=commit)
+    summary.needs_author_class = needs_author_class(results.get("weights") if isinstance(results, dict) else None)
     files = sorted(commit.files.items())
     summary.files = [(p, e.size) for p, e in files]
     videos = [p for p, _ in files if p.lower().endswith((".mp4", ".webm"))]
@@ -203,7 +207,8 @@ def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str
     commit = hub.storage.resolve(repo_id, "main")
     summary = _summarize(hub, meta, commit)
     text = _read_text(hub, repo_id, commit, "README.md", MAX_CARD_BYTES)
-    card_html = render_card(text, repo_id=repo_id, commit_id=commit.id) if text else ""
+    shown = [path for path in (summary.replay, summary.curve) if path]
+    card_html = render_card(text, repo_id=repo_id, commit_id=commit.id, shown=shown) if text else ""
     return _render(
         "model.html",
         title=repo_id,
