@@ -165,9 +165,10 @@ def test_model_page_plays_the_replay_seeks_and_shows_curves_card_files_and_comma
 
     card = browser.find_element("id", "card")
     assert "REINFORCE agent playing CartPole-v1" in card.text
-    # one replay and one curve (the page's own; the card's copies are left out), no empty table header
+    # one replay and the curves (the page's own, drawn as SVG; the card's copies are left out), no empty table header
     assert browser.execute_script("return document.querySelectorAll('video').length") == 1
-    assert browser.execute_script("return document.querySelectorAll('img').length") == 1
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
+    assert browser.execute_script("return document.querySelectorAll('svg').length") == 6
     assert browser.execute_script("return [...document.querySelectorAll('#card thead')]"
                                   ".filter(h => !h.innerText.trim()).length") == 0
     # code blocks: each line starts at the same x and no line's background covers the underscores above it
