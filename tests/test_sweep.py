@@ -125,9 +125,12 @@ def test_cli_sweep_interrupted_then_continued_exits_non_zero_for_a_failed_trial(
     while not (out / "trial-000.json").exists() and time.monotonic() < deadline and first.poll() is None:
         time.sleep(0.2)
     os.killpg(first.pid, signal.SIGINT)  # Ctrl-C: the whole process group, as a terminal sends it
-    first.communicate(timeout=300)
-    done_before = [p for p in out.glob("trial-*.json") if json.loads(p.read_text())["status"] == "ok"]
-    assert 1 <= len(done_before) < 4, "the sweep should have been stopped part-way"
+    _, first_err = first.communicate(timeout=300)
+    assert first.returncode == 130 and first_err.strip().splitlines()[-1] == "hubrl: interrupted", first_err
+    rows = sorted(out.glob("trial-*.json"))  # stopped part-way: not every trial reported, no summary written
+    assert 1 <= len(rows) < 4 and not (out / "summary.json").exists(), [p.name for p in rows]
+    done_before = [p for p in rows if json.loads(p.read_text())["status"] == "ok"]
+    assert done_before and (out / "trial-000.json") in done_before
     saved = {p.name: p.read_bytes() for p in done_before}
 
     second = _cli(*args)

@@ -155,9 +155,10 @@ class _ForwardPlayer(_Player):
         return probs
 
     def act(self, state: Any) -> tuple[int, float | None]:
+        from hubrl.policy import inverse_cdf
+
         probs = self.probabilities(np.asarray(state)[None])[0]
-        cdf = np.cumsum(probs)
-        action = int(min(np.searchsorted(cdf, self._rng.random() * cdf[-1], side="left"), len(cdf) - 1))
+        action = int(inverse_cdf(probs[None], np.array([self._rng.random()]))[0])
         return action, float(probs[action])
 
 
