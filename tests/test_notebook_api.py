@@ -16,6 +16,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from course_notebook_code import OldGymAPI, evaluate_agent_verbatim, train_notebook_policy
 from course_students import course_loop
 from hubrl.cli import main as cli_main
+from hubrl.card import course_score, parse_metric
 from hubrl.course import convert_module, evaluate_agent, push_to_hub, record_video
 from hubrl.errors import AgentFormatError, ConfigError, HubrlError, NotAuthorizedError, UnknownEnvError
 from hubrl.hub import HubClient
@@ -133,6 +134,9 @@ def test_push_as_the_notebook_calls_it_makes_one_commit_without_pickle(hub, push
     assert "CartPole-v1" in info.tags and "deep-rl-class" in info.tags
     metric = info.card_data.to_dict()["model-index"][0]["results"][0]["metrics"][0]["value"]
     assert metric == f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
+    assert info.library_name == "hubrl"
+    (entry,) = api(hub).model_info(REPO, expand=["evalResults"]).eval_results  # .eval_results/CartPole-v1.yaml
+    assert (entry.dataset_id, entry.value) == ("hubrl/CartPole-v1", course_score(*parse_metric(metric)))
 
 
 def test_a_classmates_hubrl_evaluate_reproduces_the_pushed_numbers_exactly(hub, pushed, tmp_path, capsys):

@@ -148,7 +148,7 @@ def rows(driver, selector: str) -> list[list[str]]:
 
 
 # ------------------------------------------------------------------------------------------ the browser
-def test_model_page_plays_the_replay_seeks_and_shows_curve_card_files_and_commands(site, browser):
+def test_model_page_plays_the_replay_seeks_and_shows_curves_card_files_and_commands(site, browser):
     repo = "alice/Reinforce-CartPole-v1"
     browser.get(f"{site.hub.endpoint}/{repo}")
     assert browser.find_element("id", "repo-id").text == repo
@@ -159,14 +159,16 @@ def test_model_page_plays_the_replay_seeks_and_shows_curve_card_files_and_comman
     assert wait_for(browser, "!document.getElementById('replay').seeking && "
                              "Math.abs(document.getElementById('replay').currentTime - 5.01) < 0.5")
     assert browser.execute_script("return document.getElementById('replay').error") is None
-    assert wait_for(browser, "document.getElementById('curve').complete && "
-                             "document.getElementById('curve').naturalWidth") > 0
+    # the training curves, drawn server-side from history.json as the run's TensorBoard traces were written
+    assert browser.execute_script("return document.querySelectorAll('#curves svg polyline').length") == 6
+    assert browser.find_element("id", "chart-charts-mean_return").size["width"] > 200
 
     card = browser.find_element("id", "card")
     assert "REINFORCE agent playing CartPole-v1" in card.text
-    # one replay and one curve (the page's own; the card's copies are left out), no empty table header
+    # one replay and the curves (the page's own, drawn as SVG; the card's copies are left out), no empty table header
     assert browser.execute_script("return document.querySelectorAll('video').length") == 1
-    assert browser.execute_script("return document.querySelectorAll('img').length") == 1
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
+    assert browser.execute_script("return document.querySelectorAll('svg').length") == 6
     assert browser.execute_script("return [...document.querySelectorAll('#card thead')]"
                                   ".filter(h => !h.innerText.trim()).length") == 0
     # code blocks: each line starts at the same x and no line's background covers the underscores above it

@@ -19,12 +19,13 @@ from urllib.parse import quote
 
 import jinja2
 
-from hubrl.card import needs_author_class
+from hubrl.card import needs_author_class, usage_snippets
 from hubrl.envs.facts import ENVS, UNIT4_ENVS
 from hubrl.ranking.claims import Claim, rank, read_claim
 from hubrl.server.cache import per_commit
 from hubrl.server.errors import HubServerError, RepoNotFound
 from hubrl.server.naming import check_name
+from hubrl.server.plots import Chart, charts
 from hubrl.server.render import render_card
 from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
@@ -125,6 +126,12 @@ def _summarize(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary
     return summary
 
 
+@per_commit(256)
+def _charts(hub: ServerState, repo_id: str, commit: Commit) -> list[Chart]:
+    """The training curves of a commit's history.json (:mod:`hubrl.server.plots`); none without one."""
+    return charts(_read_json(hub, repo_id, commit, "history.json"))
+
+
 def _public_models(hub: ServerState, request: PageRequest) -> list[ModelSummary]:
     user = hub.tokens.user_for(request.token)
     out = []
@@ -187,7 +194,8 @@ def index_page(hub: ServerState, request: PageRequest) -> str:
 
 
 def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str) -> str:
-    """``/{namespace}/{name}``: the card, the replay, the curve, the metric, the files and how to load it."""
+    """``/{namespace}/{name}``: the card, the replay, the training curves (drawn from history.json, as the run's
+    TensorBoard traces were written), the metric, the files and how to use it (the card's snippets)."""
     repo_id = f"{namespace}/{name}"
     try:
         check_name(namespace), check_name(name)
@@ -206,6 +214,8 @@ def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str
         title=repo_id,
         m=summary,
         card_html=card_html,
+        charts=_charts(hub, repo_id, commit),
+        snippets=usage_snippets(repo_id),
         endpoint=request.base_url,
         created=meta.created_at,
     )
@@ -247,3 +257,15 @@ def progress_page(hub: ServerState, request: PageRequest, user: str) -> str:
 
 def error_page(status: int, message: str) -> str:
     return _render("error.html", title=f"Error {status}", status=status, message=message)
+
+
+# ------------------------------------------------------------------------------------------ for the API
+def model_summary(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
+    """What the pages show of one repository at one commit (cached per commit), its claim included."""
+    return _summarize(hub, meta, commit)
+
+
+def ranked_models(hub: ServerState, token: str | None, env_id: str) -> list[ModelSummary]:
+    """The ranked rows of ``env_id``'s leaderboard page, in its order, as the holder of ``token`` sees them (the
+    benchmark dataset's leaderboard answers the same rows)."""
+    return _ranked(_public_models(hub, PageRequest({}, token, "")), env_id)

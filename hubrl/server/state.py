@@ -35,8 +35,14 @@ class ConnectionLimits:
             raise ValueError("max_waiting_connections must be at least 1")
 
 
+DATASETS_DIR = "datasets"
+"""Where, inside the data directory, the benchmark dataset repositories live (a storage of their own, so a dataset
+and a model repository may share a name)."""
+
+
 class ServerState:
-    """One data directory's storage (locked while the server runs) and tokens, the listing page size and limits."""
+    """One data directory's storage (locked while the server runs) and tokens, the listing page size and limits;
+    ``datasets`` holds the benchmark datasets the server creates itself (:mod:`hubrl.server.benchmarks`)."""
 
     def __init__(self, data_dir: str | Path, *, page_size: int = 1000, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                  limits: ConnectionLimits | None = None):
@@ -49,10 +55,12 @@ class ServerState:
         """Largest request body, counted in bytes actually received (a larger ``Content-Length`` is refused at once)."""
         self.limits = limits or ConnectionLimits()
         self.storage = Storage(data_dir)
+        self.datasets = Storage(Path(data_dir) / DATASETS_DIR)
         self.tokens = TokenStore(data_dir)
 
     def close(self) -> None:
         self.storage.close()
+        self.datasets.close()
 
     @per_commit(4096)
     def card(self, repo_id: str, commit: Commit) -> CardInfo:
