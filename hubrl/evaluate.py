@@ -71,7 +71,7 @@ class Evaluation:
 def evaluate_agent(
     policy: Actor,
     env_id: str | None = None,
-    *,
+    *course_args: object,
     n_eval_episodes: int = 10,
     max_steps: int | None = None,
     seed: int = DEFAULT_EVAL_SEED,
@@ -91,7 +91,8 @@ def evaluate_agent(
         time_limit: wall-clock seconds the episodes may take (None: no limit); checked at every step.
 
     Raises:
-        ConfigError: ``n_eval_episodes`` is not positive.
+        ConfigError: ``n_eval_episodes`` is not positive, or the call has the course notebook's signature
+            ``(env, max_steps, n_eval_episodes, policy)`` (that is :func:`hubrl.course.evaluate_agent`).
         UnknownEnvError: ``env_id`` is not one hubrl knows.
         AgentFormatError: the policy's sizes do not fit the env's observations and actions.
         TimeLimitError: the episodes ran past ``time_limit``.
@@ -100,6 +101,12 @@ def evaluate_agent(
         >>> result = evaluate_agent(agent.policy, n_eval_episodes=10)
         >>> print(f"{result.mean_reward:.2f} +/- {result.std_reward:.2f}")
     """
+    if course_args or not hasattr(policy, "sampler"):
+        from hubrl.errors import course_signature_error
+
+        raise course_signature_error("hubrl.evaluate_agent", "(policy, env_id=None, n_eval_episodes=...)",
+                                     "the notebook's evaluate_agent(env, max_steps, n_eval_episodes, policy)",
+                                     "from hubrl.course import evaluate_agent")
     env_id = env_id or policy.config.env_id
     if n_eval_episodes <= 0:
         raise ConfigError(f"n_eval_episodes must be positive, got {n_eval_episodes}")

@@ -39,9 +39,9 @@ def read_text(state: Repos, repo_id: str, commit: Commit, path: str, limit: int)
         return f.read(limit).decode("utf-8", "replace")
 
 
-def read_json(state: Repos, repo_id: str, commit: Commit, path: str) -> Any:
-    """A JSON file of ``commit``, or None when it is absent, too large, too deep or not JSON."""
-    text = read_text(state, repo_id, commit, path, MAX_JSON_BYTES)
+def read_json(state: Repos, repo_id: str, commit: Commit, path: str, *, limit: int = MAX_JSON_BYTES) -> Any:
+    """A JSON file of ``commit``, or None when it is absent, larger than ``limit`` bytes, too deep or not JSON."""
+    text = read_text(state, repo_id, commit, path, limit)
     if text is None:
         return None
     try:

@@ -20,18 +20,22 @@ from urllib.parse import quote
 
 import jinja2
 
+from hubrl.card import needs_author_class, usage_snippets
 from hubrl.envs.facts import ENVS, UNIT4_ENVS
 from hubrl.ranking.claims import Claim, rank
 from hubrl.server.cache import per_commit
-from hubrl.server.claims import commit_claim, read_text
+from hubrl.server.claims import commit_claim, read_json, read_text
 from hubrl.server.errors import HubServerError, RepoNotFound
 from hubrl.server.naming import check_name
+from hubrl.server.plots import Chart, charts
 from hubrl.server.render import render_card
 from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
 from hubrl.server.verifier import verification_for
 
 MAX_CARD_BYTES = 1 << 20
+MAX_HISTORY_BYTES = 4 << 20
+"""Largest history.json the model page draws (a training run's rows are about 100 bytes each)."""
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("hubrl.server", "templates"),
@@ -58,6 +62,8 @@ class ModelSummary:
     replay: str | None = None
     curve: str | None = None
     files: list[tuple[str, int]] = field(default_factory=list)
+    needs_author_class: bool = False
+    """The weights are a module's own state_dict (results.json ``weights.format``): no ``hubrl enjoy`` for it."""
 
     repo_id = property(lambda self: self.claim.repo_id)
     env_id = property(lambda self: self.claim.env_id)
@@ -84,6 +90,8 @@ class ModelSummary:
 @per_commit(4096)
 def _summarize(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
     summary = ModelSummary(claim=commit_claim(hub, meta, commit), commit=commit)
+    results = read_json(hub, meta.id, commit, "results.json")
+    summary.needs_author_class = needs_author_class(results.get("weights") if isinstance(results, dict) else None)
     files = sorted(commit.files.items())
     summary.files = [(p, e.size) for p, e in files]
     videos = [p for p, _ in files if p.lower().endswith((".mp4", ".webm"))]
@@ -101,6 +109,12 @@ def _checked(hub: ServerState, summary: ModelSummary) -> ModelSummary:
 
     verification = verification_for(hub, summary.repo_id, summary.commit.id)
     return summary if verification is None else replace(summary, claim=summary.claim.with_verification(verification))
+
+
+@per_commit(256)
+def _charts(hub: ServerState, repo_id: str, commit: Commit) -> list[Chart]:
+    """The training curves of a commit's history.json (:mod:`hubrl.server.plots`); none without one."""
+    return charts(read_json(hub, repo_id, commit, "history.json", limit=MAX_HISTORY_BYTES))
 
 
 def _public_models(hub: ServerState, request: PageRequest) -> list[ModelSummary]:
@@ -165,7 +179,8 @@ def index_page(hub: ServerState, request: PageRequest) -> str:
 
 
 def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str) -> str:
-    """``/{namespace}/{name}``: the card, the replay, the curve, the metric, the files and how to load it."""
+    """``/{namespace}/{name}``: the card, the replay, the training curves (drawn from history.json, as the run's
+    TensorBoard traces were written), the metric, the files and how to use it (the card's snippets)."""
     repo_id = f"{namespace}/{name}"
     try:
         check_name(namespace), check_name(name)
@@ -177,12 +192,15 @@ def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str
     commit = hub.storage.resolve(repo_id, "main")
     summary = _checked(hub, _summarize(hub, meta, commit))
     text = read_text(hub, repo_id, commit, "README.md", MAX_CARD_BYTES)
-    card_html = render_card(text, repo_id=repo_id, commit_id=commit.id) if text else ""
+    shown = [path for path in (summary.replay, summary.curve) if path]
+    card_html = render_card(text, repo_id=repo_id, commit_id=commit.id, shown=shown) if text else ""
     return _render(
         "model.html",
         title=repo_id,
         m=summary,
         card_html=card_html,
+        charts=_charts(hub, repo_id, commit),
+        snippets=usage_snippets(repo_id),
         endpoint=request.base_url,
         created=meta.created_at,
     )
@@ -224,3 +242,16 @@ def progress_page(hub: ServerState, request: PageRequest, user: str) -> str:
 
 def error_page(status: int, message: str) -> str:
     return _render("error.html", title=f"Error {status}", status=status, message=message)
+
+
+# ------------------------------------------------------------------------------------------ for the API
+def model_summary(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
+    """What the pages show of one repository at one commit (cached per commit), its claim included, with the Hub's
+    own verdict on that commit where there is one."""
+    return _checked(hub, _summarize(hub, meta, commit))
+
+
+def ranked_models(hub: ServerState, token: str | None, env_id: str) -> list[ModelSummary]:
+    """The ranked rows of ``env_id``'s leaderboard page, in its order, as the holder of ``token`` sees them (the
+    benchmark dataset's leaderboard answers the same rows)."""
+    return _ranked(_public_models(hub, PageRequest({}, token, "")), env_id)

@@ -36,9 +36,15 @@ class ConnectionLimits:
             raise ValueError("max_waiting_connections must be at least 1")
 
 
+DATASETS_DIR = "datasets"
+"""Where, inside the data directory, the benchmark dataset repositories live (a storage of their own, so a dataset
+and a model repository may share a name)."""
+
+
 class ServerState:
-    """One data directory's storage (locked while the server runs) and tokens, the listing page size and limits,
-    the Hub's own verdicts on claimed scores and, when enabled, the verifier that makes them."""
+    """One data directory's storage (locked while the server runs) and tokens, the listing page size and limits;
+    ``datasets`` holds the benchmark datasets the server creates itself (:mod:`hubrl.server.benchmarks`);
+    ``verifications`` the Hub's own verdicts on claimed scores and ``verifier``, when enabled, what makes them."""
 
     def __init__(self, data_dir: str | Path, *, page_size: int = 1000, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                  limits: ConnectionLimits | None = None, verifier: VerifierOptions | None = None):
@@ -51,6 +57,7 @@ class ServerState:
         """Largest request body, counted in bytes actually received (a larger ``Content-Length`` is refused at once)."""
         self.limits = limits or ConnectionLimits()
         self.storage = Storage(data_dir)
+        self.datasets = Storage(Path(data_dir) / DATASETS_DIR)
         self.tokens = TokenStore(data_dir)
         self.verifications = VerificationStore(data_dir)
         self.verifier = Verifier(self, verifier.limits).start() if verifier and verifier.enabled else None
@@ -60,6 +67,7 @@ class ServerState:
         if self.verifier is not None:
             self.verifier.stop()
         self.storage.close()
+        self.datasets.close()
 
     @per_commit(4096)
     def card(self, repo_id: str, commit: Commit) -> CardInfo:

@@ -1,8 +1,11 @@
-"""Files of a revision: trees, paths-info and downloads (``/{repo}/resolve/{rev}/{path}``, with byte ranges)."""
+"""Files of a revision: trees, paths-info and downloads (``/{repo}/resolve/{rev}/{path}``, with byte ranges).
+
+:func:`list_tree` and :func:`serve_file` take the storage and the visibility check, so the benchmark datasets'
+routes (:mod:`~hubrl.server.routes.datasets`) serve their files the same way."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qs, quote
 
 import anyio
@@ -14,7 +17,7 @@ from starlette.routing import Route
 from hubrl.server.access import Caller
 from hubrl.server.errors import EntryNotFound, InvalidRequest, RepoNotFound
 from hubrl.server.naming import check_path
-from hubrl.server.storage import Commit, FileEntry
+from hubrl.server.storage import Commit, FileEntry, Storage
 from hubrl.server.web import (
     MODEL_API,
     byte_range,
@@ -33,10 +36,10 @@ MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "png": "image/png", "jp
 served as ``application/octet-stream`` with ``nosniff``, so a file in a repo never runs as a page."""
 
 
-def _entries(caller: Caller, repo_id: str, commit: Commit, path: str, recursive: bool) -> list[dict]:
+def _entries(storage: Storage, repo_id: str, commit: Commit, path: str, recursive: bool) -> list[dict]:
     """Tree entries (files and folders) under ``path`` ("" = root), sorted by path."""
     prefix = f"{path}/" if path else ""
-    trees = caller.state.storage.tree_oids(repo_id, commit)
+    trees = storage.tree_oids(repo_id, commit)
     files: dict[str, dict] = {}
     folders: set[str] = set()
     for p, e in commit.files.items():
@@ -52,27 +55,33 @@ def _entries(caller: Caller, repo_id: str, commit: Commit, path: str, recursive:
 
 
 async def tree(request: Request) -> Response:
-    caller, repo_id, revision = Caller.of(request), repo_param(request), path_param(request, "rev")
+    caller = Caller.of(request)
+    return await list_tree(request, caller.state.storage, caller.visible, "/api/models")
+
+
+async def list_tree(request: Request, storage: Storage, visible: Callable[[str], object], api: str) -> Response:
+    """One page of a revision's tree in ``storage``, once ``visible(repo_id)`` lets the caller see the repo."""
+    repo_id, revision = repo_param(request), path_param(request, "rev")
     path = path_param(request, "path") if "path" in request.path_params else ""
 
     def listing() -> list[dict]:
-        caller.visible(repo_id)
-        commit = caller.state.storage.resolve(repo_id, revision)
+        visible(repo_id)
+        commit = storage.resolve(repo_id, revision)
         if path:
             check_path(path)
-            if path in commit.files or path not in caller.state.storage.tree_oids(repo_id, commit):
+            if path in commit.files or path not in storage.tree_oids(repo_id, commit):
                 raise EntryNotFound(f"No folder named '{path}' at revision {revision}.", commit_id=commit.id)
-        return _entries(caller, repo_id, commit, path, flag(request, "recursive"))
+        return _entries(storage, repo_id, commit, path, flag(request, "recursive"))
 
     entries = await run_in_threadpool(listing)
     cursor = request.query_params.get("cursor")
     if cursor is not None:
         entries = [e for e in entries if e["path"] > cursor]
-    page = entries[: caller.state.page_size]
+    page = entries[: request.app.state.hub.page_size]
     headers = None
     if len(entries) > len(page):
         where = quote(revision, safe="") + (f"/{quote(path)}" if path else "")
-        headers = next_page(request, f"/api/models/{repo_id}/tree/{where}", page[-1]["path"])
+        headers = next_page(request, f"{api}/{repo_id}/tree/{where}", page[-1]["path"])
     return json_response(page, headers=headers)
 
 
@@ -105,12 +114,19 @@ async def paths_info(request: Request) -> Response:
 
 
 async def download(request: Request) -> Response:
-    caller, repo_id, revision = Caller.of(request), repo_param(request), path_param(request, "rev")
+    caller = Caller.of(request)
+    return await serve_file(request, caller.state.storage, caller.visible)
+
+
+async def serve_file(request: Request, storage: Storage, visible: Callable[[str], object]) -> Response:
+    """A file of a revision in ``storage`` (HEAD, GET, byte ranges), once ``visible(repo_id)`` lets the caller see
+    the repo."""
+    repo_id, revision = repo_param(request), path_param(request, "rev")
     path = path_param(request, "path")
 
     def file_at() -> tuple[Commit, FileEntry]:
-        caller.visible(repo_id)
-        commit = caller.state.storage.resolve(repo_id, revision)
+        visible(repo_id)
+        commit = storage.resolve(repo_id, revision)
         try:
             check_path(path)
         except InvalidRequest as err:
@@ -137,7 +153,7 @@ async def download(request: Request) -> Response:
     headers["Content-Length"] = str(end - start)
     if request.method == "HEAD":
         return Response(b"", status, headers)
-    blob = anyio.wrap_file(await run_in_threadpool(caller.state.storage.open_blob, repo_id, entry.oid))
+    blob = anyio.wrap_file(await run_in_threadpool(storage.open_blob, repo_id, entry.oid))
 
     async def content() -> AsyncIterator[bytes]:
         try:

@@ -1,4 +1,5 @@
-"""Model info and listing: ``GET /api/models/{repo}[/revision/{rev}]`` and ``GET /api/models``.
+"""Model info and listing: ``GET /api/models/{repo}[/revision/{rev}]`` and ``GET /api/models``
+(``expand=evalResults`` adds the ``.eval_results`` entries, see :mod:`hubrl.server.benchmarks`).
 
 Full entries carry ``hubrlVerification``, the Hub's own verdict on the commit (:mod:`hubrl.server.verifier`), when
 there is one; ``hubrl leaderboard`` reads "verified" from it and from nothing a repo holds."""
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hubrl.server.access import Caller
+from hubrl.server.benchmarks import eval_results_json
 from hubrl.server.errors import HubServerError, InvalidRequest, RepoNotFound
 from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
@@ -36,7 +38,7 @@ _MODEL_SORTS = {
 
 
 def _model_json(state: ServerState, meta: RepoMeta, commit: Commit, *, full: bool, card: bool,
-                blobs: bool = False) -> dict:
+                blobs: bool = False, eval_results: bool = False) -> dict:
     info = state.card(meta.id, commit)
     item: dict = {
         "_id": hashlib.sha1(f"{meta.id}@{meta.created_at}".encode()).hexdigest()[:24],
@@ -71,6 +73,8 @@ def _model_json(state: ServerState, meta: RepoMeta, commit: Commit, *, full: boo
         item["cardData"] = info.card_data
     if card and info.model_index is not None:
         item["model-index"] = info.model_index
+    if eval_results:  # read only when asked for, as the Hub does: expand=evalResults
+        item["evalResults"] = eval_results_json(state, meta, commit)
     return item
 
 
@@ -89,7 +93,8 @@ async def model_info(request: Request) -> Response:
     def info() -> dict:
         meta = caller.visible(repo_id)
         commit = caller.state.storage.resolve(repo_id, revision)
-        item = _model_json(caller.state, meta, commit, full=True, card=True, blobs=flag(request, "blobs"))
+        item = _model_json(caller.state, meta, commit, full=True, card=True, blobs=flag(request, "blobs"),
+                           eval_results="evalResults" in request.query_params.getlist("expand"))
         item.update(spaces=[], usedStorage=sum(e.size for e in commit.files.values()))
         return item
 
@@ -170,7 +175,8 @@ def _listing(caller: Caller, request: Request) -> tuple[list[dict], dict[str, st
         following = {"cursor": _encode_cursor(page[-1][0])}
         if remaining is not None:
             following["limit"] = str(remaining)
-    return [_expand(_model_json(state, m, c, full=full, card=card), expand) for _, m, c in page], following
+    return [_expand(_model_json(state, m, c, full=full, card=card, eval_results="evalResults" in expand), expand)
+            for _, m, c in page], following
 
 
 async def list_models(request: Request) -> Response:
