@@ -120,15 +120,15 @@ def read_safetensors_header(path: str | Path, *, what: str | None = None,
         f.seek(0)
         head = f.read(8)
         if len(head) < 8:
-            raise UntrustedFileError(f"{what} is not a safetensors file (only {len(head)} bytes)")
+            raise UntrustedFileError(f"{what} is corrupt: not a safetensors file (only {len(head)} bytes)")
         (length,) = struct.unpack("<Q", head)
         if length > max_header_bytes:
-            raise UntrustedFileError(f"{what} declares a {_size(length)} header; a policy's is a few KB (at most "
-                                     f"{_size(max_header_bytes)})")
+            raise UntrustedFileError(f"{what} is corrupt: it declares a {length:,}-byte header (a policy's is a few "
+                                     f"KB; hubrl reads at most {max_header_bytes:,} bytes)")
         raw = f.read(length)
     header = parse_json(raw, what=f"{what}'s header", max_depth=4)
     if not isinstance(header, dict):
-        raise UntrustedFileError(f"{what}'s header is not a JSON object")
+        raise UntrustedFileError(f"{what} is corrupt: its header is not a JSON object")
     header.pop("__metadata__", None)
     entries: dict[str, TensorEntry] = {}
     for name, entry in header.items():
@@ -137,7 +137,7 @@ def read_safetensors_header(path: str | Path, *, what: str | None = None,
             if not all(type(v) is int and v >= 0 for v in (*shape, begin, end)) or begin > end:
                 raise ValueError
         except (TypeError, KeyError, ValueError):
-            raise UntrustedFileError(f"{what}'s header entry {str(name)[:40]!r} is malformed") from None
+            raise UntrustedFileError(f"{what} is corrupt: its header entry {str(name)[:40]!r} is malformed") from None
         if dtype not in SAFETENSORS_DTYPES:
             raise UntrustedFileError(f"{what}: tensor {str(name)[:40]!r} is {str(dtype)[:10]}; a policy's weights are "
                                      f"{', '.join(SAFETENSORS_DTYPES)}")
@@ -145,16 +145,17 @@ def read_safetensors_header(path: str | Path, *, what: str | None = None,
         for n in shape:
             count *= n
         if end - begin != count * SAFETENSORS_DTYPES[dtype]:
-            raise UntrustedFileError(f"{what}: tensor {str(name)[:40]!r} declares {end - begin:,} bytes for shape "
-                                     f"{shape} of {dtype}")
+            raise UntrustedFileError(f"{what} is corrupt: tensor {str(name)[:40]!r} declares {end - begin:,} bytes "
+                                     f"for shape {shape} of {dtype}")
         entries[str(name)] = TensorEntry(dtype, shape, begin, end)
     position = 0
     for entry in sorted(entries.values(), key=lambda e: e.begin):
         if entry.begin != position:
-            raise UntrustedFileError(f"{what}: its tensors' byte ranges leave gaps or overlap")
+            raise UntrustedFileError(f"{what} is corrupt: its tensors' byte ranges leave gaps or overlap")
         position = entry.end
     if 8 + length + position != size:
-        raise UntrustedFileError(f"{what} holds {size:,} bytes but its header accounts for {8 + length + position:,}")
+        raise UntrustedFileError(f"{what} is corrupt: it holds {size:,} bytes but its header accounts for "
+                                 f"{8 + length + position:,}")
     return entries
 
 
