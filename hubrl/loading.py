@@ -54,12 +54,16 @@ def load_from_hub(
         >>> agent = load_from_hub("alice/Reinforce-CartPole-v1")
         >>> evaluate_agent(agent.policy).summary()
     """
+    from huggingface_hub.hf_api import RepoFile
+
     from hubrl.course.repo import COURSE_METADATA, SilentProgress
 
     check_repo_id(repo_id)
     client = client or HubConnection()
-    with client.translating(repo_id=repo_id, revision=revision):
-        files = set(client.api.list_repo_files(repo_id, revision=revision))
+    candidates = list(dict.fromkeys([*HUBRL_FILES, *COURSE_FILES, *METADATA_FILES, *COURSE_METADATA]))
+    with client.translating(repo_id=repo_id, revision=revision):  # only the files it needs: a repo may hold many
+        sha = client.api.model_info(repo_id, revision=revision, expand=["sha"]).sha  # one commit for every file
+        files = {f.path for f in client.api.get_paths_info(repo_id, candidates, revision=sha) if isinstance(f, RepoFile)}
     if all(name in files for name in HUBRL_FILES):
         wanted, kind = [*HUBRL_FILES, *METADATA_FILES], "hubrl"
     elif all(name in files for name in COURSE_FILES):
@@ -67,11 +71,11 @@ def load_from_hub(
     else:
         raise AgentFormatError(
             f"{repo_id} holds neither model.safetensors + config.json (hubrl) nor model.pt (course notebook); "
-            f"files: {', '.join(sorted(files)[:20]) or 'none'}"
+            f"of those and {', '.join(METADATA_FILES)} it has: {', '.join(sorted(files)) or 'none'}"
         )
-    with client.translating(repo_id=repo_id, revision=revision):
-        folder = client.snapshot(repo_id, revision=revision, allow_patterns=[n for n in wanted if n in files],
-                                 cache_dir=cache_dir, tqdm_class=SilentProgress)  # a few KB: no bar to mix with errors
+    with client.translating(repo_id=repo_id, revision=revision):  # a few KB: no bar to mix with errors
+        folder = [client.download(repo_id, name, revision=sha, cache_dir=cache_dir, tqdm_class=SilentProgress)
+                  for name in wanted if name in files][0].parent
     source = f"{repo_id}@{revision}" if revision else repo_id
     if kind == "course":
         from hubrl.course.repo import load_course_repo

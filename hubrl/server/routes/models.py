@@ -32,7 +32,7 @@ _MODEL_SORTS = {
 
 
 def _model_json(state: ServerState, meta: RepoMeta, commit: Commit, *, full: bool, card: bool,
-                blobs: bool = False) -> dict:
+                blobs: bool = False, siblings: bool = True) -> dict:
     info = state.card(meta.id, commit)
     item: dict = {
         "_id": hashlib.sha1(f"{meta.id}@{meta.created_at}".encode()).hexdigest()[:24],
@@ -54,11 +54,10 @@ def _model_json(state: ServerState, meta: RepoMeta, commit: Commit, *, full: boo
             lastModified=commit.date,
             gated=False,
             disabled=False,
-            siblings=[
-                {"rfilename": p, **({"size": e.size, "blobId": e.oid} if blobs else {})}
-                for p, e in sorted(commit.files.items())
-            ],
         )
+        if siblings:  # every file name: left out when ``expand`` does not ask for them (a repo may hold many)
+            item["siblings"] = [{"rfilename": p, **({"size": e.size, "blobId": e.oid} if blobs else {})}
+                                for p, e in sorted(commit.files.items())]
     if card and info.card_data is not None:
         item["cardData"] = info.card_data
     if card and info.model_index is not None:
@@ -78,14 +77,17 @@ async def model_info(request: Request) -> Response:
     caller, repo_id = Caller.of(request), repo_param(request)
     revision = path_param(request, "rev") if "rev" in request.path_params else "main"
 
+    expand = request.query_params.getlist("expand")
+
     def info() -> dict:
         meta = caller.visible(repo_id)
         commit = caller.state.storage.resolve(repo_id, revision)
-        item = _model_json(caller.state, meta, commit, full=True, card=True, blobs=flag(request, "blobs"))
+        item = _model_json(caller.state, meta, commit, full=True, card=True, blobs=flag(request, "blobs"),
+                           siblings=not expand or "siblings" in expand)
         item.update(spaces=[], usedStorage=sum(e.size for e in commit.files.values()))
         return item
 
-    return json_response(_expand(await run_in_threadpool(info), request.query_params.getlist("expand")))
+    return json_response(_expand(await run_in_threadpool(info), expand))
 
 
 def _positive_int(value: str | None, name: str) -> int | None:
