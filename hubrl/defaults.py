@@ -16,3 +16,10 @@ VERIFY_SEED = 0
 """Base seed of a leaderboard verification."""
 DEFAULT_VERIFY_TOP = 5
 """How many of the top-ranked agents ``hubrl leaderboard --verify`` re-evaluates when given no number."""
+HUB_USER_STORAGE = 1 << 30
+"""Bytes of content one user's repositories may keep on a local Hub (``hubrl hub serve --max-storage-per-user``;
+why this much: :mod:`hubrl.server.quotas`)."""
+HUB_USER_REPOS = 100
+"""Repositories one user may own on a local Hub (``--max-repos-per-user``)."""
+HUB_REPO_FILES = 1000
+"""Files one repository of a local Hub may hold (``--max-files-per-repo``)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubrl.cli.options import add_hub_options, stderr
+from hubrl.cli.options import add_hub_options, count, size, stderr
+from hubrl.defaults import HUB_REPO_FILES, HUB_USER_REPOS, HUB_USER_STORAGE
 
 
 def register(sub) -> None:
@@ -36,7 +37,22 @@ def register(sub) -> None:
                    help="serve HTTPS with this PEM certificate (chain), so tokens do not cross the network in clear; "
                         "clients trust it with SSL_CERT_FILE=CERTFILE")
     q.add_argument("--keyfile", type=Path, default=None, help="the certificate's private key (PEM), unless in CERTFILE")
+    q.add_argument("--max-storage-per-user", type=size, default=HUB_USER_STORAGE, metavar="SIZE",
+                   help=f"content one user's repositories may keep, history included (e.g. 500MiB, 2GiB; 0: no "
+                        f"limit; default {HUB_USER_STORAGE >> 30} GiB)")
+    q.add_argument("--max-repos-per-user", type=count, default=HUB_USER_REPOS, metavar="N",
+                   help=f"repositories one user may own (0: no limit; default {HUB_USER_REPOS})")
+    q.add_argument("--max-files-per-repo", type=count, default=HUB_REPO_FILES, metavar="N",
+                   help=f"files in one repository (0: no limit; default {HUB_REPO_FILES})")
     q.set_defaults(func=cmd_hub_serve)
+    q = hub_sub.add_parser("gc", help="free the space of content no commit reaches, even while the Hub runs",
+                           description="Remove the blobs no commit reaches any more, commit files no branch reaches "
+                                       "and files an interrupted server left, then print what each user keeps. Safe "
+                                       "beside a running server (each repository is collected under its owner's "
+                                       "lock). Deletions free their space at once anyway: this is for data written "
+                                       "by older versions of hubrl and for what a crash left.")
+    q.add_argument("--data", type=Path, default=None, help="data folder of the local Hub")
+    q.set_defaults(func=cmd_hub_gc)
     q = hub_sub.add_parser("token", help="create a user (if new) and print a new write token for it")
     q.add_argument("user", metavar="USER")
     q.add_argument("--data", type=Path, default=None, help="data folder of the local Hub")
@@ -65,8 +81,25 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_hub_serve(args: argparse.Namespace) -> int:
     from hubrl.server import default_data_dir, serve
 
+    from hubrl.server.quotas import Quotas
+
+    quotas = Quotas(storage_bytes=args.max_storage_per_user or None, repos=args.max_repos_per_user or None,
+                    files_per_repo=args.max_files_per_repo or None)
     serve(host=args.host, port=args.port, data_dir=args.data or default_data_dir(), certfile=args.certfile,
-          keyfile=args.keyfile)
+          keyfile=args.keyfile, quotas=quotas)
+    return 0
+
+
+def cmd_hub_gc(args: argparse.Namespace) -> int:
+    from hubrl.server import collect_garbage, default_data_dir
+    from hubrl.server.quotas import format_bytes
+
+    data = args.data or default_data_dir()
+    report = collect_garbage(data)
+    print(f"removed {report.collected.blobs} blobs ({format_bytes(report.collected.bytes)}) and "
+          f"{report.collected.files} leftover files in {data}")
+    for user, usage in report.usage.items():
+        print(f"{user}: {format_bytes(usage.bytes)} in {usage.repos} repositories")
     return 0
 
 

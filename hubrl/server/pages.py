@@ -13,6 +13,7 @@ leaderboard reads it, its problems) and ordered by :func:`~hubrl.ranking.claims.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from hubrl.server.render import render_card
 from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
 
+logger = logging.getLogger("hubrl.server")
 MAX_CARD_BYTES = 1 << 20
 MAX_JSON_BYTES = 4 << 20
 """Largest results.json / hyperparameters.json / config.json a page reads (bigger ones count as absent)."""
@@ -100,6 +102,18 @@ def _read_json(hub: ServerState, repo_id: str, commit: Commit, path: str) -> Any
 
 @per_commit(4096)
 def _summarize(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
+    """One repository's summary, computed once per commit; a repository that cannot be read at all (a bug, a file
+    gone from disk) is listed as unreadable, logged once in one line, and never fails the page."""
+    try:
+        return _read_summary(hub, meta, commit)
+    except Exception as err:
+        logger.warning("Unreadable repository: %s at %s: %s", meta.id, commit.id, type(err).__name__)
+        claim = read_claim(meta.id, card_error=f"the repository could not be read ({type(err).__name__})",
+                           private=meta.private, sha=commit.id, last_modified=commit.date)
+        return ModelSummary(claim=claim, commit=commit)
+
+
+def _read_summary(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
     repo_id = meta.id
     info = hub.card(repo_id, commit)
     claim = read_claim(repo_id, metadata=info.card_data, card_error=info.error,
