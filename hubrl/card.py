@@ -1,8 +1,9 @@
 """The model card: metadata the course leaderboard reads, rendered with huggingface_hub from ``model_cards/``.
 
-One place for the card's facts: the course tags, the model-index layout, the metric format
-``"<mean:.2f> +/- <std:.2f>"`` that the leaderboard splits and ranks by mean - std, and what makes a card one hubrl
-generated. ``import hubrl.card`` is cheap: huggingface_hub loads when a card is built or read.
+One place for the card's facts: the course tags, ``library_name: hubrl`` (how the Hub tells hubrl's models apart and
+would key a "Use this model" snippet), the model-index layout, the metric format ``"<mean:.2f> +/- <std:.2f>"`` that
+the leaderboard splits and ranks by mean - std, the score that card states, the load snippets, and what makes a card
+one hubrl generated. ``import hubrl.card`` is cheap: huggingface_hub loads when a card is built or read.
 """
 
 from __future__ import annotations
@@ -14,16 +15,21 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hubrl.eval_results import HUBRL_URL, TASK_ID, benchmark_dataset, eval_results_path
 from hubrl.policy import CONFIG_FORMAT, LEGACY_FORMATS, STATE_DICT_FORMAT
+from hubrl.traces import TRACES
 
 if TYPE_CHECKING:
-    from huggingface_hub import EvalResult, ModelCard
+    from huggingface_hub import EvalResult, EvalResultEntry, ModelCard
 
 COURSE_TAGS = ("reinforce", "reinforcement-learning", "custom-implementation", "deep-rl-class")
 """Tags every course REINFORCE card carries, after the env id."""
 TASK = "reinforcement-learning"
 METRIC = "mean_reward"
 TEMPLATE = "reinforce.md"
+LIBRARY_NAME = "hubrl"
+"""The card's ``library_name``: the Hub lists, filters and counts models by it (downloads of ``config.json``, the
+Hub's default download-counted file, count for the library)."""
 
 _METRIC_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:(?:\+/-|±|\+-)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$")
 
@@ -72,6 +78,35 @@ def parse_metric(value: Any) -> tuple[float, float] | None:
     return mean, std
 
 
+def course_score(mean: float, std: float) -> float:
+    """The score a card states for ``mean`` and ``std``: mean - std of the two numbers its metric shows (2 decimals),
+    so the ``.eval_results`` value, the card's score line and the leaderboard's reading of the metric agree.
+
+    Example:
+        >>> course_score(153.7049, 74.4861)
+        79.21
+    """
+    shown = parse_metric(format_metric(mean, std))
+    assert shown is not None  # format_metric refused non-finite numbers
+    return round(shown[0] - shown[1], 2)
+
+
+def usage_snippets(repo_id: str) -> list[tuple[str, str]]:
+    """How to use a hubrl model, as (language, code), in the form the Hub's library snippets take for RL libraries
+    (huggingface.js ``model-libraries-snippets.ts``: sample-factory and ml-agents give one shell command that loads
+    by repo id, stable-baselines3 a ``load_from_hub(repo_id=...)`` call). The card and the local Hub's model page
+    show these."""
+    return [
+        ("bash", f"pip install hubrl\nhubrl enjoy {repo_id}          # evaluate and record a replay"),
+        ("python", "import hubrl\n\n"
+                   f"agent = hubrl.load_from_hub(\"{repo_id}\")   # safetensors + config.json, no pickle involved\n"
+                   "print(hubrl.evaluate_agent(agent.policy, n_eval_episodes=10).summary())\n"
+                   "hubrl.record_video(agent.policy, \"replay.mp4\")\n"
+                   "model = agent.policy.to_torch()   # the course's Policy (forward, act) with these weights, ready "
+                   "to fine-tune"),
+    ]
+
+
 def course_eval_result(env_id: str, mean: float, std: float) -> EvalResult:
     """The model-index result the leaderboard reads: task/dataset = the env id, metric mean_reward "X +/- Y".
 
@@ -83,6 +118,60 @@ def course_eval_result(env_id: str, mean: float, std: float) -> EvalResult:
         task_type=TASK, task_name=TASK, dataset_type=env_id, dataset_name=env_id,
         metric_type=METRIC, metric_name=METRIC, metric_value=format_metric(mean, std), verified=False,
     )
+
+
+def eval_result_entry(results: dict[str, Any], mean: float, std: float) -> EvalResultEntry:
+    """The card's claim in the Hub's evaluation-results format: the score (:func:`course_score`) on the env's
+    benchmark dataset, the protocol in ``notes``, ``source`` naming hubrl. ``mean``/``std`` are the card's.
+
+    Example:
+        >>> eval_result_entry(results, 500.0, 0.0).value
+        500.0
+    """
+    from huggingface_hub import EvalResultEntry
+
+    seeds = results.get("seeds") or []
+    seeds_text = f"seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"seed {', '.join(map(str, seeds))}"
+    policy = "deterministic policy (argmax)" if results.get("deterministic") else "stochastic policy (actions sampled)"
+    notes = (f"hubrl seeded evaluation: {results.get('n_evaluation_episodes', len(seeds))} episodes ({seeds_text}, "
+             f"episode i reset and sampled with seed i), cap {results.get('max_steps')} steps, {policy}; value = "
+             f"mean - std = {format_metric(mean, std).replace(' +/- ', ' - ')}")
+    date = results.get("eval_datetime")
+    return EvalResultEntry(dataset_id=benchmark_dataset(results["env_id"]), task_id=TASK_ID,
+                           value=course_score(mean, std), date=str(date) if date else None, source_url=HUBRL_URL,
+                           source_name="hubrl (results.json holds the seeds and every episode's return)", notes=notes)
+
+
+def render_eval_results(results: dict[str, Any], mean: float | None = None, std: float | None = None) -> str:
+    """``.eval_results/<env>.yaml`` for a run's ``results.json`` (its own mean and std unless the card's are given),
+    written with huggingface_hub's ``eval_result_entries_to_yaml``."""
+    import yaml
+    from huggingface_hub import eval_result_entries_to_yaml
+
+    mean = float(results["mean_reward"]) if mean is None else mean
+    std = float(results["std_reward"]) if std is None else std
+    data = eval_result_entries_to_yaml([eval_result_entry(results, mean, std)])
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def read_eval_results(text: str) -> list[EvalResultEntry]:
+    """Someone else's ``.eval_results/*.yaml`` as huggingface_hub's entries (bounded as :func:`load_yaml` says).
+
+    Raises:
+        CardError: not valid YAML, too large or deep, or not a list of entries with dataset id, task id and value.
+    """
+    from huggingface_hub import parse_eval_result_entries
+
+    from hubrl.errors import CardError
+
+    data = load_yaml(text, what="the evaluation results file")
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise CardError("the evaluation results file must be a YAML list of entries (dataset: {id, task_id}, value)")
+    try:
+        return parse_eval_result_entries(data)
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        raise CardError(f"an evaluation result entry lacks or mistypes {str(err)[:80]}: each needs dataset.id, "
+                        "dataset.task_id and value") from None
 
 
 MAX_FRONT_MATTER_BYTES = 128 << 10
@@ -107,9 +196,7 @@ def read_front_matter(text: str, *, max_bytes: int = MAX_FRONT_MATTER_BYTES) -> 
     """A README's YAML metadata, exactly as written (no model-index regrouping), as JSON-compatible values (dates as
     ISO strings, keys as strings); None without front matter. The one reader of card metadata in hubrl.
 
-    The card is untrusted: its size and nesting are checked on the raw text before YAML runs (with libyaml's C
-    loader where installed), and the parsed value is bounded in size. Whatever goes wrong inside YAML (an invalid
-    document, a ``!!int`` that is not a number, a date past December, a 5000-digit integer) is a CardError.
+    The card is untrusted: see :func:`load_yaml` for the bounds.
 
     Args:
         text: the whole README.
@@ -119,33 +206,49 @@ def read_front_matter(text: str, *, max_bytes: int = MAX_FRONT_MATTER_BYTES) -> 
     Raises:
         CardError: too large, too deep, not valid YAML, or not a mapping; one line, the YAML error chained.
     """
-    import yaml
-
     from hubrl.errors import CardError
 
     match = _front_matter(text)
     if match is None:
         return None
-    block = match.group(2)
-    if len(block.encode("utf-8", "replace")) > max_bytes:
-        raise CardError(f"the README front matter is larger than {_kib(max_bytes)}; real card metadata is a few KiB")
-    if _flow_depth(block) > MAX_FRONT_MATTER_DEPTH:
-        raise CardError(f"the README front matter nests deeper than {MAX_FRONT_MATTER_DEPTH} levels")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        data = yaml.load(block, Loader=loader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as err:
-        raise CardError(f"the README front matter is not valid YAML: {' '.join(str(err).split())[:200]}") from err
-    except RecursionError as err:
-        raise CardError("the README front matter nests too deeply") from err
-    except Exception as err:  # a constructor's own error: int('x'), datetime(2024, 13, 1), int of 5000 digits
-        raise CardError(f"the README front matter holds a value YAML cannot read: "
-                        f"{' '.join(str(err).split())[:200]}") from err
+    data = load_yaml(match.group(2), what="the README front matter", max_bytes=max_bytes)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise CardError("the README front matter must be a YAML mapping (key: value pairs)")
-    return _jsonable(data, [MAX_FRONT_MATTER_NODES], 0)
+    return data
+
+
+def load_yaml(block: str, *, what: str, max_bytes: int = MAX_FRONT_MATTER_BYTES) -> Any:
+    """Someone else's YAML (a card's front matter, a repo's ``.eval_results`` file) as JSON-compatible values.
+
+    Its size and nesting are checked on the raw text before YAML runs (with libyaml's C loader where installed), and
+    the parsed value is bounded in size (aliases could otherwise expand it without bound). Whatever goes wrong
+    inside YAML (an invalid document, a ``!!int`` that is not a number, a date past December, a 5000-digit integer)
+    is a CardError.
+
+    Raises:
+        CardError: larger than ``max_bytes`` (:data:`MAX_FRONT_MATTER_BYTES`), deeper than
+            :data:`MAX_FRONT_MATTER_DEPTH`, or not valid YAML; one line naming ``what``, the YAML error chained.
+    """
+    import yaml
+
+    from hubrl.errors import CardError
+
+    if len(block.encode("utf-8", "replace")) > max_bytes:
+        raise CardError(f"{what} is larger than {_kib(max_bytes)}; real card metadata is a few KiB")
+    if _flow_depth(block) > MAX_FRONT_MATTER_DEPTH:
+        raise CardError(f"{what} nests deeper than {MAX_FRONT_MATTER_DEPTH} levels")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(block, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as err:
+        raise CardError(f"{what} is not valid YAML: {' '.join(str(err).split())[:200]}") from err
+    except RecursionError as err:
+        raise CardError(f"{what} nests too deeply") from err
+    except Exception as err:  # a constructor's own error: int('x'), datetime(2024, 13, 1), int of 5000 digits
+        raise CardError(f"{what} holds a value YAML cannot read: {' '.join(str(err).split())[:200]}") from err
+    return _jsonable(data, [MAX_FRONT_MATTER_NODES], 0, what)
 
 
 def _kib(n: int) -> str:
@@ -171,17 +274,17 @@ def _flow_depth(block: str) -> int:
     return deepest
 
 
-def _jsonable(value: Any, budget: list[int], depth: int) -> Any:
+def _jsonable(value: Any, budget: list[int], depth: int, what: str) -> Any:
     """A JSON-compatible copy of loaded YAML, bounded in size and depth (aliases can share and nest subtrees)."""
     from hubrl.errors import CardError
 
     budget[0] -= 1
     if budget[0] < 0 or depth > 2 * MAX_FRONT_MATTER_DEPTH:
-        raise CardError("the README front matter is too large once its aliases are expanded")
+        raise CardError(f"{what} is too large once its aliases are expanded")
     if isinstance(value, dict):
-        return {str(k): _jsonable(v, budget, depth + 1) for k, v in value.items()}
+        return {str(k): _jsonable(v, budget, depth + 1, what) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v, budget, depth + 1) for v in value]
+        return [_jsonable(v, budget, depth + 1, what) for v in value]
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -238,6 +341,7 @@ def build_card(
     model_name = repo_id.split("/")[-1] if repo_id else default_model_name(env_id)
     mean, std = float(results["mean_reward"]), float(results["std_reward"])
     card_data = ModelCardData(
+        library_name=LIBRARY_NAME,
         tags=card_tags(env_id),
         model_name=model_name,
         eval_results=[course_eval_result(env_id, mean, std)],
@@ -264,7 +368,7 @@ def build_card(
         env_id=env_id,
         mean_reward=f"{mean:.2f}",
         std_reward=f"{std:.2f}",
-        score=f"{mean - std:.2f}",
+        score=f"{course_score(mean, std):.2f}",
         n_episodes=results.get("n_evaluation_episodes", len(seeds)),
         seeds_text=seeds_text,
         base_seed=seeds[0] if seeds else 0,
@@ -278,6 +382,10 @@ def build_card(
         training_text=training_text,
         weights_note=weights_note(weights),
         loadable=weights_format(weights) == CONFIG_FORMAT,
+        snippets=usage_snippets(repo_id or "<user>/<repo>"),
+        eval_results=eval_results_path(env_id),
+        benchmark=benchmark_dataset(env_id),
+        traces=TRACES if training else None,
         obs_lags=(hyperparameters.get("env_options") or {}).get("obs_lags"),
         hyperparameters=[(k, _short(v)) for k, v in hyperparameters.items()],
     )
@@ -289,22 +397,36 @@ def weights_format(weights: dict[str, Any]) -> str:
     return LEGACY_FORMATS.get(fmt, fmt)
 
 
+def needs_author_class(weights: Any) -> bool:
+    """Whether results.json's ``weights`` entry says the weights are a module's own state_dict (any spelling)."""
+    return isinstance(weights, dict) and weights_format(weights) == STATE_DICT_FORMAT
+
+
 def weights_note(weights: dict[str, Any]) -> str | None:
-    """Where the weights came from, for agents hubrl did not train (results.json ``weights``); None otherwise."""
-    if weights_format(weights) == STATE_DICT_FORMAT:
+    """Where the weights came from, for agents hubrl did not train (results.json ``weights``); None otherwise.
+
+    A course push's ``weights.author_act`` is what the author's own ``act()`` scored on the same seeds.
+    """
+    if needs_author_class(weights):
         short = str(weights.get("class_name", "Policy")).rsplit(".", 1)[-1]
-        return (f"**Loading needs the author's class.** hubrl could not rebuild `{weights.get('class_name')}` "
-                f"({weights.get('reason', 'unknown layers')}), so `model.safetensors` holds its `state_dict` (no "
-                f"pickle): `model = {short}(...)` then "
+        return (f"**Loading needs the author's class.** `model.safetensors` holds `{weights.get('class_name')}`'s "
+                f"own `state_dict` (no pickle) because {weights.get('reason', 'hubrl cannot rebuild it')}. The numbers "
+                f"above are what the author's own `act()` scored. Load it with the class: `model = {short}(...)` then "
                 "`model.load_state_dict(safetensors.torch.load_file(\"model.safetensors\"))`.")
     if weights.get("converted_from") == "model.pt":
         return ("Converted by hubrl from the course notebook's pickled `model.pt` (read without running any code "
                 "from it); the pickle is not part of this agent.")
     if weights.get("class_name"):
         check = weights.get("check") or {}
-        return (f"The author's own `{weights['class_name']}`, rebuilt by hubrl as its MLP; it gives the same action "
-                f"probabilities on {check.get('states', '?')} real states (max difference "
+        note = (f"The author's own `{weights['class_name']}`, rebuilt by hubrl as its MLP: on the "
+                f"{check.get('states', '?')} states the author's `act()` saw, it gives the probability `act()` "
+                f"reported for the action it chose (max difference "
                 f"{check.get('max_probability_difference', float('nan')):.1e}). No pickle was written.")
+        author_act = weights.get("author_act")
+        if author_act:
+            note += (f" The numbers above are hubrl's seeded protocol on this network; the author's own `act()` "
+                     f"scored {format_metric(author_act['mean_reward'], author_act['std_reward'])} on the same seeds.")
+        return note
     return None
 
 

@@ -87,5 +87,10 @@ def first_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
+def course_signature_error(called: str, expected: str, other: str, replacement: str) -> ConfigError:
+    """The one line for a call made with the other API's signature (the course notebook's vs hubrl's)."""
+    return ConfigError(f"{called} takes {expected}; for {other}, use {replacement}")
+
+
 class ClusterError(HubrlError):
     """Ray is not installed, or the Ray cluster cannot be reached."""

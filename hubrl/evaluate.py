@@ -69,7 +69,7 @@ class Evaluation:
 def evaluate_agent(
     policy: Actor,
     env_id: str | None = None,
-    *,
+    *course_args: object,
     n_eval_episodes: int = 10,
     max_steps: int | None = None,
     seed: int = DEFAULT_EVAL_SEED,
@@ -87,13 +87,20 @@ def evaluate_agent(
         deterministic: take the most likely action instead of sampling (the course samples).
 
     Raises:
-        ConfigError: ``n_eval_episodes`` is not positive.
+        ConfigError: ``n_eval_episodes`` is not positive, or the call has the course notebook's signature
+            ``(env, max_steps, n_eval_episodes, policy)`` (that is :func:`hubrl.course.evaluate_agent`).
         UnknownEnvError: ``env_id`` is not one hubrl knows.
 
     Example:
         >>> result = evaluate_agent(agent.policy, n_eval_episodes=10)
         >>> print(f"{result.mean_reward:.2f} +/- {result.std_reward:.2f}")
     """
+    if course_args or not hasattr(policy, "sampler"):
+        from hubrl.errors import course_signature_error
+
+        raise course_signature_error("hubrl.evaluate_agent", "(policy, env_id=None, n_eval_episodes=...)",
+                                     "the notebook's evaluate_agent(env, max_steps, n_eval_episodes, policy)",
+                                     "from hubrl.course import evaluate_agent")
     env_id = env_id or policy.config.env_id
     if n_eval_episodes <= 0:
         from hubrl.errors import ConfigError

@@ -102,12 +102,12 @@ class HubClient(HubConnection):
 
 def _refuse_course_signature(repo_id, course_args) -> None:
     """``hubrl.push_to_hub(repo_id, model, hyperparameters, eval_env)`` is the course notebook's call: say where it is."""
-    from hubrl.errors import ConfigError
+    from hubrl.errors import course_signature_error
 
     if course_args or not isinstance(repo_id, str):
-        raise ConfigError("hubrl.push_to_hub(run_folder, repo_id) pushes a hubrl run folder; for the course "
-                          "notebook's push_to_hub(repo_id, model, hyperparameters, eval_env) use "
-                          "`from hubrl.course import push_to_hub`")
+        raise course_signature_error("hubrl.push_to_hub", "(run_folder, repo_id) and pushes a hubrl run folder",
+                                     "the course notebook's push_to_hub(repo_id, model, hyperparameters, eval_env)",
+                                     "`from hubrl.course import push_to_hub`")
 
 
 _DEFAULT = HubClient()

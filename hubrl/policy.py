@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,10 @@ from hubrl.envs.facts import ENVS
 from hubrl.envs.observation import ObservationSpec
 from hubrl.errors import AgentFormatError, ConfigError
 
-ACTIVATIONS = ("relu", "tanh")
+ACTIVATIONS = ("relu", "tanh", "leaky_relu", "elu", "sigmoid")
+"""Hidden activations: hubrl trains with relu or tanh; the others hold course policies written with them."""
+ACTIVATION_DEFAULTS = {"leaky_relu": 0.01, "elu": 1.0}
+"""The activations that take a parameter (leaky_relu's negative_slope, elu's alpha) and torch's default for it."""
 CONFIG_FORMAT = "hubrl-policy/1"
 """config.json of a policy hubrl can rebuild (and results.json's ``weights.format`` for it): the one spelling."""
 STATE_DICT_FORMAT = "hubrl-state-dict/1"
@@ -57,6 +61,9 @@ class PolicyConfig:
     env_options: ObservationSpec = field(default_factory=ObservationSpec)
     """What the agent observes (:class:`hubrl.envs.observation.ObservationSpec`; a mapping is validated into one).
     Saved as ``env_options``; it never changes the game."""
+    activation_param: float | None = None
+    """leaky_relu's negative_slope or elu's alpha (torch's default when None); None for the other activations.
+    Written to config.json only when set, so configs without it read and write as before."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.env_id, str) or not 0 < len(self.env_id) <= 200:
@@ -69,6 +76,14 @@ class PolicyConfig:
         self.hidden_sizes = tuple(_count("hidden_sizes", h) for h in sizes)
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r:.40}")
+        if self.activation in ACTIVATION_DEFAULTS:
+            param = ACTIVATION_DEFAULTS[self.activation] if self.activation_param is None else self.activation_param
+            if isinstance(param, bool) or not isinstance(param, (int, float)) or not math.isfinite(param):
+                raise ConfigError(f"activation_param of {self.activation} must be a finite number, got {param!r:.40}")
+            self.activation_param = float(param)
+        elif self.activation_param is not None:
+            raise ConfigError(f"activation {self.activation} takes no activation_param, "
+                              f"got {self.activation_param!r:.40}")
         if not isinstance(self.obs_norm, bool):
             raise ConfigError(f"obs_norm must be true or false, got {self.obs_norm!r:.40}")
         if self.n_parameters() > MAX_PARAMETERS:
@@ -83,9 +98,12 @@ class PolicyConfig:
         return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": CONFIG_FORMAT, "env_id": self.env_id, "obs_dim": self.obs_dim, "n_actions": self.n_actions,
+        data = {"format": CONFIG_FORMAT, "env_id": self.env_id, "obs_dim": self.obs_dim, "n_actions": self.n_actions,
                 "hidden_sizes": list(self.hidden_sizes), "activation": self.activation, "obs_norm": self.obs_norm,
                 "env_options": self.env_options.to_json()}
+        if self.activation_param is not None:  # only leaky_relu/elu: older configs keep their exact bytes
+            data["activation_param"] = self.activation_param
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> PolicyConfig:
@@ -140,6 +158,7 @@ class NumpySampler:
     biases: list[np.ndarray]
     activation: str
     norm: tuple[np.ndarray, np.ndarray] | None = None
+    activation_param: float | None = None
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
         """Action logits for a batch of observations.
@@ -157,7 +176,12 @@ class NumpySampler:
             x = x @ self.weights[i]
             x += self.biases[i]  # in place: same bits as x + b, one allocation less per layer
             if i < last:
-                x = np.maximum(x, 0.0, out=x) if relu else np.tanh(x, out=x)
+                if relu:
+                    np.maximum(x, 0.0, out=x)
+                elif self.activation == "tanh":
+                    np.tanh(x, out=x)
+                else:
+                    x = hidden_activation(x, self.activation, self.activation_param)
         return x
 
     def actions(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
@@ -206,6 +230,17 @@ def inverse_cdf(weights: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     cdf = np.cumsum(weights, -1)
     threshold = u[..., None] * cdf[..., -1:]
     return np.minimum((cdf < threshold).sum(-1), cdf.shape[-1] - 1)
+
+
+def hidden_activation(x: np.ndarray, name: str, param: float | None = None) -> np.ndarray:
+    """leaky_relu, elu or sigmoid of a float32 array, as torch computes them (relu and tanh run in place above)."""
+    if name == "leaky_relu":
+        return np.where(x >= 0, x, x * np.float32(param)).astype(np.float32)
+    if name == "elu":
+        return np.where(x > 0, x, np.float32(param) * np.expm1(np.minimum(x, 0))).astype(np.float32)
+    if name == "sigmoid":
+        return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+    raise ConfigError(f"unknown activation {name!r}")
 
 
 class Actor(Protocol):
@@ -265,6 +300,7 @@ class Policy:
             biases=[t[f"net.{2 * i}.bias"].copy() for i in range(n_layers)],
             activation=self.config.activation,
             norm=norm,
+            activation_param=self.config.activation_param,
         )
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -298,6 +334,21 @@ class Policy:
             action = int(self._sampler.actions(obs, uniforms=np.array([self._rng.random()]))[0])
             log_prob = float(log_softmax(self._sampler.logits(obs)[0].astype(np.float64))[action])
         return action, log_prob
+
+    def to_torch(self) -> Any:
+        """This policy as a trainable torch ``nn.Module`` with the course's ``forward`` and ``act``, same probabilities.
+
+        ``forward(x)`` gives action probabilities (softmax over the last axis) and ``act(state)`` samples one action
+        with a ``Categorical`` and returns ``(action, log_prob)`` as the notebook's ``Policy`` does, so the course's
+        ``reinforce()`` fine-tunes it and :func:`hubrl.course.push_to_hub` pushes it. Only this method imports torch.
+
+        Example:
+            >>> model = load_from_hub("bob/Reinforce-CartPole-v1").policy.to_torch()
+            >>> optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        """
+        from hubrl.course.torch_policy import CoursePolicy
+
+        return CoursePolicy(self.config, self.state_dict())
 
     def __repr__(self) -> str:
         c = self.config

@@ -4,7 +4,9 @@ The folder and its card are checked first (nothing is sent for an incomplete fol
 not read), the token is checked against the repo's namespace before anything is created, then exactly one commit
 carries every file (``HfApi.create_commit``, applied atomically by the Hub); identical content makes no new commit.
 A card hubrl generated is rendered for this repo in memory (its load instructions name the repo); a card the user
-edited is pushed as it is.
+edited is pushed as it is. Beside it, ``.eval_results/<env>.yaml`` is rendered from the card being pushed (its
+score, results.json's protocol), so every push, of any run folder, carries the Hub's evaluation-results form of the
+card's claim; hidden files are not pushed, other files under ``.eval_results/`` are, as they are.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubrl.card import card_problems, match_generated_card
+from hubrl.card import card_problems, first_metric, match_generated_card, parse_metric, render_eval_results
 from hubrl.connection import HubConnection, check_repo_id
 from hubrl.errors import CardError
+from hubrl.eval_results import EVAL_RESULTS_DIR, eval_results_path
 from hubrl.records import CARD, HYPERPARAMETERS, RESULTS, read_json, render_card, validate_run_folder
 
 
@@ -109,14 +112,14 @@ def push_run(
     problems = card_problems(card, results.get("env_id"))
     if problems:
         raise CardError(f"{run_dir / CARD} would not show on the leaderboard: {'; '.join(problems)}")
-    files = sorted(
-        (p.relative_to(run_dir).as_posix(), p.stat().st_size if p.name != CARD else len(card_text.encode()))
-        for p in run_dir.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(run_dir).parts)
-    )
+    metadata = card.data.to_dict()
+    generated = {CARD: card_text.encode("utf-8"),
+                 eval_results_path(results["env_id"]): eval_results_for_card(results, metadata).encode("utf-8")}
+    on_disk = {p.relative_to(run_dir).as_posix(): p.stat().st_size for p in run_dir.rglob("*")
+               if p.is_file() and _pushed(p.relative_to(run_dir).parts)}
+    files = sorted({**on_disk, **{name: len(data) for name, data in generated.items()}}.items())
     client = client or HubConnection()
     repo_url = f"{client.endpoint}/{repo_id}"
-    metadata = card.data.to_dict()
     if dry_run:
         return PushResult(repo_id=repo_id, repo_url=repo_url, files=files, card_metadata=metadata, dry_run=True)
     client.require_login("hubrl push", repo_id)
@@ -124,8 +127,8 @@ def push_run(
         f"hubrl: REINFORCE {results['env_id']} {results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
     )
     api = client.api
-    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=card_text.encode("utf-8") if name == CARD
-                                     else str(run_dir / name)) for name, _ in files]
+    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=generated.get(name, str(run_dir / name)))
+                  for name, _ in files]
     created = False
     deleted: list[str] = []
     with client.translating(repo_id=repo_id, revision=revision):
@@ -147,6 +150,20 @@ def push_run(
             raise
     return PushResult(repo_id=repo_id, repo_url=repo_url, files=files, card_metadata=metadata,
                       commit_url=info.commit_url, commit_oid=info.oid, changed=info.oid != before, deleted=deleted)
+
+
+def eval_results_for_card(results: dict[str, Any], metadata: dict[str, Any]) -> str:
+    """The ``.eval_results`` file pushed beside a card: the card's claimed mean and std (checked parseable by
+    :func:`~hubrl.card.card_problems` first), results.json's protocol."""
+    parsed = parse_metric(first_metric(metadata)[1])
+    assert parsed is not None, "card_problems() lets no unparseable metric through"
+    return render_eval_results(results, *parsed)
+
+
+def _pushed(parts: tuple[str, ...]) -> bool:
+    """Hidden files stay home (editor and OS leftovers, half-written temporaries), ``.eval_results/`` excepted."""
+    inside = parts[1:] if parts[0] == EVAL_RESULTS_DIR and len(parts) > 1 else parts
+    return not any(part.startswith(".") for part in inside)
 
 
 def _delete_quietly(api, repo_id: str) -> None:

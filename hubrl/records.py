@@ -8,9 +8,11 @@ A run folder (what ``hubrl train`` and ``hubrl convert`` write, what ``hubrl pus
 ``hyperparameters.json``    :class:`Hyperparameters`: the course's keys first, then every hubrl option
 ``results.json``            :class:`Results`: the seeded evaluation, the weights' format and sha256, versions, training
 ``history.json``            the training curve's rows (one per update), trained runs only
-``training_curve.png``      the same curve drawn, trained runs only
+``training_curve.png``      the return curve drawn, trained runs only
+``tensorboard/*tfevents*``  every training curve as TensorBoard traces (:mod:`hubrl.traces`), trained runs only
 ``replay.mp4``              one seeded evaluation episode
 ``README.md``               the model card (:mod:`hubrl.card`) rendered from the two JSON records
+``.eval_results/ENV.yaml``  the card's score in the Hub's evaluation-results format (:mod:`hubrl.eval_results`)
 ==========================  =======================================================================================
 
 :func:`write_run_folder` is the only writer: training (:mod:`hubrl.run`), conversion and the course drop-ins
@@ -31,8 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hubrl.errors import AgentFormatError, RunFolderError
+from hubrl.eval_results import eval_results_path
 from hubrl.folders import write_atomic
 from hubrl.policy import CONFIG_FORMAT, LEGACY_FORMATS, Policy, load_policy
+from hubrl.traces import TRACES, write_traces
 
 if TYPE_CHECKING:
     from hubrl.evaluate import Evaluation
@@ -47,10 +51,11 @@ HISTORY = "history.json"
 VIDEO = "replay.mp4"
 CURVE = "training_curve.png"
 CARD = "README.md"
-RUN_FILES = (WEIGHTS, CONFIG, HYPERPARAMETERS, RESULTS, HISTORY, VIDEO, CURVE, CARD)
-"""Every file of a run folder ``hubrl train`` writes (what a push uploads)."""
-TRAINING_FILES = (HISTORY, CURVE)
-"""What only trained runs have: agents hubrl did not train (course conversions) have no training curve."""
+RUN_FILES = (WEIGHTS, CONFIG, HYPERPARAMETERS, RESULTS, HISTORY, VIDEO, CURVE, TRACES, CARD)
+"""Every file of a run folder ``hubrl train`` writes (what a push uploads), besides its env's
+:func:`~hubrl.eval_results.eval_results_path`."""
+TRAINING_FILES = (HISTORY, CURVE, TRACES)
+"""What only trained runs have: agents hubrl did not train (course conversions) have no training curves."""
 REQUIRED_RUN_FILES = tuple(name for name in RUN_FILES if name not in TRAINING_FILES)
 """What a complete run folder must hold."""
 COURSE_KEYS = ("env_id", "h_size", "n_training_episodes", "n_evaluation_episodes", "max_t", "gamma", "lr",
@@ -254,8 +259,9 @@ def write_run_folder(
 
     The weights are written first (``policy``; None when the caller wrote them already, e.g. a student's
     state_dict) and must hash to ``results.weights_sha256``. The replay is the caller's (it is filmed beside the
-    evaluation); the card is rendered from the two JSON records. Every file goes through
-    :func:`hubrl.folders.write_atomic`.
+    evaluation); the card and its ``.eval_results`` file are rendered from the two JSON records; a ``history``
+    becomes history.json, the return curve's PNG and the TensorBoard traces. Every file but the traces (a writer of
+    its own, :func:`hubrl.traces.write_traces`, renamed into place) goes through :func:`hubrl.folders.write_atomic`.
 
     Raises:
         RunFolderError: the weights on disk are not the ones the results were measured on.
@@ -274,7 +280,9 @@ def write_run_folder(
                 for row in history]  # standard JSON: no NaN (steps without an update, no clipping, ...)
         write_atomic(stage / HISTORY, json.dumps(rows, allow_nan=False) + "\n")
         plot_training_curve(history, stage / CURVE, title=curve_title or f"REINFORCE on {results.env_id}")
+        write_traces(history, stage)
     write_card(stage)
+    write_eval_results(stage)
     return stage
 
 
@@ -287,6 +295,17 @@ def write_card(directory: Path, *, repo_id: str | None = None) -> str:
     text = render_card(directory, repo_id=repo_id)
     write_atomic(Path(directory) / CARD, text)
     return text
+
+
+def write_eval_results(directory: Path) -> Path:
+    """(Re)write the folder's ``.eval_results/<env>.yaml`` from results.json (:func:`hubrl.card.render_eval_results`)."""
+    from hubrl.card import render_eval_results
+
+    results = read_json(Path(directory) / RESULTS)
+    path = Path(directory) / eval_results_path(results["env_id"])
+    path.parent.mkdir(exist_ok=True)
+    write_atomic(path, render_eval_results(results))
+    return path
 
 
 def render_card(directory: Path, *, repo_id: str | None = None) -> str:

@@ -20,6 +20,7 @@ from hubrl.presets import TrainConfig, make_config
 from hubrl.records import (
     VIDEO, Hyperparameters, Results, Run, TrainingSummary, machine_description, read_run, write_run_folder,
 )
+from hubrl.traces import TraceWriter
 from hubrl.video import record_video
 
 if TYPE_CHECKING:
@@ -53,12 +54,15 @@ def train_run(
     eval_seed: int = DEFAULT_EVAL_SEED,
     progress: bool = True,
     record: bool = True,
+    tensorboard: str | Path | None = None,
     **overrides: Any,
 ) -> Run:
     """Train, evaluate, record and package one agent into a complete run folder.
 
     This is ``hubrl train``. Either pass a ``config`` (copied: the caller's object is never changed) or ``env_id``
-    (+ ``preset`` and overrides).
+    (+ ``preset`` and overrides). ``tensorboard`` names a folder where the training curves are written live, update
+    by update, under the run folder's name (``tensorboard --logdir DIR`` shows them as training goes); the run folder
+    gets the same curves as its own traces either way.
 
     Returns:
         The :class:`~hubrl.records.Run`: its ``path``, ``results`` and ``hyperparameters``.
@@ -101,7 +105,12 @@ def train_run(
         from hubrl.training import train  # torch: only training needs it
 
         staging.mkdir(parents=True, exist_ok=True)
-        result = train(config, checkpoint_dir=checkpoint, resume=resume, progress=progress)
+        live = TraceWriter(Path(tensorboard) / output.name) if tensorboard is not None else None
+        try:
+            result = train(config, checkpoint_dir=checkpoint, resume=resume, progress=progress, callback=live)
+        finally:
+            if live is not None:
+                live.close()
         if result.stopped == "interrupted":
             raise KeyboardInterrupt
         return package_run(result, output, staging=staging, overwrite=overwrite, eval_seed=eval_seed, record=record)

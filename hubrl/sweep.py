@@ -26,6 +26,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -41,6 +42,8 @@ SUMMARY_FILE = "summary.json"
 
 @dataclass
 class Trial:
+    """One planned training run: a configuration (``overrides`` of the preset) and a seed."""
+
     index: int
     seed: int
     overrides: dict[str, Any]
@@ -53,6 +56,50 @@ class Trial:
     def name(self) -> str:
         """The trial's folder (``trial-007``), its row file (``trial-007.json``) and its Ray task name."""
         return f"trial-{self.index:03d}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "seed": self.seed, "overrides": self.overrides}
+
+    def row(self, status: str, **values: Any) -> TrialRow:
+        """This trial's outcome."""
+        return TrialRow(index=self.index, seed=self.seed, overrides=self.overrides, status=status, **values)
+
+
+@dataclass
+class TrialRow:
+    """What one trial gave (``trial-NNN.json``, a row of ``summary.json``): its scores, or why it failed."""
+
+    index: int
+    seed: int
+    overrides: dict[str, Any]
+    status: str
+    """``ok`` or ``failed``."""
+    mean_reward: float | None = None
+    std_reward: float | None = None
+    score: float | None = None
+    env_steps: int | None = None
+    train_s: float | None = None
+    total_s: float | None = None
+    error: str | None = None
+    traceback: str | None = None
+    node: str | None = None
+    """Where it ran (a Ray node, or the local machine)."""
+    run_dir: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def label(self) -> str:
+        return Trial(self.index, self.seed, self.overrides).label
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrialRow:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def _fmt(value: Any) -> str:
@@ -91,7 +138,7 @@ def plan_trials(grid: dict[str, list[Any]], seeds: list[int], *, n_random: int |
     return trials
 
 
-def run_trial(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+def run_trial(task: dict[str, Any]) -> tuple[TrialRow, dict[str, bytes]]:
     """Train and evaluate one trial in a scratch folder (runs in a worker process, local or on a Ray node).
 
     Returns its row and its run folder's files (relative path -> bytes). Never raises for a failing trial: the row
@@ -105,30 +152,25 @@ def run_trial(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
 
     torch.set_num_threads(1)
     started = time.perf_counter()
-    trial = task["trial"]
-    row: dict[str, Any] = {"index": trial["index"], "seed": trial["seed"], "overrides": trial["overrides"]}
+    trial = Trial(**task["trial"])
     scratch = tempfile.mkdtemp(prefix="hubrl-trial-")
     try:
-        config = make_config(task["env_id"], task["preset"], seed=trial["seed"],
-                             **{**task["common"], **trial["overrides"]})
+        config = make_config(task["env_id"], task["preset"], seed=trial.seed, **{**task["common"], **trial.overrides})
         run = train_run(config, output=Path(scratch) / "run", progress=False, record=False)
         files = {str(p.relative_to(run.path)): p.read_bytes() for p in sorted(run.path.rglob("*")) if p.is_file()}
     except Exception as err:  # a failing trial is a result of the sweep, not the end of it
         lines = [line for line in str(err).strip().splitlines() if line.strip()]
         # clauses naming the scratch folder (e.g. where a checkpoint was kept) would point at a removed folder
         message = "; ".join(part for part in (lines[0] if lines else "").split("; ") if scratch not in part)
-        return {**row, "status": "failed", "error": f"{type(err).__name__}: {message}".rstrip(": "),
-                "traceback": traceback.format_exc(limit=-6).replace(scratch, "<scratch>"),
-                "total_s": round(time.perf_counter() - started, 2)}, {}
+        return trial.row("failed", error=f"{type(err).__name__}: {message}".rstrip(": "),
+                         traceback=traceback.format_exc(limit=-6).replace(scratch, "<scratch>"),
+                         total_s=round(time.perf_counter() - started, 2)), {}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     results = run.results
-    return {
-        **row, "status": "ok",
-        "mean_reward": results.mean_reward, "std_reward": results.std_reward, "score": results.score,
-        "env_steps": results.training.env_steps, "train_s": results.training.wall_s,
-        "total_s": round(time.perf_counter() - started, 2),
-    }, files
+    return trial.row("ok", mean_reward=results.mean_reward, std_reward=results.std_reward, score=results.score,
+                     env_steps=results.training.env_steps, train_s=results.training.wall_s,
+                     total_s=round(time.perf_counter() - started, 2)), files
 
 
 def sweep(
@@ -145,7 +187,7 @@ def sweep(
     ray_address: str | None = None,
     max_retries: int = DEFAULT_MAX_RETRIES,
     progress: bool = False,
-    on_result: Callable[[dict[str, Any]], None] | None = None,
+    on_result: Callable[[TrialRow], None] | None = None,
 ) -> dict[str, Any]:
     """Run a sweep (or continue one) and return its summary (also written to ``output/summary.json``).
 
@@ -160,7 +202,7 @@ def sweep(
         ray_address: run the trials as Ray tasks on this cluster (see :func:`hubrl.cluster.run_tasks`).
         max_retries: Ray only: re-runs of a trial whose node or worker was lost.
         progress: show a progress bar (trials done, running, failed).
-        on_result: called with each new row (``status`` "ok" or "failed") as soon as it is saved.
+        on_result: called with each new :class:`TrialRow` (``status`` "ok" or "failed") as soon as it is saved.
 
     Raises:
         ConfigError: a value no trial could train with (checked before anything runs).
@@ -192,8 +234,7 @@ def _run_plan(env_id, preset, common, trials, plan, output, *, overwrite, worker
     rows = dict(done)
     bar = TaskProgress(len(trials), initial=len(done), enabled=progress,
                        desc=f"sweep {output.name}" + (f" ({len(done)} done before)" if done else ""))
-    payloads = [{"env_id": env_id, "preset": preset, "common": common,
-                 "trial": {"index": t.index, "seed": t.seed, "overrides": t.overrides}} for t in todo]
+    payloads = [{"env_id": env_id, "preset": preset, "common": common, "trial": t.to_json()} for t in todo]
     try:
         for outcome in run_tasks(run_trial, payloads, address=ray_address, workers=workers, max_retries=max_retries,
                                  names=[t.name for t in todo], progress=bar):
@@ -201,12 +242,11 @@ def _run_plan(env_id, preset, common, trials, plan, output, *, overwrite, worker
             if outcome.ok:
                 row, files = outcome.value
             else:  # the worker (or, after every retry, its node) was lost
-                row, files = {"index": trial.index, "seed": trial.seed, "overrides": trial.overrides,
-                              "status": "failed", "error": outcome.error}, {}
-            row["node"] = outcome.node
+                row, files = trial.row("failed", error=outcome.error), {}
+            row.node = outcome.node
             row = _save_trial(output, trial, row, files)
             rows[trial.index] = row
-            bar.finished(failed=row["status"] != "ok")
+            bar.finished(failed=not row.ok)
             if on_result:
                 on_result(row)
     finally:
@@ -219,11 +259,11 @@ def _run_plan(env_id, preset, common, trials, plan, output, *, overwrite, worker
 
 def _plan(env_id: str, preset: str, common: dict[str, Any], trials: list[Trial]) -> dict[str, Any]:
     plan = {"env_id": env_id, "preset": preset, "common": common,
-            "trials": [{"index": t.index, "seed": t.seed, "overrides": t.overrides} for t in trials]}
+            "trials": [t.to_json() for t in trials]}
     return json.loads(json.dumps(plan))  # as it reads back from plan.json (tuples become lists)
 
 
-def _prepare_folder(output: Path, plan: dict[str, Any], *, overwrite: bool) -> dict[int, dict[str, Any]]:
+def _prepare_folder(output: Path, plan: dict[str, Any], *, overwrite: bool) -> dict[int, TrialRow]:
     """Create the sweep folder with its plan, or reopen it; return the rows of the trials already done."""
     plan_path = output / PLAN_FILE
     if output.exists() and any(output.iterdir()):
@@ -254,20 +294,20 @@ def _plan_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
         f"its {n_old} trials have other seeds or values"
 
 
-def _done_trials(output: Path, plan: dict[str, Any]) -> dict[int, dict[str, Any]]:
+def _done_trials(output: Path, plan: dict[str, Any]) -> dict[int, TrialRow]:
     done = {}
-    for trial in plan["trials"]:
-        name = f"trial-{trial['index']:03d}"
+    for planned in plan["trials"]:
+        trial = Trial(**planned)
         try:
-            row = json.loads((output / f"{name}.json").read_text())
-        except (OSError, ValueError):
+            row = TrialRow.from_json(json.loads((output / f"{trial.name}.json").read_text()))
+        except (OSError, ValueError, TypeError):
             continue
-        if row.get("status") == "ok" and (output / name / "results.json").is_file():
-            done[trial["index"]] = row
+        if row.ok and (output / trial.name / "results.json").is_file():
+            done[trial.index] = row
     return done
 
 
-def _save_trial(output: Path, trial: Trial, row: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+def _save_trial(output: Path, trial: Trial, row: TrialRow, files: dict[str, bytes]) -> TrialRow:
     """Put the trial's run folder in place (renamed whole, so never half-written), then its row (which marks it done)."""
     final = output / trial.name
     if files:
@@ -279,33 +319,34 @@ def _save_trial(output: Path, trial: Trial, row: dict[str, Any], files: dict[str
             target.write_bytes(data)
         shutil.rmtree(final, ignore_errors=True)  # a leftover of a sweep stopped between the two writes
         os.replace(partial, final)
-        row["run_dir"] = str(final)
+        row.run_dir = str(final)
     else:
         shutil.rmtree(final, ignore_errors=True)
-    write_atomic(output / f"{trial.name}.json", json.dumps(row, indent=2) + "\n")
+    write_atomic(output / f"{trial.name}.json", json.dumps(row.to_json(), indent=2) + "\n")
     return row
 
 
-def summarize(env_id: str, preset: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(env_id: str, preset: str, rows: list[TrialRow]) -> dict[str, Any]:
     """Group finished trials by configuration; rank configurations by median score over seeds; list failures."""
-    ok = [r for r in rows if r.get("status", "ok") == "ok"]
-    failed = [r for r in rows if r.get("status", "ok") != "ok"]
-    groups: dict[str, list[dict[str, Any]]] = {}
+    ok = [r for r in rows if r.ok]
+    failed = [r for r in rows if not r.ok]
+    groups: dict[str, list[TrialRow]] = {}
     for row in ok:
-        groups.setdefault(json.dumps(row["overrides"], sort_keys=True), []).append(row)
+        groups.setdefault(json.dumps(row.overrides, sort_keys=True), []).append(row)
     configs = []
     for key, members in groups.items():
-        scores = [m["score"] for m in members]
+        scores = [m.score for m in members]
         configs.append({
-            "overrides": json.loads(key), "seeds": [m["seed"] for m in members],
+            "overrides": json.loads(key), "seeds": [m.seed for m in members],
             "median_score": statistics.median(scores), "min_score": min(scores), "max_score": max(scores),
-            "median_train_s": statistics.median(m["train_s"] for m in members),
-            "failed_seeds": [f["seed"] for f in failed if json.dumps(f["overrides"], sort_keys=True) == key],
+            "median_train_s": statistics.median(m.train_s for m in members),
+            "failed_seeds": [f.seed for f in failed if json.dumps(f.overrides, sort_keys=True) == key],
         })
     configs.sort(key=lambda c: c["median_score"], reverse=True)
     return {"env_id": env_id, "preset": preset, "n_trials": len(rows), "n_ok": len(ok), "n_failed": len(failed),
-            "configs": configs, "failed": [{k: f.get(k) for k in ("index", "seed", "overrides", "error")}
-                                           for f in failed], "trials": rows}
+            "configs": configs, "failed": [{"index": f.index, "seed": f.seed, "overrides": f.overrides,
+                                            "error": f.error} for f in failed],
+            "trials": [r.to_json() for r in rows]}
 
 
 def format_summary(summary: dict[str, Any]) -> str:

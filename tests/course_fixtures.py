@@ -19,9 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from hubrl.course import model_file, reader
 
 _MISSING = object()
 
@@ -260,3 +263,24 @@ def archive(path: Path, pkl: bytes, records: dict[str, bytes] | None = None) -> 
 
 def floats(values) -> bytes:
     return struct.pack(f"<{len(values)}f", *values)
+
+
+# -- the reader without its child process ----------------------------------------------------------------------------
+
+def read_in_this_process(path: Path, tmp: Path, shown: str, limits: reader.Limits) -> tuple[dict, dict[str, Any]]:
+    """``model_file._run_reader`` minus the child: the child's own code (``reader.write_answer``) run here, its
+    answer collected as the parent collects it. Only for files whose reading ends by itself: the limits are not set."""
+    reader.write_answer(path, shown, limits, tmp)
+    return model_file.collect_answer(tmp, shown)
+
+
+@pytest.fixture(autouse=True)
+def reader_in_this_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Import into a test module to read model.pt files in-process there, except in tests marked ``child``.
+
+    In-process is every step of the reading but the child and its limits: enough for what the reader and the rebuild
+    decide about a file. Each kind of answer the child gives (a result; an unsafe, format or setup refusal; a crash;
+    a CPU, wall-clock, memory or output limit) has a test marked ``child`` through the real bounded child.
+    """
+    if request.node.get_closest_marker("child") is None:
+        monkeypatch.setattr(model_file, "_run_reader", read_in_this_process)

@@ -141,9 +141,11 @@ def test_broken_run_folders(run_dir, tmp_path):
 
 
 def start_training(out, *extra):
+    """``hubrl train`` with Ctrl-C at its default (a shell that started the tests with ``&`` would pass it ignored)."""
     return subprocess.Popen([sys.executable, "-m", "hubrl.cli", "train", "CartPole-v1", "--preset", "course",
                              "--output", str(out), "--quiet", *extra], env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(path, proc, timeout=120):
@@ -180,7 +182,8 @@ def test_ctrl_c_at_any_moment_leaves_a_clear_state(tmp_path):
     either a checkpoint and the resume hint, or nothing left behind and an invitation to start again."""
     out = tmp_path / "early"
     partial = tmp_path / ".early.partial"
-    proc = start_training(out, "--time-budget", "30")
+    # more episodes than 30 s allow: the run cannot end on its own before the Ctrl-C lands
+    proc = start_training(out, "--time-budget", "30", "--set", "n_training_episodes=1000000")
     wait_for(partial, proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)

@@ -1,7 +1,11 @@
 """hubrl.course: reading classmates' course-notebook model.pt files without executing them.
 
 Every file here is real: written by torch.save exactly as the notebook writes it, or (for crafted attacks that
-torch.save cannot produce) a hand-written pickle inside a torch-layout zip archive. Each load runs the bounded child.
+torch.save cannot produce) a hand-written pickle inside a torch-layout zip archive. Loads run the reader's own code in
+this process (``reader_in_this_process``), except in tests marked ``child``: a whole notebook module, a malicious file
+and a non-torch file go through the real bounded child, one per kind of answer it gives (tests/test_course_hostile.py
+has the crash and limit kinds). The reader's steps are also tested on their own: the container check on bytes and
+the classification of globals by name.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import builtins
 import collections
 import functools
+import io
 import os
 import pickle
 import subprocess
@@ -35,6 +40,8 @@ from course_fixtures import (
     make_malicious_model_pt,
     make_model_pt_with_payload,
     plain_torch_load,
+    read_in_this_process,
+    reader_in_this_process,  # noqa: F401 - the autouse fixture: reads in-process unless a test is marked child
     s,
     save_like_notebook,
     state_dict_pickle,
@@ -42,7 +49,8 @@ from course_fixtures import (
     tup,
 )
 
-from hubrl.course import RebuiltPolicy, load_course_model, read_model_file
+from hubrl.course import RebuiltPolicy, load_course_model, model_file, read_model_file, reader
+from hubrl.course.reader import Limits, Refusal, category, check_container, classify, unsafe_globals
 from hubrl.errors import AgentFormatError, HubrlError, UnsafePickleError
 
 
@@ -63,6 +71,7 @@ def assert_same_weights(rebuilt: RebuiltPolicy, model: nn.Module) -> None:
 # ------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.child
 def test_cartpole_notebook_model_loads_exactly(tmp_path):
     path = tmp_path / "model.pt"
     model = make_course_model_pt(path, 4, 2, 16)
@@ -132,7 +141,8 @@ def test_files_from_a_real_notebook_process(tmp_path):
 
 
 def test_loader_never_uses_the_real_main_class(tmp_path):
-    """Even when __main__ has a Policy (here a booby-trapped one), nothing of it is used: the child never sees it."""
+    """Even when __main__ has a Policy (here a booby-trapped one), nothing of it is used: classes are classified by
+    name and never looked up, so not even the reader's code run in this process (where the trap is) touches it."""
     path = tmp_path / "model.pt"
     make_course_model_pt(path, 4, 2, 16)
     marker = tmp_path / "main-class-used"
@@ -146,6 +156,7 @@ def test_loader_never_uses_the_real_main_class(tmp_path):
             marker.write_text("setstate")
 
     as_notebook_class(Trap)
+    assert model_file._run_reader is read_in_this_process  # the reader's code runs here, next to the trap
     sys.modules["__main__"].Policy = Trap
     try:
         load_course_model(path)
@@ -253,7 +264,7 @@ def test_checkpoint_dict_with_scalars(tmp_path):
 # ------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+@pytest.mark.parametrize("legacy", [pytest.param(False, marks=pytest.mark.child), True], ids=["zip", "legacy"])
 def test_malicious_model_is_refused_and_nothing_runs(tmp_path, legacy):
     path = tmp_path / "model.pt"
     marker = tmp_path / "pwned"
@@ -428,7 +439,7 @@ def test_harmless_files_that_are_not_a_course_mlp(tmp_path, obj, match):
     ("content", "match"),
     [
         (b"", "empty"),
-        (b"<!DOCTYPE html><html>404</html>", "not a PyTorch file"),
+        pytest.param(b"<!DOCTYPE html><html>404</html>", "not a PyTorch file", marks=pytest.mark.child),
         (bytes(range(256)) * 4, "not a PyTorch file"),
         (pickle.dumps({"a": 1}, protocol=2), "not a PyTorch file"),
         (b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.", "truncated or corrupt"),
@@ -486,3 +497,164 @@ def test_protocol_3_loads(tmp_path):
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_course_model(tmp_path / "nope.pt")
+
+
+@pytest.mark.parametrize("depth, width, match", [(70, 1, "over 64 deep"), (1, 20_001, "20000 objects")],
+                         ids=["deep", "wide"])
+def test_what_the_reader_walks_is_bounded(tmp_path, depth, width, match):
+    """The exporter walks at most 64 levels and 20,000 objects, whatever the file nests."""
+    obj: dict = {f"k{k}": 1.0 for k in range(width)}
+    for _ in range(depth):
+        obj = {"fc": obj}
+    path = tmp_path / "model.pt"
+    torch.save(obj, path)
+    with pytest.raises(AgentFormatError, match=f"nests more objects than any course model.*{match}"):
+        load_course_model(path)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The reader's steps on their own: the container judged from its bytes, the globals classified by their names
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _zip(path, members: dict[str, bytes], compress: int = zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression=compress) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _encrypted(path):
+    _zip(path, {"archive/data.pkl": PROTO2 + b"N.", "archive/version": b"3\n"})
+    data = bytearray(path.read_bytes())
+    data[data.index(b"PK\x03\x04") + 6] |= 0x1
+    data[data.index(b"PK\x01\x02") + 8] |= 0x1
+    path.write_bytes(bytes(data))
+
+
+def _tar(path):
+    import tarfile
+
+    with tarfile.open(path, "w") as tf:
+        info = tarfile.TarInfo("sys_info")
+        info.size = 4
+        tf.addfile(info, io.BytesIO(b"abcd"))
+
+
+PKL = {"archive/data.pkl": PROTO2 + b"N.", "archive/version": b"3\n"}
+CONTAINERS = {
+    "empty": (lambda p: p.write_bytes(b""), "is empty"),
+    "html": (lambda p: p.write_bytes(b"<html>404</html>"), "is not a PyTorch file"),
+    "tar": (_tar, "pre-0.4 PyTorch tar format"),
+    "legacy-too-large": (lambda p: p.write_bytes(b"\x80\x02\x8a\x0a" + bytes(3 << 20)), "more than the 2 MiB"),
+    "legacy-truncated": (lambda p: p.write_bytes(b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."), "truncated or corrupt"),
+    "encrypted": (_encrypted, r"encrypted archive member \(archive/data.pkl\)"),
+    "compressed": (lambda p: _zip(p, PKL, zipfile.ZIP_DEFLATED), "compressed archive member"),
+    "too-many-members": (lambda p: _zip(p, {**PKL, **{f"archive/data/{k}": b"" for k in range(5)}}),
+                         "has 7 archive members"),
+    "declared-too-large": (lambda p: _zip(p, {**PKL, "archive/data/0": bytes(3 << 20)}), "declares 3,145,7"),
+    "torchscript": (lambda p: _zip(p, {**PKL, "archive/constants.pkl": PROTO2 + b")."}), "TorchScript"),
+    "no-data-pkl": (lambda p: _zip(p, {"archive/version": b"3\n"}), "without one torch data.pkl"),
+    "two-data-pkl": (lambda p: _zip(p, {**PKL, "other/data.pkl": PROTO2 + b"N."}), "without one torch data.pkl"),
+    "nested-data-pkl": (lambda p: _zip(p, {"a/b/data.pkl": PROTO2 + b"N."}), "without one torch data.pkl"),
+    "code-beside-data-pkl": (lambda p: _zip(p, {**PKL, "archive/code/x.py": b""}), "without one torch data.pkl"),
+    "truncated-zip": (lambda p: p.write_bytes(_zip(p, PKL).read_bytes()[:60]), "probably truncated"),
+}
+
+
+@pytest.mark.parametrize("name", list(CONTAINERS))
+def test_container_is_judged_before_anything_is_unpickled(tmp_path, name):
+    write, match = CONTAINERS[name]
+    path = tmp_path / "model.pt"
+    write(path)
+    limits = Limits(max_bytes=2 << 20, max_members=6)
+    with pytest.raises(Refusal, match=match) as err:
+        check_container(path, "bob/x/model.pt", limits)
+    assert err.value.kind == "format" and str(err.value).startswith("bob/x/model.pt") and "\n" not in str(err.value)
+
+
+def test_container_hands_over_the_pickles(tmp_path):
+    zip_path, legacy_path = tmp_path / "zip.pt", tmp_path / "legacy.pt"
+    make_course_model_pt(zip_path, 4, 2, 16)
+    make_course_state_dict_pt(legacy_path, 4, 2, 16, legacy=True)
+    serialization, pickles = check_container(zip_path, "z", Limits())
+    with zipfile.ZipFile(zip_path) as zf:
+        assert (serialization, pickles) == ("zip", [zf.read(next(n for n in zf.namelist() if n.endswith("data.pkl")))])
+    serialization, pickles = check_container(legacy_path, "l", Limits())
+    assert serialization == "legacy" and len(pickles) == 5  # magic, protocol, sys_info, object, storage keys
+    assert legacy_path.read_bytes().startswith(b"".join(pickles))  # then the raw storages
+    assert unsafe_globals(check_container(zip_path, "z", Limits())[1], "z") == ["__main__.Policy",
+                                                                                "torch.nn.modules.linear.Linear"]
+    assert unsafe_globals(pickles, "l") == []  # a legacy state_dict needs nothing beyond torch's own allowlist
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("torch.nn.modules.linear.Linear", "real"),
+    ("torch.nn.modules.container.Sequential", "real"),
+    ("torch.nn.modules.activation.Softmax", "real"),
+    ("builtins.dict", "builtin"),
+    ("__builtin__.set", "refuse"),
+    ("builtins.eval", "refuse"),
+    ("__builtin__.eval", "refuse"),  # Python 2 spellings are judged as what Python 3 maps them to
+    ("commands.Popen", "refuse"),
+    ("copy_reg._reconstructor", "special"),
+    ("collections.deque", "special"),
+    ("numpy.core.multiarray.scalar", "special"),
+    ("numpy._core.multiarray.scalar", "special"),
+    ("torch.nn.modules.conv.Conv1d", "placeholder"),
+    ("torch.nn.modules.linear.NotALayer", "refuse"),
+    ("torch.nn.modules.module._global_forward_hooks", "refuse"),
+    ("torch.optim.adam.Adam", "placeholder"),
+    ("torch.distributions.categorical.Categorical", "placeholder"),
+    ("numpy.core.multiarray._reconstruct", "placeholder"),
+    ("numpy.dtype", "placeholder"),
+    ("numpy.dtypes.Float64DType", "placeholder"),
+    ("numpy.load", "refuse"),
+    ("numpy.testing.measure", "refuse"),
+    ("__main__.Policy", "placeholder"),
+    ("__main__.__builtins__", "refuse"),
+    ("lib.reinforce.Policy", "placeholder"),  # the author's own module: not installed here, so never looked up
+    ("REINFORCE.REINFORCE", "placeholder"),
+    ("os.system", "refuse"),
+    ("posix.system", "refuse"),
+    ("subprocess.Popen", "refuse"),
+    ("functools.partial", "refuse"),
+    ("pickle.loads", "refuse"),
+    ("torch.serialization.load", "refuse"),
+    ("torch.hub.load", "refuse"),
+    ("hubrl.course.reader.Inert", "refuse"),
+    ("gymnasium.spaces.Box", "refuse"),  # installed packages are never placeholders: their names are callables
+    ("Policy", "refuse"),
+], ids=str)
+def test_globals_are_classified_by_name(name, kind):
+    assert category(name) == kind
+
+
+def test_classify_hands_torch_the_real_classes_and_inert_placeholders():
+    pairs = classify(["torch.nn.modules.linear.Linear", "builtins.dict", "__main__.Policy", "torch.optim.adam.Adam",
+                      "collections.deque"], "m.pt")
+    objects = dict((name, obj) for obj, name in pairs)
+    assert objects["torch.nn.modules.linear.Linear"] is nn.Linear and objects["builtins.dict"] is dict
+    assert objects["collections.deque"] is reader.SPECIALS["collections.deque"]
+    for name in ("__main__.Policy", "torch.optim.adam.Adam"):
+        assert issubclass(objects[name], reader.Inert) and objects[name].hubrl_class == name
+        assert objects[name] is reader.placeholder_class(name)  # one class per name
+    assert sys.modules["__main__"].__dict__.get("Policy") is None  # named, never looked up
+
+
+def test_classify_refuses_callables_naming_three():
+    with pytest.raises(Refusal) as err:
+        classify(["torch.nn.modules.linear.Linear", "posix.system", "__builtin__.exec", "builtins.eval",
+                  "subprocess.Popen"], "eve/x/model.pt")
+    assert err.value.kind == "unsafe"
+    assert str(err.value).startswith("refusing to load eve/x/model.pt: it references builtins.exec, builtins.eval, "
+                                     "posix.system, which a course model never contains; it may be malicious")
+
+
+def test_unsafe_globals_names_a_payload_behind_opcodes_torch_does_not_read():
+    with pytest.raises(Refusal, match=r"it references os\.system") as err:
+        unsafe_globals([b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94\x93\x8c\x04echo\x85R."], "m.pt")
+    assert err.value.kind == "unsafe"
+    with pytest.raises(Refusal, match="re-save it with torch.save defaults") as err:
+        unsafe_globals([b"\x80\x04\x8c\x02ab\x94."], "m.pt")
+    assert err.value.kind == "format"

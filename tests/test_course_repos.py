@@ -4,6 +4,10 @@ Each repo is written the way students wrote theirs (torch.save in this test, the
 pushed with the real huggingface_hub client. ``hubrl evaluate REPO --json`` must then score exactly what the
 author's own live module scores under the same seeded protocol: episode ``k`` reset with seed ``k``, one uniform per
 step from ``default_rng(k)``, the action taken by inverse CDF over the module's probabilities.
+
+What is under test here is what the loader makes of each repo, so model.pt is read by the reader's own code in this
+process (``reader_in_this_process``); the bounded child is tested once per kind of answer in tests/test_course.py and
+tests/test_course_hostile.py, through ``hubrl evaluate`` included.
 """
 
 from __future__ import annotations
@@ -19,12 +23,18 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from course_fixtures import class_in_main, class_in_module, make_malicious_model_pt
+from course_fixtures import (
+    class_in_main,
+    class_in_module,
+    make_malicious_model_pt,
+    reader_in_this_process,  # noqa: F401 - the autouse fixture: reads in-process unless a test is marked child
+)
 from huggingface_hub import HfApi
 
 from hubrl.cli import main
 from hubrl.defaults import DEFAULT_EVAL_SEED
 from hubrl.envs import env_info, make_env
+from hubrl.errors import AgentFormatError
 from hubrl.server import LocalHub
 
 HYPER = {"env_id": "CartPole-v1", "h_size": 16, "n_training_episodes": 1000, "n_evaluation_episodes": 10,
@@ -399,6 +409,18 @@ def test_second_load_uses_the_cache_and_starts_no_child(hub, tmp_path, capsys, c
     monkeypatch.setattr(model_file, "_run_reader", no_child)
     second = evaluate(hub, repo_id, capsys)
     assert first[0] == second[0] == 0 and first[1]["episode_returns"] == second[1]["episode_returns"]
+
+
+def test_a_cached_conversion_still_checks_the_repos_own_sizes(tmp_path):
+    from hubrl.course import load_course_repo
+
+    for name, hyper in (("good", HYPER), ("contradicts", {**HYPER, "state_space": [8]})):
+        (tmp_path / name).mkdir()
+        notebook(tmp_path / name / "model.pt")  # the same bytes in both repos
+        (tmp_path / name / "hyperparameters.json").write_text(json.dumps(hyper))
+    load_course_repo(tmp_path / "good", source="bob/good")
+    with pytest.raises(AgentFormatError, match="says state_space=8 but model.pt has 4"):
+        load_course_repo(tmp_path / "contradicts", source="bob/contradicts")
 
 
 _TORCH_FREE = """

@@ -1,15 +1,34 @@
-"""The whole pipeline (train, evaluate, record, card) on every environment, with tiny budgets."""
+"""The whole pipeline (train, evaluate, record, card) on every environment, with tiny budgets; and the env each
+preset trains on, wrappers included, through gymnasium's ``check_env``."""
 
 import json
+import warnings
 
 import imageio.v3 as iio
 import pytest
+from gymnasium.utils.env_checker import check_env
 from huggingface_hub import ModelCard
 
 from hubrl.card import card_problems
+from hubrl.envs import make_env
 from hubrl.errors import ConfigError
 from hubrl.presets import TrainConfig, make_config
 from hubrl.run import train_run
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pixelcopter-PLE-v0", "Pong-PLE-v0", "ALE/Pong-v5"])
+def test_the_env_a_preset_trains_on_passes_check_env(env_id):
+    """As ``make_env`` builds it with the default preset's options (observation history, Pong's two actions on
+    pixels). Any warning fails but two: the unbounded observation space the original PLE games declare, and
+    gymnasium's advice to check the unwrapped env. Render modes are checked on the bare envs (tests/test_ple.py):
+    gymnasium can only re-make a wrapped env whose wrappers record their arguments, and hubrl's do not."""
+    env = make_env(env_id, observation=make_config(env_id).env_options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=r".*A Box observation space (minimum|maximum) value is -?infinity")
+        warnings.filterwarnings("ignore", message=r".*is different from the unwrapped version")
+        check_env(env, skip_render_check=True, skip_close_check=True)
+    env.close()
 
 
 @pytest.mark.parametrize("env_id, overrides", [

@@ -453,3 +453,16 @@ def test_cli_submit(hub):
     assert "problem: first metric value 'abc' does not parse" in proc.stdout and "--fix" in proc.stdout
     proc = run_cli(hub, "submit", "nobody/missing")
     assert proc.returncode == 2 and proc.stderr.startswith("hubrl: error: repo nobody/missing not found")
+    proc = run_cli(hub, "submit", "alice/Reinforce-CartPole-v1")  # a local Hub: its own page, shown at once
+    assert proc.returncode == 0, proc.stderr
+    assert f"will appear on the CartPole-v1 leaderboard: {hub.endpoint}/leaderboard/CartPole-v1" in proc.stdout
+    assert "huggingface.co" not in proc.stdout and "hours" not in proc.stdout
+
+
+def test_submit_on_huggingface_co_names_the_course_space_as_the_course_does():
+    from hubrl.cli.leaderboard import leaderboard_note
+    from hubrl.ranking.submission import leaderboard_url
+
+    url = leaderboard_url("https://huggingface.co", "CartPole-v1")
+    assert url == "https://huggingface.co/spaces/huggingface-projects/Deep-Reinforcement-Learning-Leaderboard"
+    assert "refresh button" in leaderboard_note(url) and "hours" not in leaderboard_note(url)

@@ -14,10 +14,11 @@ import torch.nn.functional as F
 from huggingface_hub import HfApi, hf_hub_download
 
 from course_notebook_code import OldGymAPI, evaluate_agent_verbatim, train_notebook_policy
+from course_students import course_loop
 from hubrl.cli import main as cli_main
+from hubrl.card import course_score, parse_metric
 from hubrl.course import convert_module, evaluate_agent, push_to_hub, record_video
-from hubrl.errors import AgentFormatError, ConfigError, HubError, HubrlError, UnknownEnvError
-from hubrl.evaluate import evaluate_agent as hubrl_evaluate
+from hubrl.errors import AgentFormatError, ConfigError, HubrlError, NotAuthorizedError, UnknownEnvError
 from hubrl.hub import HubClient
 from hubrl.server import LocalHub
 
@@ -61,18 +62,6 @@ def download_json(hub, name, tmp_path):
     return json.loads(open(hf_hub_download(REPO, name, endpoint=hub.endpoint, cache_dir=tmp_path)).read())
 
 
-class LogitsPolicy(nn.Module):
-    """A student's Policy that forgot the softmax."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(4, 8)
-        self.fc2 = nn.Linear(8, 2)
-
-    def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x)))
-
-
 class ScaledInputPolicy(nn.Module):
     """Looks like the course MLP from its modules, but its forward scales the input: only the check can tell."""
 
@@ -103,31 +92,12 @@ class NormedPolicy(nn.Module):
 # -- evaluate_agent / record_video ------------------------------------------------------------------------------------
 
 
-def test_evaluate_agent_is_seeded_and_reproduced_by_hubrls_evaluation(trained, tmp_path):
+def test_evaluate_agent_is_the_notebooks_loop_seeded(trained):
     policy, hyperparameters, eval_env = trained
     first = evaluate_agent(eval_env, hyperparameters["max_t"], hyperparameters["n_evaluation_episodes"], policy)
     again = evaluate_agent(gym.make("CartPole-v1"), 1000, 10, policy)
     assert first == again and all(isinstance(x, float) for x in first)
-    conversion = convert_module(policy, "CartPole-v1", tmp_path)
-    assert conversion.rebuilt and conversion.states_checked == 4096
-    assert conversion.max_probability_difference < 1e-5
-    hubrl = hubrl_evaluate(conversion.policy, "CartPole-v1", n_eval_episodes=10, max_steps=1000, seed=0)
-    assert (hubrl.mean_reward, hubrl.std_reward) == first
-    assert len(set(hubrl.episode_returns)) > 1  # sampled, seeded episodes: not one number repeated
-
-
-def test_evaluation_samples_the_modules_own_probabilities(trained):
-    """Forcing the module's own path (no rebuild) gives the same episodes as the rebuilt network."""
-    from hubrl.course.module import ModulePolicy
-    from hubrl.policy import PolicyConfig
-
-    policy, _, _ = trained
-    own = ModulePolicy(policy, PolicyConfig("CartPole-v1", obs_dim=4, n_actions=2))
-    by_module = hubrl_evaluate(own, "CartPole-v1", n_eval_episodes=5, max_steps=1000, seed=0)
-    assert tuple(by_module.episode_returns) == tuple(
-        hubrl_evaluate(own, "CartPole-v1", n_eval_episodes=5, max_steps=1000, seed=0).episode_returns)
-    mean, _ = evaluate_agent(gym.make("CartPole-v1"), 1000, 5, policy)
-    assert mean == pytest.approx(by_module.mean_reward, abs=1e-9)
+    assert first == course_loop(gym.make("CartPole-v1"), 1000, 10, policy)
 
 
 def test_record_video_films_a_fresh_rgb_copy_of_an_env_made_without_render_mode(trained, tmp_path):
@@ -156,13 +126,17 @@ def test_push_as_the_notebook_calls_it_makes_one_commit_without_pickle(hub, push
     results = download_json(hub, "results.json", tmp_path)
     assert results["seeds"] == list(range(10)) and len(results["episode_returns"]) == 10
     assert results["std_reward"] == pytest.approx(float(np.std(results["episode_returns"])))
-    assert (results["mean_reward"], results["std_reward"]) == evaluate_agent(eval_env, 1000, 10, policy)
+    act = results["weights"]["author_act"]  # what the student's act() scored, kept beside hubrl's protocol on the network
+    assert (act["mean_reward"], act["std_reward"]) == evaluate_agent(eval_env, 1000, 10, policy)
     assert results["weights"]["format"] == "hubrl-policy/1"
     assert download_json(hub, "hyperparameters.json", tmp_path) == hyperparameters
     info = api(hub).model_info(REPO)
     assert "CartPole-v1" in info.tags and "deep-rl-class" in info.tags
     metric = info.card_data.to_dict()["model-index"][0]["results"][0]["metrics"][0]["value"]
     assert metric == f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
+    assert info.library_name == "hubrl"
+    (entry,) = api(hub).model_info(REPO, expand=["evalResults"]).eval_results  # .eval_results/CartPole-v1.yaml
+    assert (entry.dataset_id, entry.value) == ("hubrl/CartPole-v1", course_score(*parse_metric(metric)))
 
 
 def test_a_classmates_hubrl_evaluate_reproduces_the_pushed_numbers_exactly(hub, pushed, tmp_path, capsys):
@@ -207,7 +181,8 @@ def test_repush_prints_what_was_written_and_still_one_commit_per_push(hub, pushe
     policy, hyperparameters, eval_env = trained
     result = push_to_hub(REPO, policy, hyperparameters, eval_env, endpoint=hub.endpoint, token=hub.tokens["student"])
     out = capsys.readouterr().out
-    assert re.search(r"weights: model\.safetensors \+ config\.json, loadable with no code .*4096 real states", out)
+    assert re.search(r"weights: model\.safetensors \+ config\.json, loadable with no code .* states your act\(\) saw",
+                     out)
     assert "Your model is pushed to the Hub" in out
     assert result.commit_oid is not None
 
@@ -220,7 +195,7 @@ def test_a_module_hubrl_cannot_rebuild_is_pushed_as_state_dict_and_says_so(hub, 
     push_to_hub("student/normed", model, hyper, gym.make("CartPole-v1"), endpoint=hub.endpoint,
                 token=hub.tokens["student"], local_dir=tmp_path / "run")
     line = capsys.readouterr().out.splitlines()[0]
-    assert "state_dict only" in line and "LayerNorm" in line and "needs the author's class" in line
+    assert "state_dict" in line and "LayerNorm" in line and "need your class" in line
     files = set(api(hub).list_repo_files("student/normed"))
     assert "model.safetensors" in files and not any(n.endswith((".pt", ".pkl")) for n in files)
     weights = load_file(str(tmp_path / "run" / "model.safetensors"))
@@ -233,19 +208,22 @@ def test_a_module_hubrl_cannot_rebuild_is_pushed_as_state_dict_and_says_so(hub, 
     assert "\n" not in str(info.value)
 
 
-def test_the_probability_check_catches_a_forward_the_modules_do_not_show(tmp_path):
-    conversion = convert_module(ScaledInputPolicy(), "CartPole-v1", tmp_path)
-    assert not conversion.rebuilt and "probabilities up to" in conversion.reason
+def test_the_tracer_sees_a_forward_the_modules_do_not_show(tmp_path):
+    from hubrl.course.play import play, player_for
+
+    model, env = ScaledInputPolicy(), gym.make("CartPole-v1")
+    played = play(player_for(model), env, n_episodes=2, max_steps=100)
+    conversion = convert_module(model, env, tmp_path, played=played)
+    assert not conversion.rebuilt and "operator.mul" in conversion.reason
     assert json.loads((tmp_path / "config.json").read_text())["format"] == "hubrl-state-dict/1"
 
 
 @pytest.mark.parametrize(("make_args", "error", "pattern"), [
     (lambda t: ("student/x", t[0], t[1], gym.make("MountainCar-v0")), UnknownEnvError, "unknown environment"),
-    (lambda t: ("student/x", LogitsPolicy(), t[1], t[2]), AgentFormatError, "softmax"),
     (lambda t: ("student/x", "not a module", t[1], t[2]), AgentFormatError, "torch.nn.Module"),
     (lambda t: ("student/x", t[0], {**t[1], "env_id": "Pong-PLE-v0"}, t[2]), ConfigError, "env_id"),
     (lambda t: ("not a repo id", t[0], t[1], t[2]), ConfigError, "invalid repo id"),
-    (lambda t: ("classmate/theirs", t[0], t[1], t[2]), HubError, "not allowed"),
+    (lambda t: ("classmate/theirs", t[0], t[1], t[2]), NotAuthorizedError, "student's token"),
 ])
 def test_bad_inputs_get_one_clear_line_and_push_nothing(hub, trained, make_args, error, pattern):
     args = make_args(trained)

@@ -148,7 +148,7 @@ def rows(driver, selector: str) -> list[list[str]]:
 
 
 # ------------------------------------------------------------------------------------------ the browser
-def test_model_page_plays_the_replay_seeks_and_shows_curve_card_files_and_commands(site, browser):
+def test_model_page_plays_the_replay_seeks_and_shows_curves_card_files_and_commands(site, browser):
     repo = "alice/Reinforce-CartPole-v1"
     browser.get(f"{site.hub.endpoint}/{repo}")
     assert browser.find_element("id", "repo-id").text == repo
@@ -159,11 +159,23 @@ def test_model_page_plays_the_replay_seeks_and_shows_curve_card_files_and_comman
     assert wait_for(browser, "!document.getElementById('replay').seeking && "
                              "Math.abs(document.getElementById('replay').currentTime - 5.01) < 0.5")
     assert browser.execute_script("return document.getElementById('replay').error") is None
-    assert wait_for(browser, "document.getElementById('curve').complete && "
-                             "document.getElementById('curve').naturalWidth") > 0
+    # the training curves, drawn server-side from history.json as the run's TensorBoard traces were written
+    assert browser.execute_script("return document.querySelectorAll('#curves svg polyline').length") == 6
+    assert browser.find_element("id", "chart-charts-mean_return").size["width"] > 200
 
     card = browser.find_element("id", "card")
     assert "REINFORCE agent playing CartPole-v1" in card.text
+    # one replay and the curves (the page's own, drawn as SVG; the card's copies are left out), no empty table header
+    assert browser.execute_script("return document.querySelectorAll('video').length") == 1
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
+    assert browser.execute_script("return document.querySelectorAll('svg').length") == 6
+    assert browser.execute_script("return [...document.querySelectorAll('#card thead')]"
+                                  ".filter(h => !h.innerText.trim()).length") == 0
+    # code blocks: each line starts at the same x and no line's background covers the underscores above it
+    code = "document.querySelector('#card pre code')"
+    assert browser.execute_script(f"const s = getComputedStyle({code}); "
+                                  "return [s.paddingLeft, s.paddingTop, s.backgroundColor]") == [
+        "0px", "0px", "rgba(0, 0, 0, 0)"]
     assert "model-index" not in card.text and "---" not in card.text  # front matter hidden
     assert browser.execute_script("return document.querySelectorAll('#card table td').length") > 4
     assert "hubrl enjoy alice/Reinforce-CartPole-v1" in browser.find_element("id", "commands").text
@@ -188,7 +200,10 @@ def test_leaderboard_ranks_by_mean_minus_std_links_open_and_new_pushes_show(site
     assert [r[5].split()[0] for r in table] == ["pass", "pass", "fail", "fail"] and "350.00" in table[0][5]
     # bob's results.json carries a hubrl_verification record: the repo's own word, shown as self-reported
     assert table[2][6].startswith("self-reported") and table[0][6] == "not verified"
-    assert browser.execute_script("return document.querySelectorAll('#leaderboard tr.entry video').length") == 3
+    assert browser.execute_script("return document.querySelectorAll('#leaderboard video').length") == 0
+    links = browser.execute_script("return [...document.querySelectorAll('#leaderboard tr.entry a.replay')]"
+                                   ".map(a => a.getAttribute('href'))")
+    assert len(links) == 3 and all(link.endswith("#replay") for link in links)
     screenshot(browser, "leaderboard")
 
     browser.find_element("link text", "carol/Reinforce-CartPole-v1").click()
@@ -276,6 +291,18 @@ def test_pages_answer_404_for_missing_and_private_models_and_send_a_csp(site):
         assert resp.getheader("content-security-policy").startswith("default-src 'none'")
         assert "<script" not in body.lower()
     conn.close()
+
+
+def test_card_html_leaves_out_media_the_page_shows_and_empty_table_headers():
+    from hubrl.server.render import render_card
+
+    card = (REFERENCE / "CartPole-v1" / "README.md").read_text()
+    plain = render_card(card, repo_id="a/b", commit_id="c" * 40)
+    shown = render_card(card, repo_id="a/b", commit_id="c" * 40, shown=["replay.mp4", "training_curve.png"])
+    assert "<video" in plain and "<video" not in shown and "<img" not in shown
+    assert "<h2>Replay</h2>" in plain and "<h2>Replay</h2>" not in shown  # its section had only the video
+    table = render_card("| | |\n|---|---|\n| mean | 1 |\n", repo_id="a/b", commit_id="c" * 40)
+    assert "<thead>" not in table and "<td>mean</td>" in table
 
 
 def test_card_html_is_sanitised_and_relative_media_point_at_the_repo():

@@ -11,22 +11,21 @@ internals for episodes of ~1800 frames with terrain refills), and extra steps af
 (reset/step), seed, action, reward, terminated; a SHA-256 of each episode's float32 observations; the full observation
 at every third op; and rgb frames rendered as gym-games does (``np.fliplr(np.rot90(getScreenRGB(), 3))``), every
 331 ops and after some of the frames with a reward (deaths, slices leaving, blocks passed).
+
+What both PLE ports promise alike (exactness against the recording, ``check_env``, the vector env against single envs
+and gymnasium's SyncVectorEnv, seeding, autoreset, renders) is tested on both in tests/test_ple.py; this file holds
+what only Pixelcopter has.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import math
-import os
 from pathlib import Path
 
-import gymnasium
 import numpy as np
 import pytest
-from ple_replay import load_reference, replay
+from ple_replay import load_reference, run_against_singles
 
-from hubrl.envs import register_envs
 from hubrl.envs._ple_common import LegacyStreams, round_half_away
 from hubrl.envs.pixelcopter import PixelcopterEnv, PixelcopterVectorEnv
 
@@ -38,20 +37,9 @@ def reference() -> dict[str, np.ndarray]:
     return load_reference(DATA)
 
 
-def test_matches_the_original_recording(reference: dict[str, np.ndarray]) -> None:
-    obs, rewards, terminated, frames = replay(PixelcopterEnv(render_mode="rgb_array"), reference)
-    bad = np.flatnonzero((rewards != reference["rewards"]) | (terminated != reference["terminated"]))
-    assert bad.size == 0, f"first reward/termination mismatch at op {bad[0]}"
-    idx = reference["sample_idx"]
-    bad = np.flatnonzero(~(obs[idx] == reference["sample_obs"]).all(axis=1))
-    assert bad.size == 0, f"op {idx[bad[0]]}: got {obs[idx[bad[0]]]}, original {reference['sample_obs'][bad[0]]}"
-    starts = np.flatnonzero(reference["ops"] == 0).tolist() + [len(obs)]
-    for k, (a, b) in enumerate(itertools.pairwise(starts)):
-        digest = np.frombuffer(hashlib.sha256(obs[a:b].tobytes()).digest(), np.uint8)
-        assert np.array_equal(digest, reference["episode_sha256"][k]), f"episode {k} (ops {a}-{b}) differs"
-    for i, frame in zip(reference["frame_idx"].tolist(), reference["frames"]):
-        assert np.array_equal(frames[i], frame), f"frame after op {i} differs"
-    # The recording covers what it should: long episodes (terrain refills after ~220 frames), deaths, seeds.
+def test_the_recording_covers_long_episodes_deaths_and_seeds(reference: dict[str, np.ndarray]) -> None:
+    """Long episodes (terrain refills after ~220 frames), deaths, seeded resets (replayed in tests/test_ple.py)."""
+    starts = np.flatnonzero(reference["ops"] == 0).tolist() + [len(reference["ops"])]
     lengths = np.diff(starts) - 1
     assert lengths.max() > 1500 and (reference["seeds"] >= 0).sum() >= 5 and reference["terminated"].sum() > 60
 
@@ -124,45 +112,12 @@ def test_game_over_and_seeding() -> None:
     assert not all(np.array_equal(env.reset()[0], first) for _ in range(5)), "reset() must continue the stream"
 
 
-def test_spaces_and_registration() -> None:
-    register_envs()
-    env = gymnasium.make("Pixelcopter-PLE-v0")
-    assert env.observation_space == gymnasium.spaces.Box(-np.inf, np.inf, (7,), np.float32)
-    assert env.action_space == gymnasium.spaces.Discrete(2)
-    assert env.spec.max_episode_steps is None
-    assert env.metadata["render_modes"] == ["human", "rgb_array"] and env.metadata["render_fps"] == 30
-    obs, _ = env.reset(seed=0)
-    assert env.observation_space.contains(obs)
-    venv = gymnasium.make_vec("Pixelcopter-PLE-v0", num_envs=3, vectorization_mode="vector_entry_point")
-    assert isinstance(venv.unwrapped, PixelcopterVectorEnv)
-    assert venv.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.NEXT_STEP
-    assert venv.single_action_space == gymnasium.spaces.Discrete(2)
-    assert venv.observation_space.shape == (3, 7) and venv.action_space.shape == (3,)
-    vobs, _ = venv.reset(seed=0)
-    assert vobs.dtype == np.float32 and vobs.flags.c_contiguous
-    assert np.array_equal(vobs[0], obs)
-
-
-def test_render() -> None:
+def test_first_frame() -> None:
     env = PixelcopterEnv(render_mode="rgb_array")
     env.reset(seed=0)
     frame = env.render()
-    assert frame.shape == (48, 48, 3) and frame.dtype == np.uint8
     assert (frame[23:25, 15:17] == 255).all()  # the 2 x 2 copter centred at (16, 24)
     assert {tuple(c) for c in frame.reshape(-1, 3)} == {(0, 0, 0), (255, 255, 255), (120, 240, 80)}
-    with pytest.warns(UserWarning):
-        assert PixelcopterEnv().render() is None
-
-
-def test_human_render_smoke(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("pygame")
-    monkeypatch.setitem(os.environ, "SDL_VIDEODRIVER", "dummy")
-    env = PixelcopterEnv(render_mode="human")
-    env.metadata = {**env.metadata, "render_fps": 1000}
-    env.reset(seed=0)
-    env.step(0)
-    assert env.render() is None
-    env.close()
 
 
 # --- batched ----------------------------------------------------------------------------------------------------
@@ -178,74 +133,26 @@ def survive(obs: np.ndarray) -> int:
     return 0 if y + 6.0 * vel > target else 1
 
 
-def run_against_singles(seeds: list[int], steps: int, policy, scripted: dict[int, np.ndarray] | None = None):
-    """Step a PixelcopterVectorEnv and one PixelcopterEnv per game side by side; everything must be identical."""
-    scripted = scripted or {}
-    n = len(seeds)
-    singles = [PixelcopterEnv() for _ in range(n)]
-    venv = PixelcopterVectorEnv(num_envs=n)
-    obs = np.array([env.reset(seed=s)[0] for env, s in zip(singles, seeds)])
-    vobs, _ = venv.reset(seed=seeds)
-    assert np.array_equal(vobs, obs)
-    done = np.zeros(n, dtype=bool)
-    lengths, current = [], np.zeros(n, dtype=int)
-    for t in range(steps):
-        actions = np.array(
-            [scripted[i][t] if i in scripted and t < len(scripted[i]) else policy(i, obs[i]) for i in range(n)]
-        )
-        vobs, vrew, vterm, vtrunc, _ = venv.step(actions)
-        for i, env in enumerate(singles):
-            if done[i]:  # NEXT_STEP autoreset: this step is the reset
-                o, r, d = env.reset()[0], 0.0, False
-                lengths.append(current[i])
-                current[i] = 0
-            else:
-                o, r, d, _, _ = env.step(int(actions[i]))
-                current[i] += 1
-            assert np.array_equal(vobs[i], o), f"step {t} game {i}: {vobs[i]} != {o}"
-            assert vrew[i] == r and vterm[i] == d and not vtrunc[i], f"step {t} game {i}"
-            obs[i], done[i] = o, d
-    return lengths + current.tolist()
+def run_against_singles_lengths(seeds, steps, policy, scripted=None) -> list[int]:
+    """Every episode's length, a PixelcopterVectorEnv compared with single envs all along (ple_replay)."""
+    episodes, _ = run_against_singles(PixelcopterEnv, PixelcopterVectorEnv, seeds, steps, policy, scripted)
+    return [length for length, _ in episodes]
 
 
 def test_vector_matches_single_envs(reference: dict[str, np.ndarray]) -> None:
     rng = np.random.default_rng(1)
-    lengths = run_against_singles(list(range(40, 48)), 700, lambda i, o: int(rng.random() < 0.5))
+    lengths = run_against_singles_lengths(list(range(40, 48)), 700, lambda i, o: int(rng.random() < 0.5))
     assert len(lengths) > 500  # hundreds of autoresets
     ops, seeds = reference["ops"], reference["seeds"]
     start = int(np.flatnonzero((ops == 0) & (seeds == 1001))[0])
     planned = reference["actions"][start + 1 :]
-    lengths = run_against_singles(
+    lengths = run_against_singles_lengths(
         [1001, 3, 4, 5, 6, 2**31 - 1],
         2000,
         lambda i, o: survive(o) if rng.random() < 0.97 else int(rng.integers(0, 2)),
         scripted={0: planned},
     )
     assert max(lengths) > 1500  # terrain refills and block passes inside the batch
-
-
-def test_vector_seeding_and_autoreset() -> None:
-    venv = PixelcopterVectorEnv(num_envs=3)
-    fresh = PixelcopterEnv().reset()[0]
-    obs, _ = venv.reset()
-    assert all(np.array_equal(o, fresh) for o in obs)  # every game starts like a fresh single env
-    obs, _ = venv.reset(seed=[0, None, 7])
-    assert np.array_equal(obs[0], PixelcopterEnv().reset(seed=0)[0])
-    assert np.array_equal(obs[2], PixelcopterEnv().reset(seed=7)[0])
-    with pytest.raises(ValueError):
-        venv.reset(seed=[1, 2])
-    obs, _ = venv.reset(seed=10)
-    term = np.zeros(3, dtype=bool)
-    while not term[0]:
-        last = obs
-        obs, _, term, _, _ = venv.step(np.zeros(3, dtype=np.int64))
-    obs2, rew2, term2, _, _ = venv.step(np.zeros(3, dtype=np.int64))
-    single = PixelcopterEnv()
-    single.reset(seed=10)
-    while not single.step(0)[2]:
-        pass
-    assert np.array_equal(obs2[0], single.reset()[0]) and rew2[0] == 0.0 and not term2[0]
-    assert not np.array_equal(last[0], obs2[0])
 
 
 @pytest.mark.parametrize(
@@ -267,17 +174,6 @@ def test_vector_general_block_rule(blocks: list[tuple[float, float]]) -> None:
     vobs, vreward, *_ = venv.step(np.array([1]))
     assert np.array_equal(vobs[0], obs) and vreward[0] == reward
     assert single._blocks == [[venv._bx[0, k], venv._by[0, k]] for k in range(1 + int(venv._two[0]))]
-
-
-def test_vector_render() -> None:
-    venv = PixelcopterVectorEnv(num_envs=2, render_mode="rgb_array")
-    venv.reset(seed=0)
-    venv.step(np.array([0, 1]))
-    single = PixelcopterEnv(render_mode="rgb_array")
-    single.reset(seed=0)
-    single.step(0)
-    frames = venv.render()
-    assert len(frames) == 2 and np.array_equal(frames[0], single.render())
 
 
 # --- shared helpers (hubrl.envs._ple_common) ------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def test_cluster_sweep_gives_the_local_results_and_reports_the_failing_trials(re
     node_ids = {n["node_id"] for n in report["nodes"]}
     ran_on = {r["node"] for r in ray["trials"]}
     assert ran_on == node_ids  # both nodes did work
-    assert all(r["node"] is None for r in local["trials"])
+    assert all(r.get("node") is None for r in local["trials"])  # local rows name no node (None is left out)
     print(f"\nsweep of 6 CartPole trials: local (2 processes) {section['wall_s']['local']} s, "
           f"two-node Ray cluster (1 CPU each) {section['wall_s']['ray']} s")
 

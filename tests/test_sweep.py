@@ -44,7 +44,7 @@ def test_local_sweep_runs_in_parallel_processes_and_ranks(tmp_path):
     summary = sweep("CartPole-v1", grid={"lr": [0.01, 0.06]}, seeds=[0, 1], workers=2, output=out, common=COMMON,
                     on_result=seen.append)
     assert len(summary["trials"]) == 4 and len(summary["configs"]) == 2 and summary["n_failed"] == 0
-    assert sorted(r["index"] for r in seen) == [0, 1, 2, 3] and summary["skipped"] == []
+    assert sorted(r.index for r in seen) == [0, 1, 2, 3] and summary["skipped"] == []  # typed rows as they land
     scores = [c["median_score"] for c in summary["configs"]]
     assert scores == sorted(scores, reverse=True)
     for row in summary["trials"]:  # one row file and one run folder per trial, written as it finished
@@ -80,7 +80,7 @@ def test_failing_trial_is_reported_the_rest_go_on_and_a_rerun_skips_done_trials(
     rerun = []
     second = sweep("CartPole-v1", grid=grid, seeds=[0, 1], workers=2, output=out, common=COMMON,
                    on_result=rerun.append)
-    assert second["skipped"] == [0, 1] and sorted(r["index"] for r in rerun) == [2, 3]  # failed ones run again
+    assert second["skipped"] == [0, 1] and sorted(r.index for r in rerun) == [2, 3]  # failed ones run again
     assert {p.name: p.read_bytes() for p in out.glob("trial-00[01].json")} == done_files  # done ones untouched
     assert (out / "trial-000" / "model.safetensors").read_bytes() == weights
     assert [r["score"] for r in second["trials"][:2]] == [r["score"] for r in first["trials"][:2]]
@@ -125,9 +125,12 @@ def test_cli_sweep_interrupted_then_continued_exits_non_zero_for_a_failed_trial(
     while not (out / "trial-000.json").exists() and time.monotonic() < deadline and first.poll() is None:
         time.sleep(0.2)
     os.killpg(first.pid, signal.SIGINT)  # Ctrl-C: the whole process group, as a terminal sends it
-    first.communicate(timeout=300)
-    done_before = [p for p in out.glob("trial-*.json") if json.loads(p.read_text())["status"] == "ok"]
-    assert 1 <= len(done_before) < 4, "the sweep should have been stopped part-way"
+    _, first_err = first.communicate(timeout=300)
+    assert first.returncode == 130 and first_err.strip().splitlines()[-1] == "hubrl: interrupted", first_err
+    rows = sorted(out.glob("trial-*.json"))  # stopped part-way: not every trial reported, no summary written
+    assert 1 <= len(rows) < 4 and not (out / "summary.json").exists(), [p.name for p in rows]
+    done_before = [p for p in rows if json.loads(p.read_text())["status"] == "ok"]
+    assert done_before and (out / "trial-000.json") in done_before
     saved = {p.name: p.read_bytes() for p in done_before}
 
     second = _cli(*args)

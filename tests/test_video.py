@@ -25,9 +25,12 @@ def test_small_frames_are_upscaled_nearest_and_padded():
     out = prepare_frame(frame, factor)
     assert out.shape == (288, 384, 3)
     assert (out[:6, :6] == [255, 0, 0]).all() and (out[6:, 6:] == 0).all()
-    odd = prepare_frame(np.full((50, 30, 3), 7, dtype=np.uint8), 1)
+    source = np.full((50, 30, 3), 7, dtype=np.uint8)
+    source[0] = 9  # the top row differs: padding repeats each edge (the scene's colour, no bars), no stretch
+    odd = prepare_frame(source, 1)
     assert odd.shape == (64, 32, 3)
-    assert (odd[7:57, 1:31] == 7).all() and odd[0].sum() == 0  # centred content, black padding, no stretch
+    assert (odd[7:57, 1:31] == source).all()  # centred content
+    assert (odd[:8] == 9).all() and (odd[57:] == 7).all() and (odd[8:, 0] == 7).all()
 
 
 def test_record_video_decodes_back(tmp_path, policy):

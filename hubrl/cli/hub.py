@@ -12,8 +12,9 @@ from hubrl.defaults import HUB_REPO_FILES, HUB_USER_REPOS, HUB_USER_STORAGE
 def register(sub) -> None:
     p = sub.add_parser("push", help="push a run folder to a Hub repo in one commit",
                        description="Validate a run folder and its card, then push every file in ONE commit. "
-                                   "Identical content makes no new commit. Endpoint and token: --endpoint/--token, "
-                                   "else HF_ENDPOINT/HF_TOKEN, else the stored login.")
+                                   "Identical content makes no new commit; a hubrl-generated card is committed "
+                                   "rendered for the repo id, and the folder itself is never modified. Endpoint and "
+                                   "token: --endpoint/--token, else HF_ENDPOINT/HF_TOKEN, else the stored login.")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("--repo-id", required=True, help="namespace/name (created if missing)")
     p.add_argument("--private", action="store_true", help="create the repo private")

@@ -93,6 +93,15 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def leaderboard_note(url: str | None) -> str:
+    """When a push shows there: the course's Space refreshes on a schedule (with a refresh button), a local Hub at once."""
+    from hubrl.ranking.listing import COURSE_LEADERBOARD_URL
+
+    if url == COURSE_LEADERBOARD_URL:
+        return "it refreshes on a schedule: if your model is not there yet, click the refresh button at the bottom"
+    return "this Hub's own page: it shows every push at once"
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from hubrl.hub import HubClient
     from hubrl.ranking import check_submission
@@ -113,11 +122,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     for fixed in report.fixed:
         print(f"fixed: {fixed}")
     if report.would_appear:
-        from hubrl.ranking.listing import COURSE_LEADERBOARD_URL
-
-        delay = ("; it refreshes on a schedule, so a new push can take hours to show"
-                 if report.leaderboard_url == COURSE_LEADERBOARD_URL else "; it shows every push at once")
-        print(f"{report.repo_id} will appear on the {env} leaderboard ({report.leaderboard_url}{delay})")
+        print(f"{report.repo_id} will appear on the {env} leaderboard: {report.leaderboard_url} "
+              f"({leaderboard_note(report.leaderboard_url)})")
     else:
         print(f"{report.repo_id} will NOT appear on the {env} leaderboard:")
     for problem in report.problems:

@@ -49,12 +49,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     def report(row):
         from tqdm.auto import tqdm
 
-        label = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "(preset)"
-        if row["status"] == "ok":
-            line = (f"trial {row['index']:>3} seed {row['seed']}: score {row['score']:.2f} "
-                    f"({row['mean_reward']:.2f} +/- {row['std_reward']:.2f}) in {row['train_s']:.1f} s  {label}")
+        if row.ok:
+            line = (f"trial {row.index:>3} seed {row.seed}: score {row.score:.2f} "
+                    f"({row.mean_reward:.2f} +/- {row.std_reward:.2f}) in {row.train_s:.1f} s  {row.label}")
         else:
-            line = f"trial {row['index']:>3} seed {row['seed']}: FAILED {row['error']}  {label}"
+            line = f"trial {row.index:>3} seed {row.seed}: FAILED {row.error}  {row.label}"
         tqdm.write(line)  # above the progress bar
 
     summary = sweep(args.env_id, preset=args.preset, grid=parse_grid(args.grid), seeds=seeds, n_random=args.random,

@@ -13,7 +13,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("train", help="train an agent and write a complete run folder",
                        description="Train a REINFORCE agent, evaluate it over seeded episodes, record a replay and "
-                                   "write a run folder (weights, hyperparameters, results, video, curve, model card).")
+                                   "write a run folder (weights, hyperparameters, results, video, training curves and "
+                                   "TensorBoard traces, model card, evaluation results).")
     p.add_argument("env_id", metavar="ENV_ID", help=f"one of: {', '.join(ENVS)}")
     p.add_argument("--preset", default="default", help="'default' (tuned) or 'course' (the course notebook recipe)")
     p.add_argument("--seed", type=int, default=0, help="run seed: same seed, same weights (default 0)")
@@ -25,6 +26,9 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     p.add_argument("--no-video", action="store_true", help="skip the replay video (the run cannot be pushed then)")
+    p.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
+                   help="also write the training curves to DIR/<run folder name> as training goes, to watch live "
+                        "with `tensorboard --logdir DIR` (the run folder holds the same traces when done)")
     p.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="push the finished run to this repo")
     add_hub_options(p, endpoint_help="Hub URL for --push-to-hub", token_help="Hub token for --push-to-hub")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -44,7 +48,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         check_repo_id(args.push_to_hub)
     run = train_run(config, output=args.output, overwrite=args.overwrite, resume=args.resume,
-                    n_eval_episodes=args.n_eval_episodes, progress=not args.quiet, record=not args.no_video)
+                    n_eval_episodes=args.n_eval_episodes, progress=not args.quiet, record=not args.no_video,
+                    tensorboard=args.tensorboard)
     print(f"{config.preset} preset, seed {config.seed}: {run.summary()}")
     print(f"run folder: {run.path}")
     if args.push_to_hub:

@@ -1,13 +1,16 @@
-"""hubrl.course: Deep RL Course notebook repos (``model.pt`` + metadata), loaded without running anything from them.
+"""hubrl.course: Deep RL Course notebook repos (``model.pt`` + metadata), loaded without running anything from them,
+and the notebook's own functions for a student's live module.
 
 Read top to bottom, the package follows the file: :mod:`~hubrl.course.reader` parses an untrusted ``model.pt`` with
 torch's weights-only unpickler in a bounded child process; :mod:`~hubrl.course.model_file` runs that child and
 decodes its answer; :mod:`~hubrl.course.rebuild` turns the module tree into hubrl's MLP (or says why not);
 :mod:`~hubrl.course.repo` finds the env id in the repo's metadata, caches the conversion and builds the Agent.
-:mod:`~hubrl.course.module` puts a student's live module behind hubrl's inference interface and writes it as safe
-weights (rebuilt and checked); :mod:`~hubrl.course.notebook` holds the notebook's own functions with its signatures (evaluate_agent, record_video,
-push_to_hub) for a student's live module; :mod:`~hubrl.course.convert` turns course agents into complete hubrl run
-folders (``hubrl convert``).
+For a student's live module: :mod:`~hubrl.course.play` is the notebook's episode loop on the student's own ``act()``,
+seeded; :mod:`~hubrl.course.trace` reads ``forward`` with torch.fx; :mod:`~hubrl.course.module` writes the module as
+hubrl's policy when that is proven to be the same agent on the same game, its state_dict otherwise;
+:mod:`~hubrl.course.notebook` holds the notebook's functions with its signatures (evaluate_agent, record_video,
+push_to_hub); :mod:`~hubrl.course.convert` turns course agents into complete hubrl run folders (``hubrl convert``);
+:mod:`~hubrl.course.torch_policy` is a loaded agent back in torch (``Policy.to_torch()``).
 """
 
 from hubrl.course.convert import convert, package_agent, package_module

@@ -64,25 +64,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _write_run(stage: Path, *, player, env_id: str, hyperparameters: dict[str, Any], fps: int | None,
-               weights: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
-    """Evaluate ``player`` with hubrl's protocol, film evaluation episode 0 and write the JSON files and the card."""
-    from hubrl.evaluate import evaluate_agent
+def _write_run(stage: Path, *, evaluation, film, hyperparameters: dict[str, Any], weights: dict[str, Any],
+               converted_from: dict[str, Any] | None = None) -> None:
+    """The replay ``film(path)`` makes, then the records of ``evaluation`` through the one run-folder writer."""
     from hubrl.policy import LEGACY_FORMATS, sha256_file
     from hubrl.records import VIDEO, WEIGHTS, Hyperparameters, Results, write_run_folder
+
+    weights = dict(weights)
+    fmt = weights.pop("format")
+    results = Results.from_evaluation(evaluation, weights_sha256=sha256_file(stage / WEIGHTS),
+                                      weights_format=LEGACY_FORMATS.get(fmt, fmt), weights=weights,
+                                      converted_from=converted_from)
+    film(stage / VIDEO)
+    write_run_folder(stage, policy=None, hyperparameters=Hyperparameters.from_json(hyperparameters), results=results)
+
+
+def _hubrl_protocol(player, env_id: str, hyperparameters: dict[str, Any], fps: int | None):
+    """hubrl's seeded evaluation of ``player`` (what ``hubrl evaluate`` measures) and a film of its episode 0."""
+    from hubrl.evaluate import evaluate_agent
     from hubrl.video import record_video
 
     n_episodes = int(hyperparameters.get("n_evaluation_episodes") or DEFAULT_EVAL_EPISODES)
     max_steps = int(hyperparameters.get("max_t") or env_info(env_id).max_t)
     evaluation = evaluate_agent(player, env_id, n_eval_episodes=n_episodes, max_steps=max_steps,
                                 seed=DEFAULT_EVAL_SEED)
-    weights = dict(weights)
-    fmt = weights.pop("format")
-    results = Results.from_evaluation(evaluation, weights_sha256=sha256_file(stage / WEIGHTS),
-                                      weights_format=LEGACY_FORMATS.get(fmt, fmt), weights=weights,
-                                      converted_from=(extra or {}).get("converted_from"))
-    record_video(player, stage / VIDEO, env_id=env_id, seed=DEFAULT_EVAL_SEED, fps=fps)
-    write_run_folder(stage, policy=None, hyperparameters=Hyperparameters.from_json(hyperparameters), results=results)
+    return evaluation, lambda path: record_video(player, path, env_id=env_id, seed=DEFAULT_EVAL_SEED, fps=fps)
 
 
 def _stage(output: Path, overwrite: bool) -> Path:
@@ -107,21 +113,37 @@ def package_module(model, *, hyperparameters: dict, env, output: str | Path, fps
                    overwrite: bool = False):
     """A student's live module -> a complete run folder at ``output``; returns ``(path, ModuleConversion)``.
 
-    The weights are what :func:`hubrl.course.module.convert_module` writes (rebuilt and checked, or the state_dict);
-    the evaluation, replay and card follow hubrl's protocol (seeds 0.., ``n_evaluation_episodes`` episodes capped at
-    ``max_t`` steps).
+    The student's own ``act()`` plays ``env`` first (``n_evaluation_episodes`` seeded episodes capped at ``max_t``,
+    :func:`hubrl.course.play.play`). When :func:`hubrl.course.module.convert_module` proves the rebuilt network is
+    that agent on a game hubrl rebuilds, the folder holds the rebuilt weights and hubrl's own evaluation of them
+    (what ``hubrl evaluate`` of the pushed repo reproduces), act()'s numbers kept as ``weights.author_act``;
+    otherwise the module's state_dict, act()'s own numbers and a replay of act() on ``env``.
     """
     from hubrl.course.module import convert_module, env_id_of
+    from hubrl.course.play import film, play, player_for
+    from hubrl.defaults import DEFAULT_MAX_FRAMES
 
     env_id = env_id_of(env)
     output = Path(output)
+    hyper = course_hyperparameters(hyperparameters, env_id=env_id,
+                                   obs_dim=int((getattr(env.observation_space, "shape", None) or (0,))[0]),
+                                   n_actions=int(getattr(env.action_space, "n", 0)))
+    player = player_for(model)
+    played = play(player, env, n_episodes=int(hyper.get("n_evaluation_episodes") or DEFAULT_EVAL_EPISODES),
+                  max_steps=int(hyper.get("max_t") or env_info(env_id).max_t), seed=DEFAULT_EVAL_SEED)
     stage = _stage(output, overwrite)
     try:
-        conversion = convert_module(model, env_id, stage, env=env)
-        hyper = course_hyperparameters(hyperparameters, env_id=env_id, obs_dim=conversion.policy.config.obs_dim,
-                                       n_actions=conversion.policy.config.n_actions)
-        _write_run(stage, player=conversion.policy, env_id=env_id, hyperparameters=hyper, fps=fps,
-                   weights=conversion.to_json())
+        conversion = convert_module(model, env, stage, played=played)
+        if conversion.rebuilt:
+            evaluation, filmer = _hubrl_protocol(conversion.policy, env_id, hyper, fps)
+            weights = {**conversion.to_json(), "author_act": played.to_json()}
+        else:
+            evaluation, weights = played.evaluation, conversion.to_json()
+            fps = int(fps or env.metadata.get("render_fps") or 30)
+
+            def filmer(path):
+                return film(player, env, path, fps=fps, max_frames=DEFAULT_MAX_FRAMES, seed=DEFAULT_EVAL_SEED)
+        _write_run(stage, evaluation=evaluation, film=filmer, hyperparameters=hyper, weights=weights)
         return _finish(stage, output, overwrite), conversion
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -148,8 +170,9 @@ def package_agent(agent, output: str | Path, *, fps: int | None = None, overwrit
                                                  "eval_datetime") if k in (agent.results or {})}
         source = {"source": agent.source, "format": agent.format, **({"claimed": claimed} if claimed else {})}
         weights = {"format": CONFIG_FORMAT, "converted_from": "model.pt" if agent.format == "course" else agent.format}
-        _write_run(stage, player=player, env_id=agent.env_id, hyperparameters=hyper, fps=fps, weights=weights,
-                   extra={"converted_from": source})
+        evaluation, filmer = _hubrl_protocol(player, agent.env_id, hyper, fps)
+        _write_run(stage, evaluation=evaluation, film=filmer, hyperparameters=hyper, weights=weights,
+                   converted_from=source)
         return _finish(stage, output, overwrite)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -97,8 +97,7 @@ def read_model_file(path: str | Path, *, display_name: str | None = None, limits
         if result.get("kind") == "unsafe":
             raise UnsafePickleError(message)
         if result.get("kind") == "limit":
-            raise AgentFormatError(f"{shown} could not be read safely: {message}; it is not a course model hubrl can "
-                                   "load (nothing from it was run)")
+            raise _unsafe_read(shown, message)
         raise AgentFormatError(message)
     try:
         return _decode(result.get("object"), arrays, 0)
@@ -106,31 +105,36 @@ def read_model_file(path: str | Path, *, display_name: str | None = None, limits
         raise AgentFormatError(f"{shown} could not be read: the reader's answer is malformed") from None
 
 
+def _unsafe_read(shown: str, reason: str) -> AgentFormatError:
+    return AgentFormatError(f"{shown} could not be read safely: {reason}; it is not a course model hubrl can load "
+                            "(nothing from it was run)")
+
+
 def _run_reader(path: Path, tmp: Path, shown: str, limits: Limits) -> tuple[dict, dict[str, np.ndarray]]:
     """Run reader.py in a child under ``limits``; its result, or one line saying why there is none."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1", "LANG": "C.UTF-8", "HOME": str(tmp), "TMPDIR": str(tmp)}
     command = [sys.executable, "-I", reader.__file__, str(path), str(tmp), limits.to_json(), shown]
-
-    def unsafe_read(reason: str) -> AgentFormatError:
-        return AgentFormatError(f"{shown} could not be read safely: {reason}; it is not a course model hubrl can load "
-                                "(nothing from it was run)")
-
     with open(tmp / "reader.log", "wb") as log:
         try:
             proc = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=tmp,
                                   timeout=limits.wall_seconds, check=False)
         except subprocess.TimeoutExpired:
-            raise unsafe_read(f"reading it took more than {limits.wall_seconds:g} s (wall clock)") from None
+            raise _unsafe_read(shown, f"reading it took more than {limits.wall_seconds:g} s (wall clock)") from None
+    if proc.returncode != 0 or not (tmp / reader.RESULT).is_file():
+        raise _unsafe_read(shown, _death(proc.returncode, limits))
+    return collect_answer(tmp, shown)
+
+
+def collect_answer(tmp: Path, shown: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The answer :func:`hubrl.course.reader.write_answer` left in ``tmp``: its result and, if it read, its tensors."""
     result_path = tmp / reader.RESULT
-    if proc.returncode != 0 or not result_path.is_file():
-        raise unsafe_read(_death(proc.returncode, limits))
     if result_path.stat().st_size > 8 << 20:
-        raise unsafe_read("its structure is larger than any course model's")
+        raise _unsafe_read(shown, "its structure is larger than any course model's")
     try:
         result = json.loads(result_path.read_text(encoding="utf-8"))
     except (ValueError, RecursionError):
-        raise unsafe_read("the reader's answer is malformed") from None
+        raise _unsafe_read(shown, "the reader's answer is malformed") from None
     arrays: dict[str, np.ndarray] = {}
     tensors_path = tmp / reader.TENSORS
     if result.get("ok") and tensors_path.is_file():

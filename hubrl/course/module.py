@@ -1,19 +1,23 @@
-"""A student's live ``nn.Module`` behind hubrl's inference interface, and rebuilt as hubrl's policy, checked.
+"""A student's live ``nn.Module`` written as safe weights: rebuilt as hubrl's policy when that is provably the same
+agent on the same game, its own ``state_dict`` otherwise. Never a pickle.
 
-The course notebook's ``Policy`` returns action probabilities from ``forward``. :class:`ModuleSampler` samples from
-them exactly as hubrl's own sampler does (inverse CDF from caller-supplied uniforms, in eval mode under
-``torch.no_grad``), and :func:`convert_module` writes the module as safe weights: ``model.safetensors`` +
-``config.json`` that :func:`hubrl.policy.load_policy` loads with no code whenever
-:func:`hubrl.course.rebuild.rebuild_policy` knows its layer stack AND the rebuilt network gives the module's own
-probabilities on a few thousand real observations; otherwise the module's ``state_dict`` in safetensors. Never a
-pickle. The drop-ins (:mod:`hubrl.course.notebook`) and the packaging (:mod:`hubrl.course.convert`) build on it.
+"Provably the same agent" means two things, both checked on what the student's own ``act()`` did
+(:func:`hubrl.course.play.play`):
+
+* the network hubrl rebuilds from ``forward`` (read by torch.fx, :func:`hubrl.course.trace.trace_policy`) gives, on
+  every state ``act()`` saw, the probability ``act()`` itself reported for the action it chose (``exp(log_prob)``),
+  within :data:`PROBABILITY_TOLERANCE`; an ``act()`` that rescales the state, or samples differently, fails here;
+* the env the student played is one hubrl rebuilds from its spec (:func:`env_options_of`): the registered game, its
+  registered episode cap, no wrapper that changes what the agent sees or earns.
+
+Then ``model.safetensors`` + ``config.json`` load with no code and ``hubrl evaluate REPO`` reproduces the pushed
+numbers. Otherwise the module's ``state_dict`` goes in ``model.safetensors`` with a ``config.json`` of format
+:data:`hubrl.policy.STATE_DICT_FORMAT` that says why classmates need the author's class.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,21 +28,20 @@ from hubrl.envs import env_info, make_env
 from hubrl.errors import AgentFormatError, ConfigError, HubrlError, first_line
 from hubrl.policy import CONFIG_FORMAT, STATE_DICT_FORMAT
 
-__all__ = ["ModuleConversion", "ModulePolicy", "ModuleSampler", "convert_module", "env_id_of", "real_states"]
+__all__ = ["ModuleConversion", "convert_module", "env_id_of", "env_options_of"]
 
-N_CHECK_STATES = 4096
-"""Real observations on which the rebuilt network must give the module's own action probabilities."""
 PROBABILITY_TOLERANCE = 1e-5
-"""Largest difference in any action probability accepted between the module and hubrl's rebuild (float32 noise)."""
-CHECK_SEED = 1_000_000
-"""Seeds of the episodes that collect the check's observations (far from the evaluation seeds 0, 1, ...)."""
-
-
-# -- the student's module behind hubrl's inference interface --------------------------------------------------------
+"""Largest difference accepted between the probability ``act()`` reported and the rebuilt network's (float noise)."""
+OBSERVERS = ("RecordEpisodeStatistics", "RecordVideo")
+"""Wrappers that watch an env without changing what the agent sees or earns."""
 
 
 def env_id_of(env: Any) -> str:
-    """The gymnasium id of ``env`` (``env.spec.id``), checked against hubrl's environments."""
+    """The gymnasium id of ``env`` (``env.spec.id``), checked against hubrl's environments.
+
+    Raises:
+        ConfigError: the env has no spec. UnknownEnvError: a game hubrl does not know.
+    """
     spec = getattr(env, "spec", None)
     env_id = getattr(spec, "id", None)
     if not isinstance(env_id, str):
@@ -48,82 +51,48 @@ def env_id_of(env: Any) -> str:
     return env_id
 
 
-@contextlib.contextmanager
-def _eval_mode(module) -> Iterator[None]:
-    """Dropout and friends off while hubrl plays (as at inference), each submodule's own mode restored afterwards."""
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for m, training in modes:
-            m.training = training
+def _wrapper_chain(env: Any) -> list[Any]:
+    chain = []
+    while env is not None and len(chain) < 64:
+        chain.append(env)
+        env = getattr(env, "env", None)
+    return chain
 
 
-class ModuleSampler:
-    """Actions from the student's module: its probabilities (no_grad, eval mode), sampled by inverse CDF.
+def env_options_of(env: Any) -> tuple[dict[str, Any] | None, str]:
+    """The ``env_options`` with which :func:`hubrl.envs.make_env` rebuilds ``env`` exactly, or ``(None, why not)``.
 
-    The same rule as hubrl's own sampler: action ``a`` is the number of cumulative probabilities below
-    ``u * total``, so one uniform per step decides the action.
+    Compared from the specs: the game's entry point and ``make`` arguments (``render_mode`` aside), the episode cap
+    (``max_episode_steps``) and the wrappers added after ``make`` (observers such as ``RecordEpisodeStatistics``
+    aside; hubrl's own ``ObservationHistory`` becomes ``obs_lags``).
     """
+    from hubrl.envs.history import ObservationHistory
 
-    def __init__(self, module, n_actions: int) -> None:
-        self.module = module
-        self.n_actions = n_actions
-        self.name = type(module).__qualname__
-
-    def probabilities(self, obs: np.ndarray) -> np.ndarray:
-        """The module's action probabilities for a batch of observations, as float32 ``(batch, n_actions)``."""
-        import torch
-
-        param = next(self.module.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-        x = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=device)
-        with torch.no_grad(), _eval_mode(self.module):
-            try:
-                out = self.module(x)
-            except Exception as err:
-                raise AgentFormatError(
-                    f"{self.name}.forward failed on a batch of shape {tuple(x.shape)}: {first_line(err)[:200]}; "
-                    "it should take a (batch, state_size) float tensor and return action probabilities"
-                ) from err
-        if isinstance(out, torch.distributions.Categorical):
-            out = out.probs
-        if not torch.is_tensor(out):
-            raise AgentFormatError(f"{self.name}.forward returned a {type(out).__name__}, not a tensor of action "
-                                   "probabilities; end forward with F.softmax(x, dim=1)")
-        if tuple(out.shape) != (x.shape[0], self.n_actions):
-            raise AgentFormatError(f"{self.name}.forward returned shape {tuple(out.shape)} for {x.shape[0]} states; "
-                                   f"expected ({x.shape[0]}, {self.n_actions}) action probabilities")
-        probs = out.detach().to("cpu", torch.float32).numpy()
-        sums = probs.sum(axis=1)
-        if not np.isfinite(probs).all() or (probs < 0).any() or np.abs(sums - 1.0).max() > 1e-3:
-            raise AgentFormatError(f"{self.name}.forward returned values that are not action probabilities "
-                                   f"(e.g. {np.round(probs[0], 4).tolist()}); end forward with F.softmax(x, dim=1)")
-        return probs
-
-    def actions(self, obs: np.ndarray, *, uniforms: np.ndarray | None = None) -> np.ndarray:
-        """Sample by inverse CDF from ``uniforms`` (one per state), or the most likely action when None."""
-        probs = self.probabilities(obs)
-        if uniforms is None:
-            return probs.argmax(-1)
-        cdf = np.cumsum(probs, -1)
-        threshold = np.asarray(uniforms, dtype=np.float32)[..., None] * cdf[..., -1:]
-        return np.minimum((cdf < threshold).sum(-1), cdf.shape[-1] - 1)
-
-
-class ModulePolicy:
-    """The student's module with hubrl's inference interface (``config`` + ``sampler()``), for evaluate and video."""
-
-    def __init__(self, module, config) -> None:
-        self.module = module
-        self.config = config
-
-    def sampler(self) -> ModuleSampler:
-        return ModuleSampler(self.module, self.config.n_actions)
-
-
-# -- rebuilding it as a hubrl policy, checked --------------------------------------------------------------------------
+    env_id = env_id_of(env)
+    options: dict[str, Any] = {}
+    for layer in _wrapper_chain(env):
+        if isinstance(layer, ObservationHistory):
+            options = {"obs_lags": list(layer.lags)}
+            break
+    ours_env = make_env(env_id, **options)
+    try:
+        ours, theirs = ours_env.spec, env.spec
+    finally:
+        ours_env.close()
+    if theirs.max_episode_steps != ours.max_episode_steps:
+        return None, (f"your eval_env ends episodes after max_episode_steps={theirs.max_episode_steps}, "
+                      f"but {env_id} ends them after {ours.max_episode_steps}")
+    kwargs = {k: v for k, v in theirs.kwargs.items() if k != "render_mode"}
+    if theirs.entry_point != ours.entry_point or kwargs != {k: v for k, v in ours.kwargs.items()
+                                                            if k != "render_mode"}:
+        return None, f"your eval_env is {env_id} made with {kwargs or theirs.entry_point}, which hubrl does not make"
+    added = [w.name for w in theirs.additional_wrappers if w.name not in OBSERVERS]
+    expected = [w.name for w in ours.additional_wrappers]
+    if added != expected:
+        extra = [name for name in added if name not in expected] or added
+        return None, (f"your eval_env is wrapped in {', '.join(extra)}, which changes what the agent sees or "
+                      "earns and which hubrl cannot rebuild")
+    return options, ""
 
 
 @dataclass
@@ -131,162 +100,134 @@ class ModuleConversion:
     """What hubrl made of a student's module (see :func:`convert_module`)."""
 
     policy: Any
-    """What plays: hubrl's rebuilt policy (loaded back from the written files), or the module itself."""
+    """hubrl's rebuilt policy (loaded back from the written files), or None when the state_dict was written."""
     rebuilt: bool
     class_name: str
     reason: str = ""
-    """Why the module could not be rebuilt (empty when it was)."""
+    """Why classmates need the author's class (empty when rebuilt)."""
     notes: tuple[str, ...] = ()
     states_checked: int = 0
     max_probability_difference: float | None = None
-    files: tuple[str, ...] = field(default_factory=tuple)
+    files: tuple[str, ...] = field(default_factory=lambda: ("model.safetensors", "config.json"))
 
     def summary(self) -> str:
         """One line for the student: which weights were written and why."""
         if self.rebuilt:
             cfg = self.policy.config
+            activation = cfg.activation + (f"({cfg.activation_param:g})" if cfg.activation_param is not None else "")
             return (f"weights: model.safetensors + config.json, loadable with no code (hubrl rebuilt {self.class_name} "
-                    f"as an MLP {[cfg.obs_dim, *cfg.hidden_sizes, cfg.n_actions]} {cfg.activation}; same action "
-                    f"probabilities on {self.states_checked} real states, max difference "
-                    f"{self.max_probability_difference:.1e})")
-        return (f"weights: model.safetensors holds {self.class_name}'s state_dict only; hubrl cannot rebuild it "
-                f"({self.reason}), so loading it needs the author's class")
+                    f"as an MLP {[cfg.obs_dim, *cfg.hidden_sizes, cfg.n_actions]} {activation}; on the "
+                    f"{self.states_checked} states your act() saw it gives the probability act() reported, max "
+                    f"difference {self.max_probability_difference:.1e})")
+        return (f"weights: model.safetensors holds {self.class_name}'s state_dict (no pickle) and the numbers are what "
+                f"your act() scored; classmates need your class to load it because {self.reason}")
 
     def to_json(self) -> dict[str, Any]:
         """The ``weights`` entry of results.json (the card reads it)."""
         data: dict[str, Any] = {"format": CONFIG_FORMAT if self.rebuilt else STATE_DICT_FORMAT,
-                                "class_name": self.class_name}
-        if self.rebuilt:
-            data["check"] = {"states": self.states_checked,
-                             "max_probability_difference": self.max_probability_difference}
-            if self.notes:
-                data["notes"] = list(self.notes)
-        else:
+                                "class_name": self.class_name,
+                                "check": {"states": self.states_checked,
+                                          "max_probability_difference": self.max_probability_difference}}
+        if self.notes:
+            data["notes"] = list(self.notes)
+        if not self.rebuilt:
             data["reason"] = self.reason
         return data
 
 
-def _class_name(module) -> str:
+def _class_name(module: Any) -> str:
     cls = type(module)
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _check_module(module, env_id: str, env: Any = None):
-    """The module and env agree with hubrl's copy of the game; returns hubrl's observation size and action count."""
-    import torch
+def rebuild_module(module: Any):
+    """hubrl's MLP for ``module``: its forward read by torch.fx; when fx cannot trace it (control flow on the input),
+    its layers read from the module tree, to be proven by the probability check. ``(rebuilt, "")`` or ``(None, why)``.
+    """
+    from hubrl.course.rebuild import rebuild_policy, tree_from_module
+    from hubrl.course.trace import trace_policy
 
-    if not isinstance(module, torch.nn.Module):
-        raise AgentFormatError(f"the policy must be your torch.nn.Module (the notebook's Policy), "
-                               f"got {type(module).__name__}")
-    probe = make_env(env_id)
     try:
-        obs_space, act_space = probe.observation_space, probe.action_space
-    finally:
-        probe.close()
-    if getattr(act_space, "n", None) is None or len(getattr(obs_space, "shape", ()) or ()) != 1:
-        raise ConfigError(f"{env_id} does not have flat observations and discrete actions; hubrl's course "
-                          "drop-ins play flat-observation, discrete-action games")
-    if env is not None:
-        theirs = getattr(getattr(env, "observation_space", None), "shape", None)
-        if theirs is not None and tuple(theirs) != tuple(obs_space.shape):
-            raise ConfigError(f"your env gives observations of shape {tuple(theirs)} but hubrl plays {env_id} with "
-                              f"shape {tuple(obs_space.shape)}; make the env with gymnasium.make({env_id!r})")
-    return int(obs_space.shape[0]), int(act_space.n)
-
-
-def real_states(env_id: str, sampler: ModuleSampler, n: int = N_CHECK_STATES, *, seed: int = CHECK_SEED) -> np.ndarray:
-    """``n`` observations from real episodes: even episodes played by the module, odd ones by random actions."""
-    env = make_env(env_id)
-    rng = np.random.default_rng(seed)
-    states: list[np.ndarray] = []
-    episode = 0
+        return trace_policy(module), ""
+    except AgentFormatError as err:
+        if not str(err).startswith("torch.fx cannot trace"):
+            return None, str(err)
+        traced_error = str(err)
     try:
-        while len(states) < n:
-            obs, _ = env.reset(seed=seed + episode)
-            by_module = episode % 2 == 0
-            while len(states) < n:
-                states.append(np.asarray(obs, dtype=np.float32))
-                if by_module:
-                    action = int(sampler.actions(states[-1][None], uniforms=rng.random(1))[0])
-                else:
-                    action = int(rng.integers(sampler.n_actions))
-                obs, _, terminated, truncated, _ = env.step(action)
-                if terminated or truncated:
-                    break
-            episode += 1
-    finally:
-        env.close()
-    return np.stack(states)
+        return rebuild_policy(tree_from_module(module)), ""
+    except HubrlError as err:
+        return None, f"{traced_error}, and its layers are not the course MLP ({first_line(err)})"
 
 
-def _softmax_rows(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(-1, keepdims=True))
-    return z / z.sum(-1, keepdims=True)
+def _check(policy: Any, played: Any) -> tuple[float | None, str]:
+    """Max difference between the rebuilt network's probability of each chosen action and the one act() reported."""
+    if played.states is None or played.probabilities is None:
+        return None, "act() returned no log-probability hubrl can read, so nothing proves the rebuilt network is yours"
+    if len(played.actions) == 0:
+        return None, "no state was played"
+    if played.states.ndim != 2 or played.states.shape[1] != policy.config.obs_dim:
+        return None, (f"the states act() saw have shape {played.states.shape[1:]}, but the network's first layer "
+                      f"takes {policy.config.obs_dim} values")
+    with np.errstate(over="ignore", invalid="ignore"):
+        ours = policy.forward(played.states.astype(np.float32))[np.arange(len(played.actions)), played.actions]
+    diff = float(np.max(np.abs(ours.astype(np.float64) - played.probabilities)))
+    if not np.isfinite(diff):
+        diff = float("inf")
+    if diff <= PROBABILITY_TOLERANCE:
+        return diff, ""
+    return diff, (f"on the {len(played.actions)} states your act() saw, the network its forward defines gives the "
+                  f"chosen action a probability up to {diff:.2g} away from the one act() reported (does act() change "
+                  "the state before calling forward, or sample from something else?)")
 
 
-def convert_module(module, env_id: str, directory: str | Path, *, env: Any = None,
-                   n_states: int = N_CHECK_STATES) -> ModuleConversion:
-    """Write the student's module into ``directory`` as safe weights and say what plays.
+def convert_module(module: Any, env: Any, directory: str | Path, *, played: Any) -> ModuleConversion:
+    """Write the student's ``module`` into ``directory`` as safe weights and say what they are.
 
-    Rebuilt (``model.safetensors`` + ``config.json`` that :func:`hubrl.policy.load_policy` loads with no code) when
-    :func:`~hubrl.course.rebuild.rebuild_policy` knows the layer stack and the rebuilt network's probabilities equal
-    the module's (within :data:`PROBABILITY_TOLERANCE`) on ``n_states`` real observations; otherwise the module's
-    ``state_dict`` as safetensors with a ``config.json`` of format :data:`hubrl.policy.STATE_DICT_FORMAT`.
-    Never a pickle.
+    Args:
+        module: the student's ``nn.Module``.
+        env: the env its ``act()`` played (the notebook's ``eval_env``).
+        directory: where ``model.safetensors`` and ``config.json`` go.
+        played: :func:`hubrl.course.play.play` of this module on ``env`` (its states, actions and probabilities).
 
     Raises:
-        AgentFormatError: ``module`` is not an ``nn.Module`` or does not return action probabilities.
-        ConfigError / UnknownEnvError: the env is not one hubrl plays, or its observations differ from hubrl's.
+        AgentFormatError: ``module`` is not an ``nn.Module``.
+        ConfigError / UnknownEnvError: ``env`` is not a game hubrl knows.
     """
+    import torch
     from safetensors.numpy import save_file
 
-    from hubrl.course.rebuild import rebuild_policy, tree_from_module
     from hubrl.policy import PolicyConfig, load_policy
 
+    if not isinstance(module, torch.nn.Module):
+        raise AgentFormatError(f"the model must be your torch.nn.Module (the notebook's Policy), "
+                               f"got {type(module).__name__}")
     directory = Path(directory)
-    obs_dim, n_actions = _check_module(module, env_id, env)
-    sampler = ModuleSampler(module, n_actions)
-    sampler.probabilities(np.zeros((1, obs_dim), dtype=np.float32))  # a clear error before any episode is played
+    env_id = env_id_of(env)
     name = _class_name(module)
-    reason, notes, diff, states_checked = "", (), None, 0
-    try:
-        rebuilt = rebuild_policy(tree_from_module(module))
-    except HubrlError as err:
-        rebuilt, reason = None, str(err)
-    if rebuilt is not None and (rebuilt.obs_dim, rebuilt.n_actions) != (obs_dim, n_actions):
-        reason = (f"its layers take {rebuilt.obs_dim} inputs and give {rebuilt.n_actions} outputs, "
-                  f"but {env_id} has {obs_dim} and {n_actions}")
-        rebuilt = None
+    rebuilt, reason = rebuild_module(module)
+    options, env_reason = env_options_of(env)
+    diff, states_checked, notes = None, 0, ()
     if rebuilt is not None:
+        notes = tuple(rebuilt.notes)
         config = PolicyConfig(env_id=env_id, obs_dim=rebuilt.obs_dim, n_actions=rebuilt.n_actions,
-                              hidden_sizes=tuple(rebuilt.hidden_sizes), activation=rebuilt.activation)
+                              hidden_sizes=tuple(rebuilt.hidden_sizes), activation=rebuilt.activation,
+                              activation_param=rebuilt.activation_param, env_options=options or {})
         tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in rebuilt.tensors.items()}
         save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
         (directory / "config.json").write_text(json.dumps(config.to_json(), indent=2) + "\n")
         policy = load_policy(directory)
-        states = real_states(env_id, sampler, n_states)
-        with np.errstate(over="ignore", invalid="ignore"):
-            theirs = sampler.probabilities(states)
-            ours = _softmax_rows(policy.sampler().logits(states).astype(np.float64))
-        diff = float(np.abs(theirs - ours).max())
-        states_checked = len(states)
-        if diff <= PROBABILITY_TOLERANCE:
-            return ModuleConversion(policy=policy, rebuilt=True, class_name=name, notes=tuple(rebuilt.notes),
-                                    states_checked=states_checked, max_probability_difference=diff,
-                                    files=("model.safetensors", "config.json"))
-        reason = (f"hubrl's rebuild gives action probabilities up to {diff:.2g} away from the module's own on "
-                  f"{states_checked} real states")
-        notes = tuple(rebuilt.notes)
-    _write_state_dict(module, directory, env_id=env_id, class_name=name, reason=reason,
-                      obs_dim=obs_dim, n_actions=n_actions)
-    config = PolicyConfig(env_id=env_id, obs_dim=obs_dim, n_actions=n_actions)
-    return ModuleConversion(policy=ModulePolicy(module, config), rebuilt=False, class_name=name, reason=reason,
-                            notes=notes, states_checked=states_checked, max_probability_difference=diff,
-                            files=("model.safetensors", "config.json"))
+        diff, reason = _check(policy, played)
+        states_checked = len(played.actions)
+        if not reason and options is not None:
+            return ModuleConversion(policy=policy, rebuilt=True, class_name=name, notes=notes,
+                                    states_checked=states_checked, max_probability_difference=diff)
+        reason = reason or env_reason
+    _write_state_dict(module, directory, env_id=env_id, class_name=name, reason=reason, env=env)
+    return ModuleConversion(policy=None, rebuilt=False, class_name=name, reason=reason, notes=notes,
+                            states_checked=states_checked, max_probability_difference=diff)
 
 
-def _write_state_dict(module, directory: Path, *, env_id: str, class_name: str, reason: str, obs_dim: int,
-                      n_actions: int) -> None:
+def _write_state_dict(module: Any, directory: Path, *, env_id: str, class_name: str, reason: str, env: Any) -> None:
     """The module's own ``state_dict`` as safetensors, and a config.json that says loading needs its class."""
     from safetensors.torch import save_file
 
@@ -296,8 +237,8 @@ def _write_state_dict(module, directory: Path, *, env_id: str, class_name: str, 
     config = {
         "format": STATE_DICT_FORMAT,
         "env_id": env_id,
-        "obs_dim": obs_dim,
-        "n_actions": n_actions,
+        "obs_shape": list(getattr(env.observation_space, "shape", None) or ()),
+        "n_actions": int(getattr(env.action_space, "n", 0)),
         "class_name": class_name,
         "reason": reason,
         "load": (f"needs the author's class: model = {short}(...); "

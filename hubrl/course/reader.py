@@ -79,9 +79,18 @@ def main(argv: list[str]) -> int:
     model, outdir, limits_json, shown = argv
     limits = Limits(**json.loads(limits_json))
     _apply_limits(limits)
-    out = Path(outdir)
+    write_answer(Path(model), shown, limits, Path(outdir))
+    return 0
+
+
+def write_answer(model: Path, shown: str, limits: Limits, out: Path) -> None:
+    """Read ``model`` and write ``out/result.json`` (and the tensors): everything the child does after its limits.
+
+    Every problem becomes ``{"ok": false, "kind": ..., "message": ...}``. Called in-process only by tests, on files
+    that need no resource limit to end (the bounds that need the child are tested through it).
+    """
     try:
-        result = read_model(Path(model), shown, limits, out / TENSORS)
+        result = read_model(model, shown, limits, out / TENSORS)
     except Refusal as err:
         result = {"ok": False, "kind": err.kind, "message": str(err)}
     except MemoryError:
@@ -89,10 +98,23 @@ def main(argv: list[str]) -> int:
     except RecursionError:
         result = {"ok": False, "kind": "limit", "message": "its objects nest too deeply"}
     except Exception as err:  # noqa: BLE001 - whatever else the file provokes is still one line for the parent
+        if _file_too_large(err):  # RLIMIT_FSIZE: CPython ignores SIGXFSZ, the write fails with EFBIG instead
+            size = limits.max_output_bytes
+            shown_size = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
+            result = {"ok": False, "kind": "limit",
+                      "message": f"it produced more output than any course model (over {shown_size} of tensors)"}
+            (out / RESULT).write_text(json.dumps(result))
+            return
         result = {"ok": False, "kind": "format", "message": f"{shown} could not be read ({type(err).__name__}: "
                                                             f"{_first_line(str(err))})"}
     (out / RESULT).write_text(json.dumps(result))
-    return 0
+
+
+def _file_too_large(err: BaseException) -> bool:
+    """The output limit was hit: EFBIG, raised as such or wrapped in another library's message."""
+    import errno
+
+    return getattr(err, "errno", None) == errno.EFBIG or "File too large" in str(err)
 
 
 def _apply_limits(limits: Limits) -> None:
@@ -117,33 +139,14 @@ def _apply_limits(limits: Limits) -> None:
 
 def read_model(path: Path, shown: str, limits: Limits, tensors_path: Path) -> dict[str, Any]:
     """Check, classify, load and export ``path``; raise :class:`Refusal` with a one-line reason otherwise."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if size == 0:
-        raise Refusal("format", f"{shown} is empty; re-download it or ask its author for the file")
-    if head.startswith(b"PK"):
-        serialization = "zip"
-        pickles = [_check_zip(path, shown, limits)]
-    elif head.startswith(b"\x80\x02\x8a\x0a"):  # protocol 2, then the 10-byte legacy magic number as LONG1
-        serialization = "legacy"
-        if size > limits.max_bytes:
-            raise Refusal("format", f"{shown} is {size} bytes, more than the {limits.max_bytes >> 20} MiB hubrl reads")
-        pickles = _legacy_pickles(path.read_bytes(), shown)
-    elif _is_tar(path):
-        raise Refusal("format", f"{shown} uses the pre-0.4 PyTorch tar format; ask its author to re-save it with a "
-                                "current torch")
-    else:
-        raise Refusal("format", f"{shown} is not a PyTorch file (neither a torch.save zip archive nor a legacy torch "
-                                "pickle); check that you downloaded model.pt and not an HTML error page")
-
+    serialization, pickles = check_container(path, shown, limits)
     try:
         import torch  # only now: the limits are in place
     except (ImportError, MemoryError, OSError):
         raise Refusal("setup", f"{shown} could not be read: the reader could not even import torch within its "
                                f"{limits.memory_bytes >> 20} MiB address space (raise HUBRL_COURSE_MEMORY_MB)") from None
 
-    names = _unsafe_globals(pickles, shown)
+    names = unsafe_globals(pickles, shown)
     allowed = classify(names, shown)
     obj = _torch_load(path, allowed, shown, serialization)
     tensors: dict[str, Any] = {}
@@ -157,6 +160,30 @@ def read_model(path: Path, shown: str, limits: Limits, tensors_path: Path) -> di
     save_file({key: t.detach().to(dtype=torch.float32, copy=True).contiguous() for key, t in tensors.items()},
               str(tensors_path))
     return {"ok": True, "serialization": serialization, "object": encoded}
+
+
+def check_container(path: Path, shown: str, limits: Limits) -> tuple[str, list[bytes]]:
+    """``("zip" | "legacy", the pickles to classify)``, judged from the bytes alone (nothing unpickled or inflated).
+
+    Raises:
+        Refusal: empty, not a torch file, a pre-0.4 tar, or an archive that breaks the member, size or layout rules.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if size == 0:
+        raise Refusal("format", f"{shown} is empty; re-download it or ask its author for the file")
+    if head.startswith(b"PK"):
+        return "zip", [_check_zip(path, shown, limits)]
+    if head.startswith(b"\x80\x02\x8a\x0a"):  # protocol 2, then the 10-byte legacy magic number as LONG1
+        if size > limits.max_bytes:
+            raise Refusal("format", f"{shown} is {size} bytes, more than the {limits.max_bytes >> 20} MiB hubrl reads")
+        return "legacy", _legacy_pickles(path.read_bytes(), shown)
+    if _is_tar(path):
+        raise Refusal("format", f"{shown} uses the pre-0.4 PyTorch tar format; ask its author to re-save it with a "
+                                "current torch")
+    raise Refusal("format", f"{shown} is not a PyTorch file (neither a torch.save zip archive nor a legacy torch "
+                            "pickle); check that you downloaded model.pt and not an HTML error page")
 
 
 def _check_zip(path: Path, shown: str, limits: Limits) -> bytes:
@@ -215,7 +242,7 @@ def _is_tar(path: Path) -> bool:
         return False
 
 
-def _unsafe_globals(pickles: list[bytes], shown: str) -> list[str]:
+def unsafe_globals(pickles: list[bytes], shown: str) -> list[str]:
     """Every global the pickles reference that torch's weights-only unpickler does not allow by default.
 
     torch lists them (``get_unsafe_globals_in_checkpoint``) for an archive's ``data.pkl``; each pickle is handed to
@@ -234,7 +261,7 @@ def _unsafe_globals(pickles: list[bytes], shown: str) -> list[str]:
                 unsafe = _torch_unsafe(synthetic)
             except Exception:  # noqa: BLE001 - names torch cannot even parse
                 unsafe = [f"{m}.{n}" for m, n in referenced]
-            refused = sorted(name for name in unsafe if _category(name) == "refuse")
+            refused = sorted(name for name in unsafe if category(name) == "refuse")
             if refused:
                 raise _malicious(shown, refused) from None
             raise Refusal("format", f"{shown} uses pickle opcodes torch's weights-only reader does not read (it reads "
@@ -287,17 +314,21 @@ def _disassembled_globals(data: bytes) -> set[tuple[str, str]]:
 # -- classifying globals by name ---------------------------------------------------------------------------------------
 
 _NN = "torch.nn.modules."
-REAL_CLASSES = {
-    _NN + "linear.Linear": ("torch.nn", "Linear"),
-    _NN + "linear.Identity": ("torch.nn", "Identity"),
-    _NN + "activation.ReLU": ("torch.nn", "ReLU"),
-    _NN + "activation.Tanh": ("torch.nn", "Tanh"),
-    _NN + "activation.Softmax": ("torch.nn", "Softmax"),
-    _NN + "dropout.Dropout": ("torch.nn", "Dropout"),
-    _NN + "container.Sequential": ("torch.nn", "Sequential"),
-    _NN + "container.ModuleList": ("torch.nn", "ModuleList"),
-    _NN + "container.ModuleDict": ("torch.nn", "ModuleDict"),
+NN_LAYERS = {
+    _NN + "linear.Linear": ("Linear", "linear"),
+    _NN + "linear.Identity": ("Identity", "no-op"),
+    _NN + "activation.ReLU": ("ReLU", "relu"),
+    _NN + "activation.Tanh": ("Tanh", "tanh"),
+    _NN + "activation.Softmax": ("Softmax", "softmax"),
+    _NN + "dropout.Dropout": ("Dropout", "no-op"),
+    _NN + "container.Sequential": ("Sequential", "container"),
+    _NN + "container.ModuleList": ("ModuleList", "container"),
+    _NN + "container.ModuleDict": ("ModuleDict", "container"),
 }
+"""The torch.nn classes a course policy is rebuilt from, by qualified name: their ``torch.nn`` name and their role in
+the rebuild (:mod:`hubrl.course.rebuild`). The one table both the reader's allow-list and the rebuild read (this
+module is the child's script and imports nothing of hubrl, so the table lives here)."""
+REAL_CLASSES = {name: ("torch.nn", attr) for name, (attr, _) in NN_LAYERS.items()}
 """torch.nn classes the rebuild understands, loaded as themselves (their ``__setstate__`` only fills ``__dict__``)."""
 
 PLAIN_BUILTINS = {"dict", "list", "tuple", "frozenset", "int", "float", "str", "bool", "bytes", "object"}
@@ -310,7 +341,7 @@ With ``torch.optim.*`` and ``torch.distributions.*``, what a policy does not nee
 attributes; any other numpy function is refused like any callable."""
 
 
-def _category(name: str) -> str:
+def category(name: str) -> str:
     """``real``, ``builtin``, ``placeholder``, ``special`` or ``refuse`` for one global's full name.
 
     Python-2 spellings (``commands.Popen``, ``__builtin__.eval``) are judged as what Python 3 maps them to.
@@ -372,7 +403,7 @@ def _is_installed(top: str) -> bool:
 
 def classify(names: list[str], shown: str) -> list[tuple[Any, str]]:
     """The ``(object, "full.name")`` pairs for ``torch.serialization.safe_globals``, or a malicious-file refusal."""
-    refused = [name for name in names if _category(name) == "refuse"]
+    refused = [name for name in names if category(name) == "refuse"]
     if refused:
         raise _malicious(shown, refused)
     import builtins
@@ -380,7 +411,7 @@ def classify(names: list[str], shown: str) -> list[tuple[Any, str]]:
 
     pairs: list[tuple[Any, str]] = []
     for name in names:  # registered under torch's spelling, looked up under Python 3's
-        kind, py3 = _category(name), py3_name(name)
+        kind, py3 = category(name), py3_name(name)
         if kind == "real":
             module, attr = REAL_CLASSES[py3]
             pairs.append((getattr(importlib.import_module(module), attr), name))

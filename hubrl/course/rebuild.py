@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hubrl.course.reader import printable
+from hubrl.course.reader import NN_LAYERS, printable
 from hubrl.errors import AgentFormatError
 
 __all__ = ["ModuleNode", "RebuiltPolicy", "rebuild_policy", "tree_from_module", "tree_from_state_dict"]
@@ -32,13 +32,13 @@ STATE_DICT_CLASS = "<state_dict entry>"
 MAX_DEPTH = 64
 """Modules nest deeper than this in no course policy; deeper trees are refused before walking them further."""
 
-_NN = "torch.nn.modules."
-LINEAR = _NN + "linear.Linear"
-ACTIVATIONS = {_NN + "activation.ReLU": "relu", _NN + "activation.Tanh": "tanh"}
-SOFTMAX = _NN + "activation.Softmax"
-NO_OPS = {_NN + "dropout.Dropout": "Dropout", _NN + "linear.Identity": "Identity"}
-CONTAINERS = {_NN + "container.Sequential", _NN + "container.ModuleList", _NN + "container.ModuleDict"}
-SEQUENTIAL = _NN + "container.Sequential"
+# The roles of the torch.nn classes the reader lets through (its table, NN_LAYERS, is the one list of them).
+LINEAR = next(name for name, (_, role) in NN_LAYERS.items() if role == "linear")
+ACTIVATIONS = {name: role for name, (_, role) in NN_LAYERS.items() if role in ("relu", "tanh")}
+SOFTMAX = next(name for name, (_, role) in NN_LAYERS.items() if role == "softmax")
+NO_OPS = {name: attr for name, (attr, role) in NN_LAYERS.items() if role == "no-op"}
+CONTAINERS = {name for name, (_, role) in NN_LAYERS.items() if role == "container"}
+SEQUENTIAL = next(name for name in CONTAINERS if name.endswith(".Sequential"))
 
 _COURSE_MLP = "hubrl rebuilds the course MLP (Linear layers, ReLU or Tanh between, softmax at the end)"
 
@@ -72,6 +72,11 @@ class RebuiltPolicy:
     activation: str
     tensors: dict[str, np.ndarray]
     notes: tuple[str, ...] = ()
+    activation_param: float | None = None
+    """leaky_relu's negative_slope or elu's alpha (see :class:`hubrl.policy.PolicyConfig`)."""
+    output: str = "probabilities"
+    """What the module's forward returns: ``probabilities``, ``logits`` or ``log-probabilities`` (the rebuilt network
+    keeps the last layer's outputs as logits either way: softmax gives the same probabilities)."""
 
 
 # -- trees from live modules and state_dicts -------------------------------------------------------------------------

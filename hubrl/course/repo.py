@@ -94,9 +94,12 @@ def load_course_repo(folder: str | Path, *, source: str) -> Any:
             shutil.rmtree(cached, ignore_errors=True)
     if policy is None:
         rebuilt = load_course_model(model, display_name=f"{source}/model.pt")
-        _check_sizes(rebuilt, hyper, env_id, source)
+        _check_declared_sizes(rebuilt.obs_dim, rebuilt.n_actions, hyper, source)
+        _check_env_sizes(rebuilt, env_id, source)
         _write_policy_folder(rebuilt, env_id, cached)
         policy = load_policy(cached)
+    else:  # the same model.pt bytes were converted before; this repo's own hyperparameters.json is checked anyway
+        _check_declared_sizes(policy.config.obs_dim, policy.config.n_actions, hyper, source)
     return Agent(policy=policy, env_id=env_id, source=source, hyperparameters=hyper, results=results,
                  format="course", path=folder)
 
@@ -142,24 +145,24 @@ def _card_metadata(card: Path) -> dict[str, Any] | None:
         return None
 
 
-def _check_sizes(rebuilt: RebuiltPolicy, hyper: dict[str, Any], env_id: str, source: str) -> None:
-    """The weights must fit the env; hyperparameters.json sizes, where they are numbers, must agree with them."""
-    from hubrl.envs import make_env
-
-    env = make_env(env_id)
-    try:
-        obs_shape, n_actions = env.observation_space.shape, getattr(env.action_space, "n", None)
-    finally:
-        env.close()
-    for key, actual in (("state_space", rebuilt.obs_dim), ("action_space", rebuilt.n_actions)):
+def _check_declared_sizes(obs_dim: int, n_actions: int, hyper: dict[str, Any], source: str) -> None:
+    """hyperparameters.json sizes, where they are numbers, must agree with the weights."""
+    for key, actual in (("state_space", obs_dim), ("action_space", n_actions)):
         declared = hyper.get(key)
         if isinstance(declared, list) and len(declared) == 1:
             declared = declared[0]
         if isinstance(declared, (int, float)) and not isinstance(declared, bool) and int(declared) != actual:
             raise AgentFormatError(f"{source}: hyperparameters.json says {key}={declared} but model.pt has {actual}")
-    if obs_shape is None or len(obs_shape) != 1 or obs_shape[0] != rebuilt.obs_dim or n_actions != rebuilt.n_actions:
+
+
+def _check_env_sizes(rebuilt: RebuiltPolicy, env_id: str, source: str) -> None:
+    """The weights must fit the env."""
+    from hubrl.episodes import env_spaces
+
+    obs_dim, n_actions = env_spaces(env_id)
+    if obs_dim != rebuilt.obs_dim or n_actions != rebuilt.n_actions:
         raise AgentFormatError(f"{source}/model.pt takes {rebuilt.obs_dim} inputs and gives {rebuilt.n_actions} "
-                               f"actions, but {env_id} has observations {obs_shape} and {n_actions} actions")
+                               f"actions, but {env_id} has observations ({obs_dim},) and {n_actions} actions")
 
 
 def _write_policy_folder(rebuilt: RebuiltPolicy, env_id: str, target: Path) -> None:

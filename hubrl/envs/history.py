@@ -33,10 +33,14 @@ def _stacked_space(space: spaces.Space, n_lags: int) -> spaces.Box:
     return spaces.Box(np.tile(space.low, n_lags + 1), np.tile(space.high, n_lags + 1), dtype=space.dtype)
 
 
-class ObservationHistory(gymnasium.Wrapper):
-    """One env: observation ``[o_t, o_{t-lag} for each lag]``, the first observation standing in for the past."""
+class ObservationHistory(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
+    """One env: observation ``[o_t, o_{t-lag} for each lag]``, the first observation standing in for the past.
+
+    Its constructor arguments are recorded, so gymnasium can re-create the wrapped env from its spec.
+    """
 
     def __init__(self, env: gymnasium.Env, lags: Sequence[int]):
+        gymnasium.utils.RecordConstructorArgs.__init__(self, lags=list(lags))
         super().__init__(env)
         self.lags = check_lags(lags)
         self.observation_space = _stacked_space(env.observation_space, len(self.lags))

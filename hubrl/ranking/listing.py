@@ -20,8 +20,9 @@ from hubrl.ranking.claims import Claim, env_sources, rank, read_claim
 
 from hubrl.connection import HubConnection
 
-COURSE_LEADERBOARD_URL = "https://huggingface.co/spaces/huggingface-projects/Deep-RL-Course-Leaderboard"
-"""Where the course shows its ranking (it refreshes on a schedule: a new push can take hours to appear)."""
+COURSE_LEADERBOARD_URL = "https://huggingface.co/spaces/huggingface-projects/Deep-Reinforcement-Learning-Leaderboard"
+"""Where the course shows its ranking, named as the course names it (units/en/unit4/hands-on.mdx); it refreshes on a
+schedule, and its page has a refresh button for a model not listed yet."""
 
 LeaderboardEntry = Claim
 """A leaderboard row is a repo's :class:`~hubrl.ranking.claims.Claim` with its rank."""
@@ -87,18 +88,20 @@ def _list_models(client: HubConnection, env_id: str, author: str | None) -> list
 
 
 def _claims(client: HubConnection, infos: list, board: str, *, cache_dir) -> list[Claim]:
-    """Each listed model's claim: the listing's cardData, else README.md's front matter; results.json and
-    hyperparameters.json are read only for cards that name no env themselves."""
+    """Each listed model's claim, read from what the leaderboard page and ``hubrl submit`` read too: the listing's
+    cardData (else README.md's front matter), results.json and hyperparameters.json (config.json where none of these
+    names an env), so that every reader sees the same env and the same problems."""
     def one(info) -> Claim:
         meta, error, has_card = _card_metadata(client, info, cache_dir=cache_dir)
-        files = {}
-        if not any(src == "model-index" for src, _ in env_sources(meta or {}, None, None, None)):
-            files = {name: _json_file(client, info, name, cache_dir=cache_dir)
-                     for name in ("results.json", "hyperparameters.json")}
+        files = {name: _json_file(client, info, name, cache_dir=cache_dir)
+                 for name in ("results.json", "hyperparameters.json")}
+        config = None
+        if not env_sources(meta or {}, files["results.json"], files["hyperparameters.json"], None):
+            config = _json_file(client, info, "config.json", cache_dir=cache_dir)
         last = info.last_modified.isoformat() if getattr(info, "last_modified", None) else None
         return read_claim(info.id, metadata=meta, card_error=error, has_card=has_card,
-                          results=files.get("results.json"), hyperparameters=files.get("hyperparameters.json"),
-                          private=getattr(info, "private", None), sha=getattr(info, "sha", None),
+                          results=files["results.json"], hyperparameters=files["hyperparameters.json"],
+                          config=config, private=getattr(info, "private", None), sha=getattr(info, "sha", None),
                           last_modified=last, board=board)
 
     if not infos:

@@ -27,6 +27,11 @@ What it implements (model repositories; ``{repo}`` is ``namespace/name``, ``{rev
                                                 a stale ``parentCommit`` is refused with 412
 ``HEAD|GET /{repo}/resolve/{rev}/{path}``       downloads: ``X-Repo-Commit``, quoted git-sha1 ``ETag``, byte ranges
                                                 (206/416, for seeking in a replay)
+``GET  /api/models/{repo}?expand=evalResults``  model_info(expand=["evalResults"]): the ``.eval_results`` entries
+``GET  /api/datasets/{ds}/leaderboard``         get_dataset_leaderboard: the env's ranked models (``rank()``'s order)
+``GET  /api/datasets/{ds}[/revision/{rev}]``    dataset_info of a benchmark dataset (``hubrl/<env>``, read-only,
+                                                created on demand with its ``eval.yaml``); also ``/tree/{rev}``
+                                                and ``HEAD|GET /datasets/{ds}/resolve/{rev}/{path}``
 ==============================================  ==========================================================
 
 Errors carry the ``X-Error-Code`` header the client maps to its exceptions (RepoNotFound, RevisionNotFound,
@@ -45,9 +50,9 @@ running server.
 
 Deliberately not implemented: LFS and Xet uploads (every file is a regular blob, so a file's size is bounded only
 by ``max_body_bytes``, 1 GiB by default), pull requests and discussions, tags,
-organisations, dataset and Space repositories (their routes answer RepoNotFound), gated repos, likes and download
-counters, ``lastCommit`` details in tree listings, several servers on one data directory (a second one is refused:
-the directory is locked while served).
+organisations, dataset repositories other than the benchmarks and Space repositories (their routes answer
+RepoNotFound), gated repos, likes and download counters, ``lastCommit`` details in tree listings, several servers on
+one data directory (a second one is refused: the directory is locked while served).
 
 Pages, at the same URLs, for people: ``/`` (models, by env tag and name), ``/{namespace}/{name}`` (card, replay,
 curve, metric, files), ``/leaderboard/{env_id}``, ``/progress/{user}`` (Unit 4 "Check my progress"). The first
@@ -62,7 +67,9 @@ Modules: :mod:`~hubrl.server.naming` (validation), :mod:`~hubrl.server.errors` (
 :mod:`~hubrl.server.state` (one server's storage, tokens and limits), :mod:`~hubrl.server.access` (who may do
 what), :mod:`~hubrl.server.web` (the HTTP layer: refusals to statuses, bodies, ranges, links),
 :mod:`~hubrl.server.routes` (one module per resource), :mod:`~hubrl.server.render` (safe card HTML),
-:mod:`~hubrl.server.pages` (the pages), :mod:`~hubrl.server.app` (the Starlette application),
+:mod:`~hubrl.server.pages` (the pages), :mod:`~hubrl.server.plots` (the model page's training curves, SVG),
+:mod:`~hubrl.server.benchmarks` (benchmark datasets, their leaderboards, models' evaluation results),
+:mod:`~hubrl.server.app` (the Starlette application),
 :mod:`~hubrl.server.connections` (header deadlines, descriptor limit), :mod:`~hubrl.server.serving` (uvicorn:
 LocalHub, serve).
 """

@@ -1,7 +1,8 @@
 """The local Hub as one Starlette application: the route modules assembled in order, refusals mapped in one place.
 
-Order matters only for the catch-alls: the resources' routes first, then the answers for what this Hub does not
-host (datasets, spaces, unknown API paths), then the pages, whose ``/{namespace}/{name}`` would match anything.
+Order matters only for the catch-alls: the resources' routes first (the benchmark datasets' included), then the
+answers for what this Hub does not host (other dataset routes, spaces, unknown API paths), then the pages, whose
+``/{namespace}/{name}`` would match anything.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp
 
 from hubrl.server.errors import MethodNotAllowed, NotFound, RepoNotFound
-from hubrl.server.routes import cards, commits, files, models, pages, repos, users
+from hubrl.server.routes import cards, commits, datasets, files, models, pages, repos, users
 from hubrl.server.state import ServerState
 from hubrl.server.web import EXCEPTION_HANDLERS, CatchUnexpected, EncodedPathRouting
 
@@ -28,13 +29,13 @@ _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]
 
 
 async def _models_only(request: Request) -> Response:
-    raise RepoNotFound("This local Hub only hosts model repositories.")
+    raise RepoNotFound("This local Hub hosts model repositories, and its own benchmark datasets (read-only).")
 
 
 def create_app(state: ServerState) -> ASGIApp:
     """The ASGI application serving ``state``'s repositories: the Hub API and the pages."""
     resources: list[BaseRoute] = [*users.routes, *repos.routes, *models.routes, *files.routes, *commits.routes,
-                                  *cards.routes]
+                                  *cards.routes, *datasets.routes]
 
     async def unknown_api(request: Request) -> Response:
         """404 for an unknown API path; 405 where the path is known but not the method."""

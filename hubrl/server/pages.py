@@ -20,11 +20,13 @@ from urllib.parse import quote
 
 import jinja2
 
+from hubrl.card import needs_author_class, usage_snippets
 from hubrl.envs.facts import ENVS, UNIT4_ENVS
 from hubrl.ranking.claims import Claim, rank, read_claim
 from hubrl.server.cache import per_commit
 from hubrl.server.errors import HubServerError, RepoNotFound
 from hubrl.server.naming import check_name
+from hubrl.server.plots import Chart, charts
 from hubrl.server.render import render_card
 from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
@@ -59,6 +61,8 @@ class ModelSummary:
     replay: str | None = None
     curve: str | None = None
     files: list[tuple[str, int]] = field(default_factory=list)
+    needs_author_class: bool = False
+    """The weights are a module's own state_dict (results.json ``weights.format``): no ``hubrl enjoy`` for it."""
 
     repo_id = property(lambda self: self.claim.repo_id)
     env_id = property(lambda self: self.claim.env_id)
@@ -116,14 +120,16 @@ def _summarize(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary
 def _read_summary(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
     repo_id = meta.id
     info = hub.card(repo_id, commit)
+    results = _read_json(hub, repo_id, commit, "results.json")
     claim = read_claim(repo_id, metadata=info.card_data, card_error=info.error,
                        has_card="README.md" in commit.files,
-                       results=_read_json(hub, repo_id, commit, "results.json"),
+                       results=results,
                        hyperparameters=_read_json(hub, repo_id, commit, "hyperparameters.json"),
                        config=_read_json(hub, repo_id, commit, "config.json"),
                        private=meta.private, sha=commit.id, last_modified=commit.date)
     claim.tags = list(info.tags)
     summary = ModelSummary(claim=claim, commit=commit)
+    summary.needs_author_class = needs_author_class(results.get("weights") if isinstance(results, dict) else None)
     files = sorted(commit.files.items())
     summary.files = [(p, e.size) for p, e in files]
     videos = [p for p, _ in files if p.lower().endswith((".mp4", ".webm"))]
@@ -132,6 +138,12 @@ def _read_summary(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSumm
     summary.curve = "training_curve.png" if "training_curve.png" in commit.files else (
         next((p for p in images if "curve" in p), None))
     return summary
+
+
+@per_commit(256)
+def _charts(hub: ServerState, repo_id: str, commit: Commit) -> list[Chart]:
+    """The training curves of a commit's history.json (:mod:`hubrl.server.plots`); none without one."""
+    return charts(_read_json(hub, repo_id, commit, "history.json"))
 
 
 def _public_models(hub: ServerState, request: PageRequest) -> list[ModelSummary]:
@@ -196,7 +208,8 @@ def index_page(hub: ServerState, request: PageRequest) -> str:
 
 
 def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str) -> str:
-    """``/{namespace}/{name}``: the card, the replay, the curve, the metric, the files and how to load it."""
+    """``/{namespace}/{name}``: the card, the replay, the training curves (drawn from history.json, as the run's
+    TensorBoard traces were written), the metric, the files and how to use it (the card's snippets)."""
     repo_id = f"{namespace}/{name}"
     try:
         check_name(namespace), check_name(name)
@@ -208,12 +221,15 @@ def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str
     commit = hub.storage.resolve(repo_id, "main")
     summary = _summarize(hub, meta, commit)
     text = _read_text(hub, repo_id, commit, "README.md", MAX_CARD_BYTES)
-    card_html = render_card(text, repo_id=repo_id, commit_id=commit.id) if text else ""
+    shown = [path for path in (summary.replay, summary.curve) if path]
+    card_html = render_card(text, repo_id=repo_id, commit_id=commit.id, shown=shown) if text else ""
     return _render(
         "model.html",
         title=repo_id,
         m=summary,
         card_html=card_html,
+        charts=_charts(hub, repo_id, commit),
+        snippets=usage_snippets(repo_id),
         endpoint=request.base_url,
         created=meta.created_at,
     )
@@ -255,3 +271,15 @@ def progress_page(hub: ServerState, request: PageRequest, user: str) -> str:
 
 def error_page(status: int, message: str) -> str:
     return _render("error.html", title=f"Error {status}", status=status, message=message)
+
+
+# ------------------------------------------------------------------------------------------ for the API
+def model_summary(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
+    """What the pages show of one repository at one commit (cached per commit), its claim included."""
+    return _summarize(hub, meta, commit)
+
+
+def ranked_models(hub: ServerState, token: str | None, env_id: str) -> list[ModelSummary]:
+    """The ranked rows of ``env_id``'s leaderboard page, in its order, as the holder of ``token`` sees them (the
+    benchmark dataset's leaderboard answers the same rows)."""
+    return _ranked(_public_models(hub, PageRequest({}, token, "")), env_id)

@@ -47,9 +47,15 @@ class ConnectionLimits:
             raise ValueError("max_waiting_connections must be at least 1")
 
 
+DATASETS_DIR = "datasets"
+"""Where, inside the data directory, the benchmark dataset repositories live (a storage of their own, so a dataset
+and a model repository may share a name)."""
+
+
 class ServerState:
     """One data directory's storage (locked while the server runs) and tokens, the listing page size and limits, and
-    the per-user quotas (enforced by the storage)."""
+    the per-user quotas (enforced by the storage); ``datasets`` holds the benchmark datasets the server creates
+    itself (:mod:`hubrl.server.benchmarks`, no quotas: no user writes them)."""
 
     def __init__(self, data_dir: str | Path, *, page_size: int = 1000, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                  limits: ConnectionLimits | None = None, quotas: Quotas | None = None):
@@ -62,10 +68,12 @@ class ServerState:
         """Largest request body, counted in bytes actually received (a larger ``Content-Length`` is refused at once)."""
         self.limits = limits or ConnectionLimits()
         self.storage = Storage(data_dir, quotas=quotas)
+        self.datasets = Storage(Path(data_dir) / DATASETS_DIR, quotas=Quotas.unlimited())
         self.tokens = TokenStore(data_dir)
 
     def close(self) -> None:
         self.storage.close()
+        self.datasets.close()
 
     @per_commit(4096)
     def card(self, repo_id: str, commit: Commit) -> CardInfo:

@@ -1,9 +1,12 @@
-"""Files of a revision: trees, paths-info and downloads (``/{repo}/resolve/{rev}/{path}``, with byte ranges)."""
+"""Files of a revision: trees, paths-info and downloads (``/{repo}/resolve/{rev}/{path}``, with byte ranges).
+
+:func:`list_tree` and :func:`serve_file` take the storage and the visibility check, so the benchmark datasets'
+routes (:mod:`~hubrl.server.routes.datasets`) serve their files the same way."""
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qs, quote
 
 import anyio
@@ -56,26 +59,32 @@ def _entries(storage: Storage, repo_id: str, commit: Commit, path: str, recursiv
 
 
 async def tree(request: Request) -> Response:
-    caller, repo_id, revision = Caller.of(request), repo_param(request), path_param(request, "rev")
+    caller = Caller.of(request)
+    return await list_tree(request, caller.state.storage, caller.visible, "/api/models")
+
+
+async def list_tree(request: Request, storage: Storage, visible: Callable[[str], object], api: str) -> Response:
+    """One page of a revision's tree in ``storage``, once ``visible(repo_id)`` lets the caller see the repo."""
+    repo_id, revision = repo_param(request), path_param(request, "rev")
     path = path_param(request, "path") if "path" in request.path_params else ""
 
     def listing() -> list[dict]:
-        caller.visible(repo_id)
-        commit = caller.state.storage.resolve(repo_id, revision)
+        visible(repo_id)
+        commit = storage.resolve(repo_id, revision)
         if path:
             check_path(path)
-            if path in commit.files or path not in caller.state.storage.tree_oids(repo_id, commit):
+            if path in commit.files or path not in storage.tree_oids(repo_id, commit):
                 raise EntryNotFound(f"No folder named '{path}' at revision {revision}.", commit_id=commit.id)
-        return _entries(caller.state.storage, repo_id, commit, path, flag(request, "recursive"))
+        return _entries(storage, repo_id, commit, path, flag(request, "recursive"))
 
     entries = await run_in_threadpool(listing)
     cursor = request.query_params.get("cursor")
     start = bisect.bisect_right(entries, cursor, key=lambda e: e["path"]) if cursor is not None else 0
-    page = entries[start : start + caller.state.page_size]
+    page = entries[start : start + request.app.state.hub.page_size]
     headers = None
     if len(entries) > start + len(page):
         where = quote(revision, safe="") + (f"/{quote(path)}" if path else "")
-        headers = next_page(request, f"/api/models/{repo_id}/tree/{where}", page[-1]["path"])
+        headers = next_page(request, f"{api}/{repo_id}/tree/{where}", page[-1]["path"])
     return json_response(page, headers=headers)
 
 
@@ -108,12 +117,19 @@ async def paths_info(request: Request) -> Response:
 
 
 async def download(request: Request) -> Response:
-    caller, repo_id, revision = Caller.of(request), repo_param(request), path_param(request, "rev")
+    caller = Caller.of(request)
+    return await serve_file(request, caller.state.storage, caller.visible)
+
+
+async def serve_file(request: Request, storage: Storage, visible: Callable[[str], object]) -> Response:
+    """A file of a revision in ``storage`` (HEAD, GET, byte ranges), once ``visible(repo_id)`` lets the caller see
+    the repo."""
+    repo_id, revision = repo_param(request), path_param(request, "rev")
     path = path_param(request, "path")
 
     def file_at() -> tuple[Commit, FileEntry]:
-        caller.visible(repo_id)
-        commit = caller.state.storage.resolve(repo_id, revision)
+        visible(repo_id)
+        commit = storage.resolve(repo_id, revision)
         try:
             check_path(path)
         except InvalidRequest as err:
@@ -121,7 +137,7 @@ async def download(request: Request) -> Response:
         entry = commit.files.get(path)
         if entry is None:
             raise EntryNotFound(f"Entry not found: {path} at revision {revision}.", commit_id=commit.id)
-        if not caller.state.storage.has_blob(repo_id, entry.oid):
+        if not storage.has_blob(repo_id, entry.oid):
             raise EntryNotFound(f"{path} at revision {revision}: {DELETED_CONTENT}", commit_id=commit.id)
         return commit, entry
 
@@ -142,7 +158,7 @@ async def download(request: Request) -> Response:
     headers["Content-Length"] = str(end - start)
     if request.method == "HEAD":
         return Response(b"", status, headers)
-    blob = anyio.wrap_file(await run_in_threadpool(caller.state.storage.open_blob, repo_id, entry.oid))
+    blob = anyio.wrap_file(await run_in_threadpool(storage.open_blob, repo_id, entry.oid))
 
     async def content() -> AsyncIterator[bytes]:
         try:

@@ -1,4 +1,5 @@
-"""Model info and listing: ``GET /api/models/{repo}[/revision/{rev}]`` and ``GET /api/models``."""
+"""Model info and listing: ``GET /api/models/{repo}[/revision/{rev}]`` and ``GET /api/models``
+(``expand=evalResults`` adds the ``.eval_results`` entries, see :mod:`hubrl.server.benchmarks`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hubrl.server.access import Caller
+from hubrl.server.benchmarks import eval_results_json
 from hubrl.server.errors import HubServerError, InvalidRequest, RepoNotFound
 from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
@@ -32,7 +34,7 @@ _MODEL_SORTS = {
 
 
 def _model_json(state: ServerState, meta: RepoMeta, commit: Commit, *, full: bool, card: bool,
-                blobs: bool = False, siblings: bool = True) -> dict:
+                blobs: bool = False, siblings: bool = True, eval_results: bool = False) -> dict:
     info = state.card(meta.id, commit)
     item: dict = {
         "_id": hashlib.sha1(f"{meta.id}@{meta.created_at}".encode()).hexdigest()[:24],
@@ -62,6 +64,8 @@ def _model_json(state: ServerState, meta: RepoMeta, commit: Commit, *, full: boo
         item["cardData"] = info.card_data
     if card and info.model_index is not None:
         item["model-index"] = info.model_index
+    if eval_results:  # read only when asked for, as the Hub does: expand=evalResults
+        item["evalResults"] = eval_results_json(state, meta, commit)
     return item
 
 
@@ -83,7 +87,7 @@ async def model_info(request: Request) -> Response:
         meta = caller.visible(repo_id)
         commit = caller.state.storage.resolve(repo_id, revision)
         item = _model_json(caller.state, meta, commit, full=True, card=True, blobs=flag(request, "blobs"),
-                           siblings=not expand or "siblings" in expand)
+                           siblings=not expand or "siblings" in expand, eval_results="evalResults" in expand)
         item.update(spaces=[], usedStorage=sum(e.size for e in commit.files.values()))
         return item
 
@@ -164,7 +168,8 @@ def _listing(caller: Caller, request: Request) -> tuple[list[dict], dict[str, st
         following = {"cursor": _encode_cursor(page[-1][0])}
         if remaining is not None:
             following["limit"] = str(remaining)
-    return [_expand(_model_json(state, m, c, full=full, card=card), expand) for _, m, c in page], following
+    return [_expand(_model_json(state, m, c, full=full, card=card, eval_results="evalResults" in expand), expand)
+            for _, m, c in page], following
 
 
 async def list_models(request: Request) -> Response:
