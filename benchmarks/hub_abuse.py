@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_AGENT = ROOT / "model_cards" / "reference" / "CartPole-v1"
 DEEP_CARD = "---\ntags: [CartPole-v1]\nx: " + "[" * 1000 + "]" * 1000 + "\n---\n# deep\n"
 FLOW_CARD = "---\ntags: [CartPole-v1]\nx: [" + ",".join(["[]"] * ((1 << 20) // 3 - 100)) + "]\n---\n# flow\n"
+NEAR_CARD = "---\ntags: [CartPole-v1]\nx: [" + ",".join(["[[[[[[[[[[]]]]]]]]]]"] * ((127 << 10) // 21)) + "]\n---\n"
+"""Just under the 128 KiB front-matter limit, of the costliest shape measured (nested empty lists)."""
 
 
 class Server:
@@ -166,6 +168,13 @@ def attack_cards(source: Path, work: Path, args) -> None:
         status, _, seconds = server.request("GET", "/")
         print(f"  three {len(FLOW_CARD) >> 10} KiB flow-list cards: first / {status} in {seconds:.1f} s, "
               f"{server.cpu() - cpu:.1f} s server CPU; next / {server.request('GET', '/')[2]:.2f} s")
+        for i in range(3):
+            server.create("alice", f"near{i}")
+            server.commit("alice", f"alice/near{i}", {"README.md": NEAR_CARD.replace("x:", f"x{i}:").encode()})
+        cpu = server.cpu()
+        status, _, seconds = server.request("GET", "/")
+        print(f"  then three {len(NEAR_CARD) >> 10} KiB cards of nested empty lists: first / {status} in {seconds:.1f} s, "
+              f"{server.cpu() - cpu:.1f} s server CPU")
         cpu = server.cpu()
         status, body, seconds = server.request("POST", "/api/validate-yaml", json.dumps({"content": FLOW_CARD}).encode())
         print(f"  anonymous validate-yaml of one: {status} in {seconds:.1f} s, {server.cpu() - cpu:.1f} s server CPU: "

@@ -566,19 +566,25 @@ class Storage:
                 continue  # deleted meanwhile
         return Usage(bytes=total, repos=repos)
 
-    def check_upload(self, repo_id: str, *, new_files: int, new_bytes: int, head: Commit | None = None) -> None:
+    def room(self, repo_id: str) -> tuple[int, int]:
+        """(bytes ``repo_id``'s owner keeps in all, bytes ``repo_id`` keeps): what an upload is weighed against."""
+        return self.usage(check_repo_id(repo_id)[0]).bytes, self._content(repo_id)[1]
+
+    def check_upload(self, repo_id: str, *, new_files: int, new_bytes: int, head: Commit | None = None,
+                     room: tuple[int, int] | None = None) -> None:
         """Refuse early (QuotaExceeded) an upload of ``new_files`` paths the repository lacks and ``new_bytes`` of
         content it does not hold yet: files that could not fit even if the commit deleted every other file, and
         content that could not fit even if it deleted the repository's own content; with ``head`` (at ``preupload``,
         which announces the added files only) content that does not fit beside what the user keeps now (a commit
         that adds files to ``head``, the usual one: a commit that also deletes to make room must delete first).
-        The commit itself is checked exactly (:meth:`commit`).
+        ``room`` is :meth:`room`, when the caller has it already. The commit itself is checked exactly
+        (:meth:`commit`).
         """
         namespace = check_repo_id(repo_id)[0]
         self.quotas.check_files(repo_id, 0, new_files)
         if self.quotas.storage_bytes is not None and new_bytes:
-            used = self.usage(namespace).bytes
-            base = used if head is not None else used - self._content(repo_id)[1]
+            used, mine = room or self.room(repo_id)
+            base = used if head is not None else used - mine
             self.quotas.check_storage(namespace, used, base + new_bytes, at_least=head is None)
 
     # ---------------------------------------------------------------- revisions and commits

@@ -223,6 +223,7 @@ class CommitPayload:
         self._storage = storage
         self._repo_id, self._branch = repo_id, branch
         self._head: Commit | None = None
+        self._room = (0, 0)
         self._reader = NdjsonReader(storage.blob_writer)
         self._header: dict | None = None
         self._additions: dict[str, StagedBlob] = {}
@@ -237,13 +238,14 @@ class CommitPayload:
     def _check_quotas(self) -> None:
         """QuotaExceeded when the files and content received so far cannot fit, even if the commit deleted
         everything else in the repository."""
-        if self._head is None:
+        if self._head is None:  # weighed once against what the user keeps when the body starts
             self._head = self._storage.resolve(self._repo_id, self._branch)
+            self._room = self._storage.room(self._repo_id)
         files = self._head.files
         new_paths = sum(1 for p in self._additions if not p.startswith("\x00") and p not in files)
         new_bytes = self._reader.streaming_bytes + sum(
             blob.size for p, blob in self._additions.items() if p not in files or files[p].oid != blob.oid)
-        self._storage.check_upload(self._repo_id, new_files=new_paths, new_bytes=new_bytes)
+        self._storage.check_upload(self._repo_id, new_files=new_paths, new_bytes=new_bytes, room=self._room)
 
     def commit(self, repo_id: str, branch: str, *, author: str) -> Commit:
         """Apply the gathered operations as one commit on ``branch`` (see :meth:`Storage.commit`)."""
