@@ -318,7 +318,7 @@ def attack_drain(source: Path, work: Path, args) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="cards,quota,storage,delete,files,drain")
-    parser.add_argument("--reference-rev", default="9938575", help="git revision of the reference server")
+    parser.add_argument("--reference-rev", default="85cbdb9", help="git revision of the reference server")
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--repos", type=int, default=2000)
     parser.add_argument("--big-mib", type=int, default=200)
