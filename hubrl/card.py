@@ -174,8 +174,11 @@ def read_eval_results(text: str) -> list[EvalResultEntry]:
                         "dataset.task_id and value") from None
 
 
-MAX_FRONT_MATTER_BYTES = 1 << 20
-"""Largest YAML front matter read (someone else's card: bounded before YAML runs)."""
+MAX_FRONT_MATTER_BYTES = 128 << 10
+"""Largest YAML front matter read (someone else's card: bounded before YAML runs). Real metadata is small (a course
+card's is about 1 KiB; the largest on the Hub, embedding models' MTEB result tables, tens of KiB), while parsing costs
+up to ~9 us per byte even with libyaml's C loader (a 256 KiB flow list of nested empty lists took 2.3 s of CPU here),
+so 128 KiB keeps one card near a second at worst and a page that reads three fresh ones well under 10 s."""
 MAX_FRONT_MATTER_DEPTH = 64
 """Deepest nesting of ``[``/``{`` in the front matter (the YAML composer recurses per level)."""
 MAX_FRONT_MATTER_NODES = 200_000
@@ -189,11 +192,16 @@ def _front_matter(text: str) -> re.Match | None:
     return REGEX_YAML_BLOCK.search(text)
 
 
-def read_front_matter(text: str) -> dict[str, Any] | None:
+def read_front_matter(text: str, *, max_bytes: int = MAX_FRONT_MATTER_BYTES) -> dict[str, Any] | None:
     """A README's YAML metadata, exactly as written (no model-index regrouping), as JSON-compatible values (dates as
     ISO strings, keys as strings); None without front matter. The one reader of card metadata in hubrl.
 
     The card is untrusted: see :func:`load_yaml` for the bounds.
+
+    Args:
+        text: the whole README.
+        max_bytes: the largest front matter read (UTF-8 bytes); at most :data:`MAX_FRONT_MATTER_BYTES` is useful,
+            smaller for callers that must answer cheaply (an anonymous ``/api/validate-yaml``).
 
     Raises:
         CardError: too large, too deep, not valid YAML, or not a mapping; one line, the YAML error chained.
@@ -203,7 +211,7 @@ def read_front_matter(text: str) -> dict[str, Any] | None:
     match = _front_matter(text)
     if match is None:
         return None
-    data = load_yaml(match.group(2), what="the README front matter")
+    data = load_yaml(match.group(2), what="the README front matter", max_bytes=max_bytes)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -211,22 +219,24 @@ def read_front_matter(text: str) -> dict[str, Any] | None:
     return data
 
 
-def load_yaml(block: str, *, what: str) -> Any:
+def load_yaml(block: str, *, what: str, max_bytes: int = MAX_FRONT_MATTER_BYTES) -> Any:
     """Someone else's YAML (a card's front matter, a repo's ``.eval_results`` file) as JSON-compatible values.
 
     Its size and nesting are checked on the raw text before YAML runs (with libyaml's C loader where installed), and
-    the parsed value is bounded in size (aliases could otherwise expand it without bound).
+    the parsed value is bounded in size (aliases could otherwise expand it without bound). Whatever goes wrong
+    inside YAML (an invalid document, a ``!!int`` that is not a number, a date past December, a 5000-digit integer)
+    is a CardError.
 
     Raises:
-        CardError: larger than :data:`MAX_FRONT_MATTER_BYTES`, deeper than :data:`MAX_FRONT_MATTER_DEPTH`, or not
-            valid YAML; one line naming ``what``, the YAML error chained.
+        CardError: larger than ``max_bytes`` (:data:`MAX_FRONT_MATTER_BYTES`), deeper than
+            :data:`MAX_FRONT_MATTER_DEPTH`, or not valid YAML; one line naming ``what``, the YAML error chained.
     """
     import yaml
 
     from hubrl.errors import CardError
 
-    if len(block.encode("utf-8", "replace")) > MAX_FRONT_MATTER_BYTES:
-        raise CardError(f"{what} is larger than {MAX_FRONT_MATTER_BYTES >> 20} MiB")
+    if len(block.encode("utf-8", "replace")) > max_bytes:
+        raise CardError(f"{what} is larger than {_kib(max_bytes)}; real card metadata is a few KiB")
     if _flow_depth(block) > MAX_FRONT_MATTER_DEPTH:
         raise CardError(f"{what} nests deeper than {MAX_FRONT_MATTER_DEPTH} levels")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -236,7 +246,13 @@ def load_yaml(block: str, *, what: str) -> Any:
         raise CardError(f"{what} is not valid YAML: {' '.join(str(err).split())[:200]}") from err
     except RecursionError as err:
         raise CardError(f"{what} nests too deeply") from err
+    except Exception as err:  # a constructor's own error: int('x'), datetime(2024, 13, 1), int of 5000 digits
+        raise CardError(f"{what} holds a value YAML cannot read: {' '.join(str(err).split())[:200]}") from err
     return _jsonable(data, [MAX_FRONT_MATTER_NODES], 0, what)
+
+
+def _kib(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n / 1024:g} KiB"
 
 
 def _flow_depth(block: str) -> int:

@@ -93,21 +93,12 @@ class HubConnection:
         return type(self), (self._endpoint, self._token)
 
     def download(self, repo_id: str, filename: str, *, revision: str | None = None,
-                 cache_dir: str | Path | None = None) -> Path:
+                 cache_dir: str | Path | None = None, tqdm_class=None) -> Path:
         """One file of a repo, through the huggingface_hub cache (raises the client's own errors)."""
         from huggingface_hub import hf_hub_download
 
         return Path(hf_hub_download(repo_id, filename, revision=revision, endpoint=self.endpoint, token=self.token,
-                                    cache_dir=cache_dir))
-
-    def snapshot(self, repo_id: str, *, revision: str | None = None, allow_patterns: list[str] | None = None,
-                 cache_dir: str | Path | None = None, tqdm_class=None) -> Path:
-        """The files of a repo matching ``allow_patterns``, through the cache (raises the client's own errors)."""
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=allow_patterns,
-                                      endpoint=self.endpoint, token=self.token, cache_dir=cache_dir,
-                                      tqdm_class=tqdm_class))
+                                    cache_dir=cache_dir, tqdm_class=tqdm_class))
 
     def whoami(self) -> tuple[str, list[str]]:
         """The user the token belongs to, and the organisations it may write for.

@@ -25,3 +25,10 @@ VERIFY_MEMORY_BYTES = 1 << 30
 """Address space of one verification in the local Hub's bounded child. Loading and playing the reference agents of
 CartPole, Pixelcopter, Pong-PLE and a ram ALE Pong agent all run within 256 MiB (measured); a course model.pt is read
 by a further child whose torch import alone takes 550-600 MiB, so 1 GiB leaves room for both."""
+HUB_USER_STORAGE = 1 << 30
+"""Bytes of content one user's repositories may keep on a local Hub (``hubrl hub serve --max-storage-per-user``;
+why this much: :mod:`hubrl.server.quotas`)."""
+HUB_USER_REPOS = 100
+"""Repositories one user may own on a local Hub (``--max-repos-per-user``)."""
+HUB_REPO_FILES = 1000
+"""Files one repository of a local Hub may hold (``--max-files-per-repo``)."""

@@ -60,20 +60,24 @@ def load_from_hub(
         >>> agent = load_from_hub("alice/Reinforce-CartPole-v1")
         >>> evaluate_agent(agent.policy).summary()
     """
-    from hubrl.course.repo import SilentProgress
+    from huggingface_hub.hf_api import RepoFile
+
+    from hubrl.course.repo import COURSE_METADATA, SilentProgress
 
     check_repo_id(repo_id)
     client = client or HubConnection()
-    with client.translating(repo_id=repo_id, revision=revision):
-        info = client.api.model_info(repo_id, revision=revision, files_metadata=True)
-    sizes = {s.rfilename: s.size for s in info.siblings or []}
+    candidates = list(dict.fromkeys([*HUBRL_FILES, *COURSE_FILES, *METADATA_FILES, *COURSE_METADATA]))
+    with client.translating(repo_id=repo_id, revision=revision):  # only the files it needs: a repo may hold many
+        pinned = client.api.model_info(repo_id, revision=revision, expand=["sha"]).sha  # one commit for every file
+        sizes = {f.path: f.size for f in client.api.get_paths_info(repo_id, candidates, revision=pinned)
+                 if isinstance(f, RepoFile)}
     source = f"{repo_id}@{revision}" if revision else repo_id
-    pinned = info.sha or revision  # every download reads the commit whose sizes were checked
 
-    def download(names: list[str]) -> Path:
-        with client.translating(repo_id=repo_id, revision=revision):
-            return client.snapshot(repo_id, revision=pinned, allow_patterns=names, cache_dir=cache_dir,
-                                   tqdm_class=SilentProgress)  # a few KB: no bar to mix with errors
+    def download(names: list[str]) -> Path:  # every download reads the commit whose sizes were checked
+        with client.translating(repo_id=repo_id, revision=revision):  # a few KB: no bar to mix with errors
+            paths = [client.download(repo_id, name, revision=pinned, cache_dir=cache_dir, tqdm_class=SilentProgress)
+                     for name in names]
+        return paths[0].parent
 
     return load_repo_folder(fetch_agent_files(source, sizes, download), source=source)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubrl.cli.options import add_hub_options, positive, stderr
-from hubrl.defaults import EVAL_TIME_LIMIT, VERIFY_MEMORY_BYTES
+from hubrl.cli.options import add_hub_options, count, positive, size, stderr
+from hubrl.defaults import EVAL_TIME_LIMIT, HUB_REPO_FILES, HUB_USER_REPOS, HUB_USER_STORAGE, VERIFY_MEMORY_BYTES
 
 
 def register(sub) -> None:
@@ -38,6 +38,13 @@ def register(sub) -> None:
                    help="serve HTTPS with this PEM certificate (chain), so tokens do not cross the network in clear; "
                         "clients trust it with SSL_CERT_FILE=CERTFILE")
     q.add_argument("--keyfile", type=Path, default=None, help="the certificate's private key (PEM), unless in CERTFILE")
+    q.add_argument("--max-storage-per-user", type=size, default=HUB_USER_STORAGE, metavar="SIZE",
+                   help=f"content one user's repositories may keep, history included (e.g. 500MiB, 2GiB; 0: no "
+                        f"limit; default {HUB_USER_STORAGE >> 30} GiB)")
+    q.add_argument("--max-repos-per-user", type=count, default=HUB_USER_REPOS, metavar="N",
+                   help=f"repositories one user may own (0: no limit; default {HUB_USER_REPOS})")
+    q.add_argument("--max-files-per-repo", type=count, default=HUB_REPO_FILES, metavar="N",
+                   help=f"files in one repository (0: no limit; default {HUB_REPO_FILES})")
     v = q.add_argument_group("verifier", "the Hub re-evaluates every pushed claim itself, one bounded child process "
                                          "at a time, and shows 'verified' only from its own verdicts")
     v.add_argument("--no-verify", dest="verify", action="store_false",
@@ -49,6 +56,14 @@ def register(sub) -> None:
     v.add_argument("--verify-time", type=positive, default=None, metavar="SECONDS",
                    help=f"wall-clock time of each check (default {EVAL_TIME_LIMIT:g})")
     q.set_defaults(func=cmd_hub_serve)
+    q = hub_sub.add_parser("gc", help="free the space of content no commit reaches, even while the Hub runs",
+                           description="Remove the blobs no commit reaches any more, commit files no branch reaches "
+                                       "and files an interrupted server left, then print what each user keeps. Safe "
+                                       "beside a running server (each repository is collected under its owner's "
+                                       "lock). Deletions free their space at once anyway: this is for data written "
+                                       "by older versions of hubrl and for what a crash left.")
+    q.add_argument("--data", type=Path, default=None, help="data folder of the local Hub")
+    q.set_defaults(func=cmd_hub_gc)
     q = hub_sub.add_parser("token", help="create a user (if new) and print a new write token for it")
     q.add_argument("user", metavar="USER")
     q.add_argument("--data", type=Path, default=None, help="data folder of the local Hub")
@@ -79,6 +94,7 @@ def cmd_hub_serve(args: argparse.Namespace) -> int:
 
     from hubrl.ranking.sandbox import SandboxLimits
     from hubrl.server import VerifierOptions, default_data_dir, serve
+    from hubrl.server.quotas import Quotas
 
     changes = {name: value for name, value in (("memory_bytes", args.verify_memory and args.verify_memory << 20),
                                                ("cpu_seconds", args.verify_cpu), ("wall_seconds", args.verify_time))
@@ -89,8 +105,23 @@ def cmd_hub_serve(args: argparse.Namespace) -> int:
         from hubrl.errors import ConfigError
 
         raise ConfigError(f"--verify-*: {err}") from None
+    quotas = Quotas(storage_bytes=args.max_storage_per_user or None, repos=args.max_repos_per_user or None,
+                    files_per_repo=args.max_files_per_repo or None)
     serve(host=args.host, port=args.port, data_dir=args.data or default_data_dir(), certfile=args.certfile,
-          keyfile=args.keyfile, verifier=VerifierOptions(enabled=args.verify, limits=limits))
+          keyfile=args.keyfile, quotas=quotas, verifier=VerifierOptions(enabled=args.verify, limits=limits))
+    return 0
+
+
+def cmd_hub_gc(args: argparse.Namespace) -> int:
+    from hubrl.server import collect_garbage, default_data_dir
+    from hubrl.server.quotas import format_bytes
+
+    data = args.data or default_data_dir()
+    report = collect_garbage(data)
+    print(f"removed {report.collected.blobs} blobs ({format_bytes(report.collected.bytes)}) and "
+          f"{report.collected.files} leftover files in {data}")
+    for user, usage in report.usage.items():
+        print(f"{user}: {format_bytes(usage.bytes)} in {usage.repos} repositories")
     return 0
 
 

@@ -31,15 +31,41 @@ def add_json_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def positive(text: str) -> int:
-    """An argparse type: a positive integer, or a usage error that says so."""
+def _whole(text: str, minimum: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from err
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from err
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
     return value
+
+
+def positive(text: str) -> int:
+    """An argparse type: a positive integer, or a usage error that says so."""
+    return _whole(text, 1, "a positive integer")
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    return _whole(text, 0, "a whole number, 0 or more")
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def size(text: str) -> int:
+    """An argparse type: a number of bytes, with an optional unit (``500MiB``, ``2GB``, ``1.5GiB``, ``4096``)."""
+    number = text.strip().lower().rstrip("abcdefghijklmnopqrstuvwxyz").strip()
+    unit = text.strip().lower()[len(number):].strip()
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if unit not in _SIZE_UNITS or not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a size such as 500MiB, 2GB or 1073741824, got {text!r}")
+    return int(value * _SIZE_UNITS[unit])
 
 
 def load_source(args: argparse.Namespace):

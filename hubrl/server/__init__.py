@@ -43,12 +43,17 @@ Untrusted connections are bounded: every request head has a deadline and connect
 received, and is read asynchronously (a stalled body never holds a worker thread). ``certfile``/``keyfile`` serve
 HTTPS.
 
+Per-user quotas (:class:`~hubrl.server.quotas.Quotas`: storage, repositories, files per repository) are checked at
+``preupload``, as a commit arrives and when it is made, each refusal a 403 naming the limit and what to do. Deleting
+frees space at once (a deleted file with its earlier versions, a branch, a repository);
+:func:`~hubrl.server.serving.collect_garbage` (``hubrl hub gc``) removes whatever else no commit reaches, beside a
+running server.
+
 Deliberately not implemented: LFS and Xet uploads (every file is a regular blob, so a file's size is bounded only
 by ``max_body_bytes``, 1 GiB by default), pull requests and discussions, tags,
 organisations, dataset repositories other than the benchmarks and Space repositories (their routes answer
-RepoNotFound), gated repos, likes and download
-counters, ``lastCommit`` details in tree listings, garbage collection of blobs no commit references any more,
-several servers on one data directory (a second one is refused: the directory is locked while served).
+RepoNotFound), gated repos, likes and download counters, ``lastCommit`` details in tree listings, several servers on
+one data directory (a second one is refused: the directory is locked while served).
 
 Pages, at the same URLs, for people: ``/`` (models, by env tag and name), ``/{namespace}/{name}`` (card, replay,
 curve, metric, files), ``/leaderboard/{env_id}``, ``/progress/{user}`` (Unit 4 "Check my progress"). The first
@@ -58,7 +63,8 @@ reserved: no user or repository namespace may take them.
 Modules: :mod:`~hubrl.server.naming` (validation), :mod:`~hubrl.server.errors` (what the server refuses),
 :mod:`~hubrl.server.storage` (repos, commits, blobs on disk), :mod:`~hubrl.server.auth` (users, hashed tokens),
 :mod:`~hubrl.server.classroom` (tokens for a roster), :mod:`~hubrl.server.cards` (cardData and derived tags),
-:mod:`~hubrl.server.uploads` (streamed commit bodies), :mod:`~hubrl.server.cache` (what a commit determines),
+:mod:`~hubrl.server.uploads` (streamed commit bodies), :mod:`~hubrl.server.quotas` (per-user limits),
+:mod:`~hubrl.server.cache` (what a commit determines),
 :mod:`~hubrl.server.state` (one server's storage, tokens and limits), :mod:`~hubrl.server.access` (who may do
 what), :mod:`~hubrl.server.web` (the HTTP layer: refusals to statuses, bodies, ranges, links),
 :mod:`~hubrl.server.routes` (one module per resource), :mod:`~hubrl.server.render` (safe card HTML),
@@ -72,9 +78,10 @@ LocalHub, serve), :mod:`~hubrl.server.claims` (what a commit claims, read once),
 
 from hubrl.server.auth import create_token
 from hubrl.server.classroom import create_class_tokens
-from hubrl.server.serving import LocalHub, default_data_dir, serve
+from hubrl.server.quotas import Quotas
+from hubrl.server.serving import LocalHub, collect_garbage, default_data_dir, serve
 from hubrl.server.state import DEFAULT_MAX_BODY_BYTES, ConnectionLimits
 from hubrl.server.verifier import VerifierOptions
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "ConnectionLimits", "LocalHub", "VerifierOptions", "create_class_tokens",
-           "create_token", "default_data_dir", "serve"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ConnectionLimits", "LocalHub", "Quotas", "VerifierOptions", "collect_garbage",
+           "create_class_tokens", "create_token", "default_data_dir", "serve"]

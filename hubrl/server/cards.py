@@ -38,15 +38,22 @@ class CardInfo:
     """Why the front matter could not be read (the card then shows no metadata)."""
 
 
-def card_info(readme: bytes | None) -> CardInfo:
-    """What the Hub shows for a README (None: no README). An unreadable card yields empty metadata and its error."""
+def card_info(readme: bytes | None, *, truncated: bool = False) -> CardInfo:
+    """What the Hub shows for a README (None: no README). An unreadable card yields empty metadata and its error.
+
+    ``truncated``: ``readme`` is only the start of a longer file (read up to twice :data:`MAX_FRONT_MATTER_BYTES`),
+    so a front matter that opens but does not close in it is too large rather than absent.
+    """
     data: dict | None = None
     error = None
     if readme is not None:
+        text = readme.decode("utf-8", "replace")
         try:
-            data = read_front_matter(readme.decode("utf-8", "replace"))
+            data = read_front_matter(text)
         except CardError as err:
             error = str(err)
+        if data is None and error is None and truncated and text.lstrip().startswith("---"):
+            error = f"the README front matter is larger than {MAX_FRONT_MATTER_BYTES >> 10} KiB"
     if not data:
         return CardInfo(card_data=data, tags=[], library_name=None, pipeline_tag=None, model_index=None, error=error)
     library = data.get("library_name") if isinstance(data.get("library_name"), str) else None
@@ -69,10 +76,11 @@ def card_info(readme: bytes | None) -> CardInfo:
     )
 
 
-def validation_errors(content: str) -> list[str]:
-    """Messages for ``/api/validate-yaml``: empty when the README's metadata is acceptable."""
+def validation_errors(content: str, *, max_bytes: int = MAX_FRONT_MATTER_BYTES) -> list[str]:
+    """Messages for ``/api/validate-yaml``: empty when the README's metadata is acceptable (at most ``max_bytes`` of
+    front matter)."""
     try:
-        read_front_matter(content)
+        read_front_matter(content, max_bytes=max_bytes)
     except CardError as err:
         return [str(err)]
     return []

@@ -58,6 +58,11 @@ class StaleParent(HubServerError):
     """A commit named a ``parentCommit`` that is no longer the head of its branch."""
 
 
+class QuotaExceeded(HubServerError):
+    """The user would keep more content, repositories or files than this Hub allows (see
+    :mod:`hubrl.server.quotas`)."""
+
+
 class TooLarge(HubServerError):
     """A request body above the server's size limit."""
 

@@ -14,6 +14,7 @@ self-reported.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +23,7 @@ import jinja2
 
 from hubrl.card import needs_author_class, usage_snippets
 from hubrl.envs.facts import ENVS, UNIT4_ENVS
-from hubrl.ranking.claims import Claim, rank
+from hubrl.ranking.claims import Claim, rank, read_claim
 from hubrl.server.cache import per_commit
 from hubrl.server.claims import commit_claim, read_json, read_text
 from hubrl.server.errors import HubServerError, RepoNotFound
@@ -33,6 +34,7 @@ from hubrl.server.state import ServerState
 from hubrl.server.storage import Commit, RepoMeta
 from hubrl.server.verifier import verification_for
 
+logger = logging.getLogger("hubrl.server")
 MAX_CARD_BYTES = 1 << 20
 MAX_HISTORY_BYTES = 4 << 20
 """Largest history.json the model page draws (a training run's rows are about 100 bytes each)."""
@@ -89,6 +91,18 @@ class ModelSummary:
 
 @per_commit(4096)
 def _summarize(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
+    """One repository's summary, computed once per commit; a repository that cannot be read at all (a bug, a file
+    gone from disk) is listed as unreadable, logged once in one line, and never fails the page."""
+    try:
+        return _read_summary(hub, meta, commit)
+    except Exception as err:
+        logger.warning("Unreadable repository: %s at %s: %s", meta.id, commit.id, type(err).__name__)
+        claim = read_claim(meta.id, card_error=f"the repository could not be read ({type(err).__name__})",
+                           private=meta.private, sha=commit.id, last_modified=commit.date)
+        return ModelSummary(claim=claim, commit=commit)
+
+
+def _read_summary(hub: ServerState, meta: RepoMeta, commit: Commit) -> ModelSummary:
     summary = ModelSummary(claim=commit_claim(hub, meta, commit), commit=commit)
     results = read_json(hub, meta.id, commit, "results.json")
     summary.needs_author_class = needs_author_class(results.get("weights") if isinstance(results, dict) else None)

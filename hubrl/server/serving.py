@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -24,8 +25,10 @@ from hubrl.errors import HubError
 from hubrl.server.app import create_app
 from hubrl.server.connections import default_max_waiting, guarded_h11, raise_descriptor_limit
 from hubrl.server.errors import DataDirInUse
+from hubrl.server.quotas import Quotas
 from hubrl.server.state import DEFAULT_MAX_BODY_BYTES, ConnectionLimits, ServerState
 from hubrl.server.verifier import VerifierOptions
+from hubrl.server.storage import Collected, Storage, Usage
 
 logger = logging.getLogger("hubrl.server")
 
@@ -42,15 +45,15 @@ class _Running:
     """One started server: the data directory opened, the socket bound, uvicorn configured."""
 
     def __init__(self, host: str, port: int, data_dir: str | Path, *, page_size: int, max_body_bytes: int,
-                 limits: ConnectionLimits, certfile: str | Path | None, keyfile: str | Path | None,
-                 verbose: bool = False, verifier: VerifierOptions | None = None):
+                 limits: ConnectionLimits, quotas: Quotas | None, certfile: str | Path | None,
+                 keyfile: str | Path | None, verbose: bool = False, verifier: VerifierOptions | None = None):
         if keyfile is not None and certfile is None:
             raise HubError("A key file without a certificate: pass the certificate too (--certfile).")
         raise_descriptor_limit()
         try:
             # locks the data directory
             self.state = ServerState(data_dir, page_size=page_size, max_body_bytes=max_body_bytes, limits=limits,
-                                     verifier=verifier)
+                                     quotas=quotas, verifier=verifier)
         except DataDirInUse as err:
             raise HubError(str(err)) from None
         try:
@@ -70,7 +73,8 @@ class _Running:
         self.endpoint = f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
         config = uvicorn.Config(
             create_app(self.state),
-            http=guarded_h11(limits.header_timeout, limits.max_waiting_connections or default_max_waiting()),
+            http=guarded_h11(limits.header_timeout, limits.max_waiting_connections or default_max_waiting(),
+                             drain_bytes=limits.drain_bytes, drain_rate=limits.drain_rate),
             lifespan="on",
             log_level="info" if verbose else "warning",
             access_log=verbose,
@@ -108,6 +112,8 @@ class LocalHub:
         page_size: entries per page of the listings (models, trees, commits); the client follows ``Link`` headers.
         max_body_bytes: the largest request body (a commit carries its files base64-encoded, about 1.33x).
         limits: deadlines for request heads and bodies, and the cap on connections waiting for a request.
+        quotas: what each user may keep (storage, repositories, files per repository); default
+            :class:`~hubrl.server.quotas.Quotas`' class-sized defaults, ``Quotas.unlimited()`` for none.
         certfile, keyfile: a PEM certificate (chain) and its private key (unless certfile holds it), to speak HTTPS.
         verifier: check every pushed claim with the Hub's own verifier (:mod:`hubrl.server.verifier`) under these
             options; None (the default here, unlike :func:`serve`): no checks, pages show stored verdicts only.
@@ -131,12 +137,14 @@ class LocalHub:
         page_size: int = 1000,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         limits: ConnectionLimits | None = None,
+        quotas: Quotas | None = None,
         certfile: str | Path | None = None,
         keyfile: str | Path | None = None,
         verifier: VerifierOptions | None = None,
     ):
         self.data_dir = Path(data_dir)
         self.verifier = verifier
+        self.quotas = quotas
         self.host, self.port = host, port
         self.page_size, self.max_body_bytes = page_size, max_body_bytes
         self.limits = limits or ConnectionLimits()
@@ -156,8 +164,8 @@ class LocalHub:
         if self._running is not None:
             return self
         running = _Running(self.host, self.port, self.data_dir, page_size=self.page_size,
-                           max_body_bytes=self.max_body_bytes, limits=self.limits, certfile=self.certfile,
-                           keyfile=self.keyfile, verifier=self.verifier)
+                           max_body_bytes=self.max_body_bytes, limits=self.limits, quotas=self.quotas,
+                           certfile=self.certfile, keyfile=self.keyfile, verifier=self.verifier)
         self._thread = threading.Thread(target=running.run, name="hubrl-hub", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 30
@@ -203,6 +211,7 @@ def serve(
     page_size: int = 1000,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     limits: ConnectionLimits | None = None,
+    quotas: Quotas | None = None,
     certfile: str | Path | None = None,
     keyfile: str | Path | None = None,
     verbose: bool = False,
@@ -222,8 +231,8 @@ def serve(
     """
     data_dir = data_dir if data_dir is not None else default_data_dir()
     running = _Running(host, port, data_dir, page_size=page_size, max_body_bytes=max_body_bytes,
-                       limits=limits or ConnectionLimits(), certfile=certfile, keyfile=keyfile, verbose=verbose,
-                       verifier=verifier)
+                       limits=limits or ConnectionLimits(), quotas=quotas, certfile=certfile, keyfile=keyfile,
+                       verbose=verbose, verifier=verifier)
     print(f"Hub listening on {running.endpoint}", flush=True)
     try:
         running.run()
@@ -231,3 +240,37 @@ def serve(
         pass
     finally:
         running.close()
+
+
+@dataclass(frozen=True)
+class GarbageReport:
+    collected: Collected
+    """What was removed."""
+    usage: dict[str, Usage]
+    """What each user's repositories keep afterwards."""
+
+
+def collect_garbage(data_dir: str | Path) -> GarbageReport:
+    """``hubrl hub gc``: remove what no commit reaches in a Hub data directory, beside a running server or not
+    (with none running, also what an interrupted one left: staged uploads, half-deleted repositories).
+
+    Raises:
+        HubError: ``data_dir`` holds no local Hub.
+
+    Example:
+        >>> collect_garbage("~/class-hub").collected.bytes
+    """
+    data_dir = Path(data_dir).expanduser()
+    if not (data_dir / "repos").is_dir():
+        raise HubError(f"{data_dir} holds no local Hub data (no repos/ folder): pass the --data folder of hubrl hub serve.")
+    try:
+        Storage(data_dir).close()  # no server running: the start-up clean-up of what an interrupted one left
+    except DataDirInUse:
+        pass
+    storage = Storage(data_dir, quotas=Quotas.unlimited(), exclusive=False)
+    try:
+        collected = storage.collect_garbage()
+        users = sorted({meta.namespace for meta in storage.iter_repos()})
+        return GarbageReport(collected=collected, usage={user: storage.usage(user) for user in users})
+    finally:
+        storage.close()

@@ -7,8 +7,11 @@ Layout under ``data_dir``::
     repos/<namespace>/<name>/commits/<id>.json   one immutable commit: parents, title, message, author, date and
                                                  the full map path -> [git blob sha1, size]
     repos/<namespace>/<name>/blobs/<2 hex>/<38 hex>   file contents, named by their git blob sha1
+    repos/<namespace>/<name>/content.json        {"blobs": {oid: size}}: the content the repository keeps (what
+                                                 its owner's storage quota counts)
     tmp/         staged uploads and repositories being created (emptied at start-up)
     trash/       repositories being deleted (emptied at start-up)
+    locks/       one lock file per namespace (see Concurrency)
     server.lock  held (flock) by the one server using the directory
     auth/        users and hashed tokens (see :mod:`hubrl.server.auth`)
 
@@ -18,19 +21,30 @@ opened through a symlink (``O_NOFOLLOW``; repository folders must resolve inside
 Ids are git-compatible: a file's oid is its git blob sha1, a folder's oid its git tree sha1 and a commit id the
 sha1 of a git commit object over the root tree, so oids from ``preupload``/``tree`` compare with the client's own.
 
-Crash safety: every file is written to a temporary name, fsynced and moved into place with ``os.replace``; a
-commit writes its blobs, then its commit file, then moves the branch in ``refs.json``. A crash at any point leaves
-the previous head and everything it references intact; leftovers (``.tmp-*`` files, unreferenced blobs or commit
-files) are never read. New repositories are assembled under ``tmp/`` and renamed into place in one step, deleted
-ones are renamed into ``trash/`` first, so a repository is always either complete or absent.
+What is kept: every file of every branch head, and the earlier versions of files that later commits replaced (older
+revisions stay downloadable). Deleting frees space at once: a commit that removes a file frees every version of it
+in the branch's history (unless a branch head holds the same content; a download of it at an older revision then
+answers EntryNotFound), deleting a branch frees what only it reached, deleting a repository frees everything.
+:meth:`Storage.collect_garbage` (``hubrl hub gc``) removes whatever else no commit reaches.
 
-Concurrency: one lock per repository serialises commits, creation, deletion and settings changes, so two
-commits without ``parentCommit`` both land, one after the other. Readers never lock: they read ``refs.json``
-(replaced atomically) and immutable commit files. One server per data directory, enforced by ``server.lock``.
+Crash safety: every file is written to a temporary name, fsynced and moved into place with ``os.replace``; a
+commit writes its blobs, then its commit file, then moves the branch in ``refs.json``, then records its content and
+frees what it deleted. A crash at any point leaves the previous head and everything it references intact; leftovers
+(``.tmp-*`` files, removed at start-up; unreferenced blobs or commit files, removed by a collection) are never read.
+New repositories are assembled under ``tmp/`` and renamed into place in one step, deleted ones are renamed into
+``trash/`` first, so a repository is always either complete or absent.
+
+Concurrency: one lock per namespace (a thread lock plus ``flock`` on ``locks/<namespace>.lock``) serialises the
+commits, creations, deletions and settings changes of one user's repositories, so two commits without
+``parentCommit`` both land, one after the other, a user's quota is checked and spent in one step, and a garbage
+collection in another process (``hubrl hub gc`` beside a running server) never removes a blob a commit is adding.
+Readers never lock: they read ``refs.json`` (replaced atomically) and immutable commit files. One server per data
+directory, enforced by ``server.lock``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -43,17 +57,19 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hubrl.server.cache import per_commit
+from hubrl.server.cache import per_commit, per_commit_id
 from hubrl.server.errors import (
     AlreadyExists,
     DataDirInUse,
     EntryNotFound,
+    HubServerError,
     InvalidRequest,
     RepoNotFound,
     RevisionNotFound,
     StaleParent,
 )
 from hubrl.server.naming import COMMIT_ID_RE, check_name, check_path, check_repo_id, check_revision
+from hubrl.server.quotas import Quotas
 
 try:
     import fcntl
@@ -63,6 +79,12 @@ except ImportError:  # pragma: no cover - Windows: no protection against a secon
 FORMAT_VERSION = 1
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 DEFAULT_BRANCH = "main"
+CONTENT_FILE = "content.json"
+COMMIT_CACHE_FILES = 200_000
+"""File entries of parsed commits kept in memory (about 60 MB): listings read refs.json and a cached commit, so a
+repository of 100,000 files costs its parse once, not on every page."""
+DELETED_CONTENT = ("The content of this file at this revision was deleted: a later commit deleted the file, which "
+                   "frees its space. Download it at a revision that still has it.")
 INITIAL_GITATTRIBUTES = b"""*.7z filter=lfs diff=lfs merge=lfs -text
 *.arrow filter=lfs diff=lfs merge=lfs -text
 *.bin filter=lfs diff=lfs merge=lfs -text
@@ -286,25 +308,57 @@ class BlobWriter:
         self.path.unlink(missing_ok=True)
 
 
-class Storage:
-    """All repository state of one data directory, which it holds locked until :meth:`close`."""
+@dataclass(frozen=True)
+class Usage:
+    """What one user's repositories keep."""
 
-    def __init__(self, root: str | Path):
+    bytes: int
+    repos: int
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What one garbage collection removed."""
+
+    blobs: int = 0
+    bytes: int = 0
+    files: int = 0
+    """Leftover temporary files and commit files no branch reaches."""
+
+    def __add__(self, other: Collected) -> Collected:
+        return Collected(self.blobs + other.blobs, self.bytes + other.bytes, self.files + other.files)
+
+
+class Storage:
+    """All repository state of one data directory.
+
+    Args:
+        root: the data directory (created if missing).
+        quotas: the per-user limits enforced on creation and commits (default: :class:`Quotas`' defaults).
+        exclusive: lock the data directory for one server (and clean what an interrupted one left); False for a
+            maintenance process (``hubrl hub gc``) that works beside a running server through the namespace locks.
+    """
+
+    def __init__(self, root: str | Path, *, quotas: Quotas | None = None, exclusive: bool = True):
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.root = Path(os.path.realpath(root))
-        self._lock_fd = self._lock_data_dir()
+        self.quotas = quotas if quotas is not None else Quotas()
+        self._lock_fd = self._lock_data_dir() if exclusive else None
         self.repos_dir = self.root / "repos"
         self.tmp_dir = self.root / "tmp"
         self.trash_dir = self.root / "trash"
-        for d in (self.repos_dir, self.tmp_dir, self.trash_dir):
+        self.locks_dir = self.root / "locks"
+        for d in (self.repos_dir, self.tmp_dir, self.trash_dir, self.locks_dir):
             d.mkdir(exist_ok=True, mode=0o700)
-        self._cleanup()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._contents: dict[Path, tuple[tuple, dict[str, int], int]] = {}
+        if exclusive:
+            self._cleanup()
 
     def _lock_data_dir(self) -> int | None:
-        """One server per data directory: the per-repository locks only work inside one process."""
+        """One server per data directory: its staging area (``tmp/``) and caches belong to one process."""
         if fcntl is None:
             return None
         fd = os.open(self.root / "server.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -325,13 +379,18 @@ class Storage:
             self._lock_fd = None
 
     def _cleanup(self) -> None:
-        """Remove what an interrupted upload, creation or deletion left behind (never referenced data)."""
+        """Remove what an interrupted upload, creation, deletion or write left behind (never referenced data): the
+        staging and trash folders, and ``.tmp-*`` files beside repository metadata, commits and tokens."""
         for d in (self.tmp_dir, self.trash_dir):
             for entry in os.scandir(d):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
+                _remove(entry)
+        folders = [self.root / "auth", self.repos_dir]
+        for ns in _subdirs(self.repos_dir):
+            folders.append(Path(ns.path))
+            for repo in _subdirs(ns.path):
+                folders += [Path(repo.path), Path(repo.path) / "commits"]
+        for folder in folders:
+            _remove_temporary(folder)
 
     # ---------------------------------------------------------------- paths and locks
     def _repo_dir(self, repo_id: str) -> Path:
@@ -342,9 +401,24 @@ class Storage:
             raise RepoNotFound(f"Repository {repo_id} not found.")  # a symlink planted in the data directory
         return path
 
-    def lock(self, repo_id: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def locked(self, namespace: str) -> Iterator[None]:
+        """Serialise every change to ``namespace``'s repositories: between the server's threads (a lock) and with a
+        garbage collection in another process (``flock`` on ``locks/<namespace>.lock``). One lock per user, so a
+        user's quota is checked and spent in one step."""
+        check_name(namespace)
         with self._locks_guard:
-            return self._locks.setdefault(repo_id, threading.Lock())
+            lock = self._locks.setdefault(namespace, threading.Lock())
+        with lock:
+            if fcntl is None:
+                yield
+                return
+            fd = os.open(self.locks_dir / f"{namespace}.lock", os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)
 
     def _read_json(self, path: Path) -> dict:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
@@ -361,27 +435,31 @@ class Storage:
             raise RepoNotFound(f"Repository {repo_id} not found.") from None
         return RepoMeta(id=meta["id"], private=bool(meta["private"]), created_at=meta["createdAt"])
 
-    def iter_repos(self) -> Iterator[RepoMeta]:
-        """Every repository (any order). Entries that are not complete repositories are skipped."""
-        for ns_entry in sorted(os.scandir(self.repos_dir), key=lambda e: e.name):
-            if not ns_entry.is_dir(follow_symlinks=False):
-                continue
-            for entry in sorted(os.scandir(ns_entry.path), key=lambda e: e.name):
-                if not entry.is_dir(follow_symlinks=False):
-                    continue
+    def iter_repos(self, namespace: str | None = None) -> Iterator[RepoMeta]:
+        """Every repository (of ``namespace``, or of all). Entries that are not complete repositories are skipped."""
+        spaces = [namespace] if namespace is not None else [e.name for e in _subdirs(self.repos_dir)]
+        for ns in sorted(spaces):
+            for entry in sorted(_subdirs(self.repos_dir / ns), key=lambda e: e.name):
                 try:
-                    check_name(ns_entry.name)
+                    check_name(ns)
                     check_name(entry.name)
-                    yield self.get_repo(f"{ns_entry.name}/{entry.name}")
+                    yield self.get_repo(f"{ns}/{entry.name}")
                 except (InvalidRequest, RepoNotFound, OSError, ValueError, KeyError):
                     continue
 
     def create_repo(self, repo_id: str, *, private: bool) -> RepoMeta:
-        """Create ``repo_id`` with an initial commit holding ``.gitattributes``; AlreadyExists when it exists."""
+        """Create ``repo_id`` with an initial commit holding ``.gitattributes``.
+
+        Raises:
+            AlreadyExists: it exists.
+            QuotaExceeded: its owner has as many repositories as the quotas allow.
+        """
+        namespace = check_repo_id(repo_id)[0]
         path = self._repo_dir(repo_id)
-        with self.lock(repo_id):
+        with self.locked(namespace):
             if path.exists():
                 raise AlreadyExists(f"You already created this model repo: {repo_id}")
+            self.quotas.check_repos(namespace, sum(1 for _ in self.iter_repos(namespace)))
             staging = self.tmp_dir / f"repo-{secrets.token_hex(8)}"
             staging.mkdir()
             try:
@@ -401,6 +479,7 @@ class Storage:
                     ),
                 )
                 _write_new_file(staging / "refs.json", _json_bytes({"branches": {DEFAULT_BRANCH: commit.id}}))
+                _write_new_file(staging / CONTENT_FILE, _content_json({oid: len(data)}))
                 for d in (blob.parent, blob.parent.parent, staging / "commits", staging):
                     fsync_dir(d)
                 path.parent.mkdir(exist_ok=True, mode=0o700)
@@ -415,9 +494,10 @@ class Storage:
         return meta
 
     def delete_repo(self, repo_id: str) -> None:
-        """Delete ``repo_id`` and everything in it; RepoNotFound when it does not exist."""
+        """Delete ``repo_id`` and everything in it (its space is free when this returns); RepoNotFound when it does
+        not exist."""
         path = self._repo_dir(repo_id)
-        with self.lock(repo_id):
+        with self.locked(check_repo_id(repo_id)[0]):
             self.get_repo(repo_id)
             target = self.trash_dir / f"repo-{secrets.token_hex(8)}"
             os.rename(path, target)
@@ -426,7 +506,7 @@ class Storage:
 
     def set_private(self, repo_id: str, private: bool) -> RepoMeta:
         path = self._repo_dir(repo_id)
-        with self.lock(repo_id):
+        with self.locked(check_repo_id(repo_id)[0]):
             meta = self.get_repo(repo_id)
             meta = RepoMeta(id=meta.id, private=bool(private), created_at=meta.created_at)
             atomic_write(
@@ -436,6 +516,76 @@ class Storage:
                 ),
             )
         return meta
+
+    # ---------------------------------------------------------------- content and usage
+    def _content(self, repo_id: str) -> tuple[dict[str, int], int]:
+        """The blobs ``repo_id`` keeps (oid -> size) and their total size, as ``content.json`` records them (cached
+        while the file is unchanged). A repository written before that file existed keeps its whole history."""
+        path = self._repo_dir(repo_id) / CONTENT_FILE
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            blobs = self._reachable(repo_id)[0]
+            return blobs, sum(blobs.values())
+        signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._contents.get(path)
+        if cached is not None and cached[0] == signature:
+            return cached[1], cached[2]
+        blobs = {oid: int(size) for oid, size in self._read_json(path)["blobs"].items()}
+        total = sum(blobs.values())
+        self._contents[path] = (signature, blobs, total)
+        return blobs, total
+
+    def _reachable(self, repo_id: str) -> tuple[dict[str, int], set[str]]:
+        """Every blob (oid -> size) and every commit id that a commit reachable from a branch refers to."""
+        blobs: dict[str, int] = {}
+        seen: set[str] = set()
+        for head in self.branches(repo_id).values():
+            for commit in self.history(repo_id, head):
+                if commit.id in seen:
+                    break
+                seen.add(commit.id)
+                blobs.update((e.oid, e.size) for e in commit.files.values())
+        return blobs, seen
+
+    def _heads(self, repo_id: str, branches: dict[str, str]) -> dict[str, int]:
+        """The blobs of every branch head (oid -> size): the content no collection may remove."""
+        live: dict[str, int] = {}
+        for commit_id in branches.values():
+            live.update((e.oid, e.size) for e in self.read_commit(repo_id, commit_id).files.values())
+        return live
+
+    def usage(self, namespace: str) -> Usage:
+        """What ``namespace``'s repositories keep: the bytes of their content (history included) and their number."""
+        total = repos = 0
+        for meta in self.iter_repos(namespace):
+            repos += 1
+            try:
+                total += self._content(meta.id)[1]
+            except HubServerError:
+                continue  # deleted meanwhile
+        return Usage(bytes=total, repos=repos)
+
+    def room(self, repo_id: str) -> tuple[int, int]:
+        """(bytes ``repo_id``'s owner keeps in all, bytes ``repo_id`` keeps): what an upload is weighed against."""
+        return self.usage(check_repo_id(repo_id)[0]).bytes, self._content(repo_id)[1]
+
+    def check_upload(self, repo_id: str, *, new_files: int, new_bytes: int, head: Commit | None = None,
+                     room: tuple[int, int] | None = None) -> None:
+        """Refuse early (QuotaExceeded) an upload of ``new_files`` paths the repository lacks and ``new_bytes`` of
+        content it does not hold yet: files that could not fit even if the commit deleted every other file, and
+        content that could not fit even if it deleted the repository's own content; with ``head`` (at ``preupload``,
+        which announces the added files only) content that does not fit beside what the user keeps now (a commit
+        that adds files to ``head``, the usual one: a commit that also deletes to make room must delete first).
+        ``room`` is :meth:`room`, when the caller has it already. The commit itself is checked exactly
+        (:meth:`commit`).
+        """
+        namespace = check_repo_id(repo_id)[0]
+        self.quotas.check_files(repo_id, 0, new_files)
+        if self.quotas.storage_bytes is not None and new_bytes:
+            used, mine = room or self.room(repo_id)
+            base = used if head is not None else used - mine
+            self.quotas.check_storage(namespace, used, base + new_bytes, at_least=head is None)
 
     # ---------------------------------------------------------------- revisions and commits
     def branches(self, repo_id: str) -> dict[str, str]:
@@ -451,17 +601,23 @@ class Storage:
         name = check_revision(branch).removeprefix("refs/heads/")
         if COMMIT_ID_RE.fullmatch(name) or "/" in name:
             raise InvalidRequest(f"Invalid branch name: {branch[:80]}")
-        with self.lock(repo_id):
+        with self.locked(check_repo_id(repo_id)[0]):
             branches = self.branches(repo_id)
             if name in branches:
                 raise AlreadyExists(f"Branch {name} already exists.")
             target = self.resolve(repo_id, starting_point)
+            kept = self._content(repo_id)[0]
+            gone = sorted(p for p, e in target.files.items() if e.oid not in kept)
+            if gone:
+                raise InvalidRequest(f"Cannot start a branch at {target.id}: the content of {gone[0]!r} was deleted "
+                                     "by a later commit. Start it at a newer commit.")
             atomic_write(self._repo_dir(repo_id) / "refs.json", _json_bytes({"branches": {**branches, name: target.id}}))
         return target.id
 
     def delete_branch(self, repo_id: str, branch: str) -> None:
+        """Delete a branch; the content only it kept is freed at once."""
         name = check_revision(branch).removeprefix("refs/heads/")
-        with self.lock(repo_id):
+        with self.locked(check_repo_id(repo_id)[0]):
             branches = self.branches(repo_id)
             if name == DEFAULT_BRANCH:
                 raise InvalidRequest("The main branch cannot be deleted.")
@@ -469,8 +625,11 @@ class Storage:
                 raise RevisionNotFound(f"Invalid rev id: {name}")
             del branches[name]
             atomic_write(self._repo_dir(repo_id) / "refs.json", _json_bytes({"branches": branches}))
+            self._collect(repo_id)
 
+    @per_commit_id(COMMIT_CACHE_FILES)
     def read_commit(self, repo_id: str, commit_id: str) -> Commit:
+        """One commit (parsed once while it stays in the cache: a commit file never changes)."""
         if not COMMIT_ID_RE.fullmatch(commit_id):
             raise RevisionNotFound(f"Invalid rev id: {commit_id[:80]}")
         try:
@@ -505,12 +664,22 @@ class Storage:
         return git_tree_oids(commit.files)
 
     # ---------------------------------------------------------------- blobs
-    def open_blob(self, repo_id: str, oid: str):
-        """A binary file object on the stored content ``oid`` (never through a symlink)."""
+    def _blob_path(self, repo_id: str, oid: str) -> Path:
         if not COMMIT_ID_RE.fullmatch(oid):
             raise EntryNotFound("Invalid blob id.")
-        path = self._repo_dir(repo_id) / "blobs" / oid[:2] / oid[2:]
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+        return self._repo_dir(repo_id) / "blobs" / oid[:2] / oid[2:]
+
+    def has_blob(self, repo_id: str, oid: str) -> bool:
+        """Whether the content ``oid`` is stored (a later commit may have deleted a file of an older revision)."""
+        return os.path.isfile(self._blob_path(repo_id, oid))
+
+    def open_blob(self, repo_id: str, oid: str):
+        """A binary file object on the stored content ``oid`` (never through a symlink); EntryNotFound when the
+        content was deleted."""
+        try:
+            fd = os.open(self._blob_path(repo_id, oid), os.O_RDONLY | _NOFOLLOW)
+        except (FileNotFoundError, NotADirectoryError):
+            raise EntryNotFound(DELETED_CONTENT) from None
         return os.fdopen(fd, "rb")
 
     def stage_blob(self, data: bytes) -> StagedBlob:
@@ -547,15 +716,22 @@ class Storage:
     ) -> Commit:
         """Apply deletions, then additions, on top of ``branch`` and move the branch to the new commit.
 
-        The staged blobs are consumed (moved into the repository, or removed when already stored).
-        StaleParent when ``parent_commit`` is given and is not the branch head.
+        The staged blobs are consumed (moved into the repository, or removed when already stored). A path the
+        commit removes is freed with every earlier version of it in the branch's history (unless a branch head
+        still holds the same content); a path it replaces keeps its earlier versions (older revisions stay
+        downloadable).
+
+        Raises:
+            StaleParent: ``parent_commit`` is given and is not the branch head.
+            QuotaExceeded: the repository would hold more files, or its owner keep more content, than allowed.
         """
+        namespace = check_repo_id(repo_id)[0]
         path = self._repo_dir(repo_id)
         for p in [*additions, *deleted_files, *deleted_folders]:
             check_path(p)
         if parent_commit is not None and not COMMIT_ID_RE.fullmatch(parent_commit):
             raise InvalidRequest(f"Invalid parentCommit {parent_commit[:80]!r}: expected a 40-hex commit id.")
-        with self.lock(repo_id):
+        with self.locked(namespace):
             self.get_repo(repo_id)
             branches = self.branches(repo_id)
             name = check_revision(branch).removeprefix("refs/heads/")
@@ -584,6 +760,15 @@ class Storage:
                 files[p] = FileEntry(blob.oid, blob.size)
             _check_no_file_folder_clash(files)
 
+            kept, kept_bytes = self._content(repo_id)
+            freed = self._freed_by(repo_id, head, files, {**branches, name: None})
+            content = {oid: size for oid, size in kept.items() if oid not in freed}
+            content.update((e.oid, e.size) for e in files.values())
+            self.quotas.check_files(repo_id, len(head.files), len(files))
+            if self.quotas.storage_bytes is not None:
+                used = self.usage(namespace).bytes
+                self.quotas.check_storage(namespace, used, used - kept_bytes + sum(content.values()))
+
             for blob in additions.values():
                 target = path / "blobs" / blob.oid[:2] / blob.oid[2:]
                 if target.exists():
@@ -595,7 +780,99 @@ class Storage:
             commit = _make_commit((head.id,), files, title, message, author)
             atomic_write(path / "commits" / f"{commit.id}.json", commit.to_json())
             atomic_write(path / "refs.json", _json_bytes({"branches": {**branches, name: commit.id}}))
+            if content != kept or not (path / CONTENT_FILE).exists():
+                atomic_write(path / CONTENT_FILE, _content_json(content))
+            for oid in freed:
+                self._blob_path(repo_id, oid).unlink(missing_ok=True)
         return commit
+
+    def _freed_by(self, repo_id: str, head: Commit, files: dict[str, FileEntry],
+                  branches: dict[str, str | None]) -> set[str]:
+        """The blobs a commit from ``head`` to ``files`` frees: every version, in the branch's history, of each path
+        it removes, unless a branch head (the new one included; None stands for it) holds the same content."""
+        removed = [p for p in head.files if p not in files]
+        if not removed:
+            return set()
+        versions = {c.files[p].oid for c in self.history(repo_id, head.id) for p in removed if p in c.files}
+        live = {e.oid for e in files.values()}
+        for commit_id in branches.values():
+            if commit_id is not None:
+                live.update(e.oid for e in self.read_commit(repo_id, commit_id).files.values())
+        return versions - live
+
+    # ---------------------------------------------------------------- garbage collection
+    def collect_garbage(self, repo_id: str | None = None) -> Collected:
+        """Remove the blobs no commit reaches any more (and content a deletion freed that a crash left on disk),
+        commit files no branch reaches, and leftover ``.tmp-*`` files, of ``repo_id`` or of every repository.
+
+        Safe beside a running server: each repository is collected under its owner's lock, as commits are made.
+        """
+        if repo_id is not None:
+            with self.locked(check_repo_id(repo_id)[0]):
+                return self._collect(repo_id)
+        total = Collected()
+        for meta in list(self.iter_repos()):
+            try:
+                total += self.collect_garbage(meta.id)
+            except RepoNotFound:
+                continue  # deleted meanwhile
+        return total
+
+    def _collect(self, repo_id: str) -> Collected:
+        """:meth:`collect_garbage` of one repository, its owner's lock held."""
+        path = self._repo_dir(repo_id)
+        self.get_repo(repo_id)
+        branches = self.branches(repo_id)
+        reachable, commits = self._reachable(repo_id)
+        kept = self._content(repo_id)[0]
+        keep = {oid: size for oid, size in kept.items() if oid in reachable}
+        keep.update(self._heads(repo_id, branches))
+        if keep != kept or not (path / CONTENT_FILE).exists():
+            atomic_write(path / CONTENT_FILE, _content_json(keep))
+        blobs = freed = files = 0
+        for sub in _subdirs(path / "blobs"):
+            for entry in os.scandir(sub.path):
+                if sub.name + entry.name not in keep:
+                    freed += entry.stat(follow_symlinks=False).st_size
+                    blobs += 1
+                    os.unlink(entry.path)
+        for entry in os.scandir(path / "commits"):
+            if entry.name.endswith(".json") and entry.name[:-5] not in commits and not entry.name.startswith("."):
+                os.unlink(entry.path)
+                files += 1
+        files += _remove_temporary(path) + _remove_temporary(path / "commits")
+        return Collected(blobs=blobs, bytes=freed, files=files)
+
+
+def _subdirs(path: str | Path) -> list[os.DirEntry]:
+    try:
+        return [e for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _remove(entry: os.DirEntry) -> None:
+    if entry.is_dir(follow_symlinks=False):
+        shutil.rmtree(entry.path, ignore_errors=True)
+    else:
+        os.unlink(entry.path)
+
+
+def _remove_temporary(folder: Path) -> int:
+    """Remove the ``.tmp-*`` entries of ``folder`` (what an interrupted :func:`atomic_write` leaves); how many."""
+    removed = 0
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(".tmp-")]
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for entry in entries:
+        _remove(entry)
+        removed += 1
+    return removed
+
+
+def _content_json(blobs: dict[str, int]) -> bytes:
+    return _json_bytes({"format": 1, "blobs": blobs})
 
 
 def _check_no_file_folder_clash(files: dict[str, FileEntry]) -> None:

@@ -26,8 +26,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hubrl.server.errors import InvalidRequest
+from hubrl.server.errors import InvalidRequest, TooLarge
 from hubrl.server.naming import check_path
+from hubrl.server.quotas import format_bytes
+from hubrl.server.state import ServerState
 from hubrl.server.storage import BlobWriter, Commit, StagedBlob, Storage
 
 MAX_LINE_STRUCTURE = 1 << 20
@@ -88,6 +90,11 @@ class NdjsonReader:
         self._skeleton = bytearray()
         self._in_string = self._escape = False
         self._string_start = 0
+
+    @property
+    def streaming_bytes(self) -> int:
+        """Bytes of the long content being streamed to disk now (0 between contents)."""
+        return self._sink.writer.size if self._sink is not None else 0
 
     def close(self) -> None:
         if self._sink is not None:
@@ -207,11 +214,16 @@ class CommitPayload:
     disk (small contents decoded from their line, large ones streamed by :class:`NdjsonReader`), the deletions.
 
     Blocking (disk writes, hashing): call :meth:`feed` and :meth:`commit` from a worker thread. :meth:`close`
-    drops whatever was staged and not committed, so a refused or interrupted commit leaves nothing behind.
+    drops whatever was staged and not committed, so a refused or interrupted commit leaves nothing behind. Each
+    :meth:`feed` checks that what arrived so far can still fit the owner's quotas (whatever the commit deletes), so
+    a body that cannot is refused while it arrives, not once it is all on disk.
     """
 
-    def __init__(self, storage: Storage):
+    def __init__(self, storage: Storage, repo_id: str, branch: str):
         self._storage = storage
+        self._repo_id, self._branch = repo_id, branch
+        self._head: Commit | None = None
+        self._room = (0, 0)
         self._reader = NdjsonReader(storage.blob_writer)
         self._header: dict | None = None
         self._additions: dict[str, StagedBlob] = {}
@@ -221,6 +233,19 @@ class CommitPayload:
     def feed(self, data: bytes) -> None:
         for line in self._reader.feed(data):
             self._apply(line)
+        self._check_quotas()
+
+    def _check_quotas(self) -> None:
+        """QuotaExceeded when the files and content received so far cannot fit, even if the commit deleted
+        everything else in the repository."""
+        if self._head is None:  # weighed once against what the user keeps when the body starts
+            self._head = self._storage.resolve(self._repo_id, self._branch)
+            self._room = self._storage.room(self._repo_id)
+        files = self._head.files
+        new_paths = sum(1 for p in self._additions if not p.startswith("\x00") and p not in files)
+        new_bytes = self._reader.streaming_bytes + sum(
+            blob.size for p, blob in self._additions.items() if p not in files or files[p].oid != blob.oid)
+        self._storage.check_upload(self._repo_id, new_files=new_paths, new_bytes=new_bytes, room=self._room)
 
     def commit(self, repo_id: str, branch: str, *, author: str) -> Commit:
         """Apply the gathered operations as one commit on ``branch`` (see :meth:`Storage.commit`)."""
@@ -279,6 +304,27 @@ class CommitPayload:
             )
         else:
             raise InvalidRequest(f"Unknown commit operation {key!r} on line {number}.")
+
+
+def check_preupload(state: ServerState, repo_id: str, files: list[dict], head: Commit) -> None:
+    """Refuse at ``preupload`` (before any content is sent) what cannot be committed: files that would not fit
+    the owner's quotas whatever the commit deletes, or whose base64 encoding exceeds the largest request body.
+
+    ``files`` are the client's ``{"path", "size", ...}``: paths ``head`` lacks count as new files, and the sizes of
+    files that are new or of another size as new content (the client leaves unchanged files out of the commit).
+    """
+    new_files = new_bytes = 0
+    for f in files:
+        path, size = f.get("path"), f.get("size")
+        size = size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0
+        existing = head.files.get(path) if isinstance(path, str) else None
+        new_files += existing is None
+        new_bytes += size if existing is None or existing.size != size else 0
+    if (new_bytes + 2) // 3 * 4 > state.max_body_bytes:
+        raise TooLarge(f"These files ({format_bytes(new_bytes)}, sent base64-encoded in one request) exceed this "
+                       f"Hub's largest request of {format_bytes(state.max_body_bytes)}: commit them in several "
+                       "commits.")
+    state.storage.check_upload(repo_id, new_files=new_files, new_bytes=new_bytes, head=head)
 
 
 def _decode_content(value: dict, path: str) -> bytes:

@@ -39,6 +39,7 @@ from hubrl.server.errors import (
     NotAllowed,
     NotAuthenticated,
     NotFound,
+    QuotaExceeded,
     RepoNotFound,
     RevisionNotFound,
     StaleParent,
@@ -75,6 +76,7 @@ ERROR_STATUS: dict[type[HubServerError], tuple[int, str | None]] = {
     ClientGone: (400, None),
     NotAuthenticated: (401, None),
     NotAllowed: (403, None),
+    QuotaExceeded: (403, None),
     NotFound: (404, None),
     RepoNotFound: (404, "RepoNotFound"),
     RevisionNotFound: (404, "RevisionNotFound"),
@@ -318,6 +320,6 @@ def _parse_json_object(data: bytes) -> dict:
     return obj
 
 
-async def read_json(request: Request) -> dict:
-    """The body as a JSON object (InvalidRequest otherwise), parsed in a worker thread."""
-    return await run_in_threadpool(_parse_json_object, await read_body(request))
+async def read_json(request: Request, *, limit: int = MAX_JSON_BODY) -> dict:
+    """The body (at most ``limit`` bytes) as a JSON object (InvalidRequest otherwise), parsed in a worker thread."""
+    return await run_in_threadpool(_parse_json_object, await read_body(request, limit=limit))

@@ -15,7 +15,7 @@ from hubrl.server.access import Caller
 from hubrl.server.errors import InvalidRequest
 from hubrl.server.naming import check_path, check_repo_id
 from hubrl.server.storage import Commit
-from hubrl.server.uploads import CommitPayload
+from hubrl.server.uploads import CommitPayload, check_preupload
 from hubrl.server.web import (
     MODEL_API,
     base_url,
@@ -52,6 +52,7 @@ async def preupload(request: Request) -> Response:
         existing = commit.files.get(path)
         out.append({"path": path, "uploadMode": "regular", "shouldIgnore": False,
                     "oid": existing.oid if existing else None})
+    await run_in_threadpool(check_preupload, caller.state, repo_id, files, commit)
     return json_response({"files": out})
 
 
@@ -69,7 +70,7 @@ async def commit(request: Request) -> Response:
         return user
 
     user = await run_in_threadpool(author)
-    payload = CommitPayload(state.storage)
+    payload = CommitPayload(state.storage, repo_id, revision)
     try:
         async with aclosing(body_pieces(request, timeout=state.limits.upload_timeout)) as pieces:
             async for piece in pieces:

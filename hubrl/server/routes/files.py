@@ -5,6 +5,7 @@ routes (:mod:`~hubrl.server.routes.datasets`) serve their files the same way."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qs, quote
 
@@ -17,7 +18,8 @@ from starlette.routing import Route
 from hubrl.server.access import Caller
 from hubrl.server.errors import EntryNotFound, InvalidRequest, RepoNotFound
 from hubrl.server.naming import check_path
-from hubrl.server.storage import Commit, FileEntry, Storage
+from hubrl.server.cache import per_commit
+from hubrl.server.storage import DELETED_CONTENT, Commit, FileEntry, Storage
 from hubrl.server.web import (
     MODEL_API,
     byte_range,
@@ -36,8 +38,10 @@ MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "png": "image/png", "jp
 served as ``application/octet-stream`` with ``nosniff``, so a file in a repo never runs as a page."""
 
 
+@per_commit(200_000, weigh=len)
 def _entries(storage: Storage, repo_id: str, commit: Commit, path: str, recursive: bool) -> list[dict]:
-    """Tree entries (files and folders) under ``path`` ("" = root), sorted by path."""
+    """Tree entries (files and folders) under ``path`` ("" = root), sorted by path; computed once per commit, so
+    each page of a long listing costs its own entries, not the whole tree's."""
     prefix = f"{path}/" if path else ""
     trees = storage.tree_oids(repo_id, commit)
     files: dict[str, dict] = {}
@@ -75,11 +79,10 @@ async def list_tree(request: Request, storage: Storage, visible: Callable[[str],
 
     entries = await run_in_threadpool(listing)
     cursor = request.query_params.get("cursor")
-    if cursor is not None:
-        entries = [e for e in entries if e["path"] > cursor]
-    page = entries[: request.app.state.hub.page_size]
+    start = bisect.bisect_right(entries, cursor, key=lambda e: e["path"]) if cursor is not None else 0
+    page = entries[start : start + request.app.state.hub.page_size]
     headers = None
-    if len(entries) > len(page):
+    if len(entries) > start + len(page):
         where = quote(revision, safe="") + (f"/{quote(path)}" if path else "")
         headers = next_page(request, f"{api}/{repo_id}/tree/{where}", page[-1]["path"])
     return json_response(page, headers=headers)
@@ -134,6 +137,8 @@ async def serve_file(request: Request, storage: Storage, visible: Callable[[str]
         entry = commit.files.get(path)
         if entry is None:
             raise EntryNotFound(f"Entry not found: {path} at revision {revision}.", commit_id=commit.id)
+        if not storage.has_blob(repo_id, entry.oid):
+            raise EntryNotFound(f"{path} at revision {revision}: {DELETED_CONTENT}", commit_id=commit.id)
         return commit, entry
 
     commit, entry = await run_in_threadpool(file_at)

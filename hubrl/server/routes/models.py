@@ -38,7 +38,7 @@ _MODEL_SORTS = {
 
 
 def _model_json(state: ServerState, meta: RepoMeta, commit: Commit, *, full: bool, card: bool,
-                blobs: bool = False, eval_results: bool = False) -> dict:
+                blobs: bool = False, siblings: bool = True, eval_results: bool = False) -> dict:
     info = state.card(meta.id, commit)
     item: dict = {
         "_id": hashlib.sha1(f"{meta.id}@{meta.created_at}".encode()).hexdigest()[:24],
@@ -60,11 +60,10 @@ def _model_json(state: ServerState, meta: RepoMeta, commit: Commit, *, full: boo
             lastModified=commit.date,
             gated=False,
             disabled=False,
-            siblings=[
-                {"rfilename": p, **({"size": e.size, "blobId": e.oid} if blobs else {})}
-                for p, e in sorted(commit.files.items())
-            ],
         )
+        if siblings:  # every file name: left out when ``expand`` does not ask for them (a repo may hold many)
+            item["siblings"] = [{"rfilename": p, **({"size": e.size, "blobId": e.oid} if blobs else {})}
+                                for p, e in sorted(commit.files.items())]
     if full:
         verification = verification_for(state, meta.id, commit.id)
         if verification is not None:  # the Hub's own check (never something the repo says)
@@ -90,15 +89,17 @@ async def model_info(request: Request) -> Response:
     caller, repo_id = Caller.of(request), repo_param(request)
     revision = path_param(request, "rev") if "rev" in request.path_params else "main"
 
+    expand = request.query_params.getlist("expand")
+
     def info() -> dict:
         meta = caller.visible(repo_id)
         commit = caller.state.storage.resolve(repo_id, revision)
         item = _model_json(caller.state, meta, commit, full=True, card=True, blobs=flag(request, "blobs"),
-                           eval_results="evalResults" in request.query_params.getlist("expand"))
+                           siblings=not expand or "siblings" in expand, eval_results="evalResults" in expand)
         item.update(spaces=[], usedStorage=sum(e.size for e in commit.files.values()))
         return item
 
-    return json_response(_expand(await run_in_threadpool(info), request.query_params.getlist("expand")))
+    return json_response(_expand(await run_in_threadpool(info), expand))
 
 
 def _positive_int(value: str | None, name: str) -> int | None:
