@@ -263,6 +263,7 @@ def build_card(
         weights_note=weights_note(weights),
         loadable=weights_format(weights) == CONFIG_FORMAT,
         obs_lags=(hyperparameters.get("env_options") or {}).get("obs_lags"),
+        install=f'"{results["requires"]}"' if results.get("requires") else "hubrl",
         hyperparameters=[(k, _short(v)) for k, v in hyperparameters.items()],
     )
 

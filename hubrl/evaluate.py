@@ -15,7 +15,7 @@ import numpy as np
 from hubrl.defaults import DEFAULT_EVAL_SEED, VALIDATION_SEED  # noqa: F401 - re-exported
 from hubrl.envs import env_info
 from hubrl.episodes import SeededEpisodes, episode_steps
-from hubrl.policy import Actor
+from hubrl.policy import Actor, env_actions, one_blas_thread
 
 
 @dataclass
@@ -105,9 +105,12 @@ def evaluate_agent(
     lengths = np.zeros(n_eval_episodes, dtype=np.int64)
     episodes = SeededEpisodes(env_id, seeds, observation=policy.config.env_options)
     try:
-        act = episodes.actor(policy.sampler(), deterministic=deterministic)
-        with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
-            for _, _, reward, running, _ in episode_steps(episodes, episodes.reset(), act, max_steps=max_steps):
+        sampler = policy.sampler()
+        act = episodes.actor(sampler, deterministic=deterministic)
+        # diverged weights: see NumpySampler.logits
+        with np.errstate(over="ignore", invalid="ignore"), one_blas_thread(sampler):
+            for _, _, reward, running, _ in episode_steps(episodes, episodes.reset(), act, max_steps=max_steps,
+                                                          env_action=env_actions(sampler)):
                 returns += reward  # 0 for the episodes that have ended
                 lengths += running
     finally:

@@ -16,7 +16,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from course_notebook_code import OldGymAPI, evaluate_agent_verbatim, train_notebook_policy
 from hubrl.cli import main as cli_main
 from hubrl.course import convert_module, evaluate_agent, push_to_hub, record_video
-from hubrl.errors import AgentFormatError, ConfigError, HubError, HubrlError, UnknownEnvError
+from hubrl.errors import AgentFormatError, ConfigError, HubError, HubrlError
 from hubrl.evaluate import evaluate_agent as hubrl_evaluate
 from hubrl.hub import HubClient
 from hubrl.server import LocalHub
@@ -240,7 +240,8 @@ def test_the_probability_check_catches_a_forward_the_modules_do_not_show(tmp_pat
 
 
 @pytest.mark.parametrize(("make_args", "error", "pattern"), [
-    (lambda t: ("student/x", t[0], t[1], gym.make("MountainCar-v0")), UnknownEnvError, "unknown environment"),
+    # any registered env is playable now: the CartPole module is refused for MountainCar's 2-value observations
+    (lambda t: ("student/x", t[0], t[1], gym.make("MountainCar-v0")), AgentFormatError, r"batch of shape \(1, 2\)"),
     (lambda t: ("student/x", LogitsPolicy(), t[1], t[2]), AgentFormatError, "softmax"),
     (lambda t: ("student/x", "not a module", t[1], t[2]), AgentFormatError, "torch.nn.Module"),
     (lambda t: ("student/x", t[0], {**t[1], "env_id": "Pong-PLE-v0"}, t[2]), ConfigError, "env_id"),

@@ -54,7 +54,7 @@ def format_verifications(entries: list[LeaderboardEntry]) -> str:
         v = e.verification
         claimed = f"{e.mean:.2f} +/- {e.std:.2f}"
         measured = f"{v.mean_reward:.2f} +/- {v.std_reward:.2f}" if v.ok else "-"
-        verdict = (f"cannot load: {v.error}" if v.error else
+        verdict = (f"cannot verify here: {v.error}" if not v.playable else f"cannot load: {v.error}" if v.error else
                    ("FLAGGED: " + "; ".join(v.flags)) if v.flags else "consistent")
         lines.append(f"{e.rank:>4}  {e.repo_id:<{width}}  {claimed:>18}  {measured:>18}  {_num(v.score)}  {verdict}")
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from hubrl.connection import HubConnection
 from hubrl.defaults import DEFAULT_VERIFY_TOP, VERIFY_EPISODES, VERIFY_SEED
-from hubrl.errors import ConfigError, HubrlError, first_line
+from hubrl.errors import ConfigError, HubrlError, MissingDependencyError, first_line
 from hubrl.ranking.claims import Verification, judge_claim
 
 if TYPE_CHECKING:
@@ -42,14 +42,20 @@ def verify_agent(
     """Load ``repo_id`` safely and re-evaluate it with hubrl's seeded protocol; never raises for a bad agent.
 
     The numbers equal ``evaluate_agent(load_from_hub(repo_id).policy, env_id, n_eval_episodes=10, seed=0,
-    max_steps=ENVS[env_id].max_t)``. An agent that cannot be loaded or evaluated comes back with ``error`` set.
+    max_steps=env_info(env_id).max_t)``. An agent that cannot be loaded or evaluated comes back with ``error`` set;
+    an env this machine cannot play (not installed, not registered) with ``playable`` False and ``error`` saying
+    what to install, before anything is downloaded.
     """
-    from hubrl.envs import env_info
+    from hubrl.envs import env_info, unplayable_reason
     from hubrl.evaluate import evaluate_agent
     from hubrl.loading import load_from_hub
 
     result = Verification(repo_id=repo_id, env_id=env_id, claimed_mean=claimed_mean, claimed_std=claimed_std,
                           seed=seed)
+    reason = unplayable_reason(env_id)
+    if reason is not None:  # nothing to download: the claim ranks from its card alone
+        result.error, result.playable = reason, False
+        return result
     try:
         info = env_info(env_id)
         agent = load_from_hub(repo_id, client=client or HubConnection(), cache_dir=cache_dir)
@@ -60,6 +66,7 @@ def verify_agent(
                                     seed=seed)
     except HubrlError as err:
         result.error = str(err)
+        result.playable = not isinstance(err, MissingDependencyError)
         return result
     except Exception as err:  # a broken repo must be reported, not crash the whole verification
         result.error = f"{type(err).__name__}: {first_line(err)}"
