@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubrl.envs import required_extra
+from hubrl.envs import env_spaces, required_extra
 from hubrl.errors import HubrlError, OutputExistsError, RunFolderError
 from hubrl.evaluate import DEFAULT_EVAL_SEED, evaluate_agent
 from hubrl.folders import readable_folder, replace_folder
@@ -82,6 +82,7 @@ def train_run(
     if n_eval_episodes is not None:
         config.n_evaluation_episodes = n_eval_episodes
         config.validate()
+    env_spaces(config.env_id, config.env_options)  # an env hubrl cannot play is refused before any folder exists
     output = Path(output) if output else default_output(config)
     staging = staging_dir(output)
     checkpoint = staging / "checkpoint"
