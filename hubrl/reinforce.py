@@ -127,6 +127,10 @@ class Learner:
     def create(cls, config: TrainConfig, policy_config: PolicyConfig) -> Learner:
         """Fresh networks for ``policy_config`` (initialised from torch's global generator) and their Adam optimizers."""
         policy = PolicyNetwork(policy_config, log_std_init=config.log_std_init)
+        if config.head_init_scale != 1.0:
+            with torch.no_grad():
+                policy.net[-1].weight.mul_(config.head_init_scale)
+                policy.net[-1].bias.mul_(config.head_init_scale)
         learner = cls(policy, torch.optim.Adam(policy.parameters(), lr=config.lr))
         if config.baseline:
             learner.value = ValueBaseline(policy_config.obs_dim, config.value_hidden_sizes, config.activation,

@@ -10,26 +10,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-import gymnasium
 import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
-from huggingface_hub import HfApi, constants
+from huggingface_hub import HfApi
 
+from hub_fixtures import isolated_hub
 from hubrl.card import build_card
 from hubrl.envs import env_spaces, make_env, make_vector_env
 from hubrl.envs.spaces import describe_spaces
 from hubrl.errors import AgentFormatError, ConfigError
 from hubrl.hub import HubClient
 from hubrl.network import PolicyNetwork
-from hubrl.policy import NATURE_CNN, Policy, PolicyConfig, load_policy, save_policy
+from hubrl.policy import NATURE_CNN, PolicyConfig, load_policy, save_policy
 from hubrl.presets import make_config
 from hubrl.ranking import leaderboard, verify_entries
 from hubrl.records import read_json
 from hubrl.reinforce import log_prob_entropy
 from hubrl.run import train_run
-from hubrl.server import LocalHub
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,15 +57,9 @@ def run_cli(*args: str, home: Path, endpoint: str | None = None, code: str = "")
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("anyenv")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(constants, "HF_HUB_CACHE", str(tmp / "hf_cache"))
-        mp.setattr(constants, "HF_TOKEN_PATH", str(tmp / "no_token"))
-        mp.delenv("HF_TOKEN", raising=False)
-        mp.setenv("HF_HOME", str(tmp / "hf_home"))
-        with LocalHub(tmp / "hub") as server:
-            server.tmp = tmp
-            server.tokens = {user: server.create_token(user) for user in ("alice", "bob")}
-            yield server
+    with isolated_hub(tmp, ("alice", "bob")) as (server, tokens):
+        server.tmp, server.tokens = tmp, tokens
+        yield server
 
 
 # --- the round trip -------------------------------------------------------------------------------------------------
@@ -279,6 +272,29 @@ def test_any_ale_game_plays_as_dqn_saw_it_with_its_own_action_set():
         venv.close()
     with pytest.raises(ConfigError, match="Pong pipeline"):
         make_env("ALE/Breakout-v5", obs_mode="pixels")
+
+
+def test_the_native_vector_env_plays_the_frames_pipelines_game_bit_for_bit():
+    """Without sticky actions and no-ops (the only randomness, which ALE and gymnasium seed differently), ale-py's
+    C++ env gives the frames, rewards and episode end of gymnasium's AtariPreprocessing + frame stack, so training on
+    it and evaluating on the per-env pipeline see the same game."""
+    from hubrl.envs.atari import FramesNativeVectorEnv, make_frames_env
+
+    single = make_frames_env("ALE/Breakout-v5", noop_max=0, repeat_action_probability=0.0)
+    native = FramesNativeVectorEnv("ALE/Breakout-v5", 1, noop_max=0, repeat_action_probability=0.0)
+    obs, _ = single.reset(seed=3)
+    native_obs, _ = native.reset(seed=3)
+    rng, steps, done = np.random.default_rng(0), 0, False
+    while not done:
+        np.testing.assert_array_equal(native_obs[0], obs, err_msg=f"step {steps}")
+        action = int(rng.integers(0, 4))
+        obs, reward, terminated, truncated, _ = single.step(action)
+        native_obs, native_reward, native_term, native_trunc, _ = native.step(np.array([action]))
+        assert (reward, terminated, truncated) == (native_reward[0], native_term[0], native_trunc[0])
+        done, steps = terminated or truncated, steps + 1
+    assert steps > 100
+    single.close()
+    native.close()
 
 
 def test_the_generic_preset_sizes_batches_from_the_episode_length():

@@ -53,3 +53,16 @@ def test_learning_benchmark_refuses_mismatched_seed_counts(tmp_path):
     )
     assert out.returncode == 2
     assert "--seeds gives 3 counts for 2 presets" in out.stderr
+
+
+def test_learning_benchmark_on_a_continuous_env_against_the_generic_recipe(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "learning.py"), "Pendulum-v1", "--presets", "default,generic",
+         "--seeds", "1", "--budget", "1", "--points", "1", "--target", "-200", "--metric", "mean",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "target mean -200 within 1 s:" in out.stdout and "Pendulum-v1: mean reward (mean over 10" in out.stdout
+    data = json.loads((tmp_path / "learning-Pendulum-v1.json").read_text())
+    assert [r["preset"] for r in data["runs"]] == ["default", "generic"] and data["metric"] == "mean"

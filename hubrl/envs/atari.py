@@ -4,7 +4,8 @@ pipelines (``"pixels"``: Karpathy's "Pong from pixels"; ``"ram"``), single and b
 **Any ALE game** (``obs_mode="frames"``, :func:`make_frames_env`): gymnasium's ``AtariPreprocessing`` (the game's
 own frameskip of 4 done by the wrapper, max-pooling the last two frames, up to 30 no-op steps after a reset, 84x84
 grey frames by OpenCV's area resize; no life-loss terminals, no reward clipping, no fire-on-reset) and
-``FrameStackObservation`` of the last 4 frames: ``uint8[4, 84, 84]``, read by the Nature CNN. Everything else is the
+``FrameStackObservation`` of the last 4 frames (zeros before the first): ``uint8[4, 84, 84]``, read by the Nature
+CNN. Everything else is the
 ``-v5`` game as registered: the game's own action set (the legal actions it defines, e.g. 4 for Breakout, not
 ALE's full 18), sticky actions (0.25), the 108,000-frame cap. The batched version (:func:`make_atari_vector_env`)
 runs these in this process (``sync``), in worker processes (``async``), or as ale-py's threaded C++ vector env
@@ -216,9 +217,12 @@ def _ale_spec(env_id: str, obs_mode: str = FRAMES) -> gymnasium.envs.registratio
     return spec
 
 
-def make_frames_env(env_id: str, *, render_mode: str | None = None, **make_kwargs: Any) -> gymnasium.Env:
+def make_frames_env(env_id: str, *, render_mode: str | None = None, noop_max: int = NOOP_MAX,
+                    **make_kwargs: Any) -> gymnasium.Env:
     """Any ALE game as DQN saw it: ``AtariPreprocessing`` (84x84 grey, the game's frameskip with max-pooling, up
-    to 30 no-ops at reset) and the last 4 frames stacked, ``uint8[4, 84, 84]``; the game's own action set.
+    to ``noop_max`` no-ops at reset) and the last 4 frames stacked, ``uint8[4, 84, 84]``, the frames before the
+    first one zeros (as ale-py's native vector env pads them); the game's own action set. ``make_kwargs`` go to
+    ``gymnasium.make`` (e.g. ``repeat_action_probability=0.0``).
 
     Raises:
         gymnasium.error.DependencyNotInstalled: OpenCV is missing (``hubrl.envs.make_env`` names ``hubrl[atari]``).
@@ -230,12 +234,12 @@ def make_frames_env(env_id: str, *, render_mode: str | None = None, **make_kwarg
         raise ConfigError(f"{env_id} uses a random frameskip {frameskip}; the frames pipeline needs a fixed one")
     env = gymnasium.make(env_id, frameskip=1, render_mode=render_mode, **make_kwargs)  # the wrapper skips frames
     try:
-        env = AtariPreprocessing(env, noop_max=NOOP_MAX, frame_skip=frameskip, screen_size=FRAME_SIZE,
+        env = AtariPreprocessing(env, noop_max=noop_max, frame_skip=frameskip, screen_size=FRAME_SIZE,
                                  terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False)
     except BaseException:
         env.close()
         raise
-    return FrameStackObservation(env, FRAME_STACK)
+    return FrameStackObservation(env, FRAME_STACK, padding_type="zero")
 
 
 def make_atari_env(
@@ -347,25 +351,28 @@ class FramesNativeVectorEnv(VectorEnv):
     :func:`make_frames_env` does: the game's frameskip with max-pooling, up to 30 no-ops, 84x84 grey, 4 stacked.
 
     Training only (evaluation and recording play :func:`make_frames_env`). The dynamics are the registered game's
-    (frameskip, sticky actions, frame cap, action set). How it differs, measured by
-    ``benchmarks/atari_backends.py``: the C++ resize is not OpenCV's area resize, so frames differ by a few grey
-    levels at edges; ALE's random stream is seeded with ``seed + i`` directly (sticky actions and no-ops differ from
-    gymnasium's for the same seed, equally reproducible); the terminal step's frame is the one before game over.
+    (frameskip, sticky actions, frame cap, action set). Given the same game (no sticky actions, no no-ops, the same
+    actions) its frames and rewards are bit-identical to :func:`make_frames_env`'s (tests/test_any_env.py). The
+    differences: ALE's random stream is seeded with ``seed + i`` directly, so the sticky actions and no-ops of a
+    seed differ from gymnasium's (equally reproducible); the terminal step's frame is the one before game over.
     """
 
-    def __init__(self, env_id: str, num_envs: int, *, num_threads: int = 0):
+    def __init__(self, env_id: str, num_envs: int, *, num_threads: int = 0, noop_max: int = NOOP_MAX,
+                 repeat_action_probability: float | None = None):
         from ale_py.vector_env import AtariVectorEnv
 
         kwargs = _ale_spec(env_id).kwargs
         frameskip = kwargs.get("frameskip", 4)
         if not isinstance(frameskip, int):
             raise ConfigError(f"{env_id} uses a random frameskip {frameskip}; workers='native' needs a fixed one")
+        if repeat_action_probability is None:
+            repeat_action_probability = kwargs.get("repeat_action_probability", 0.25)
         self._ale = AtariVectorEnv(
             kwargs["game"], num_envs, num_threads=num_threads, frameskip=frameskip,
-            repeat_action_probability=kwargs.get("repeat_action_probability", 0.25),
+            repeat_action_probability=repeat_action_probability,
             max_num_frames_per_episode=kwargs.get("max_num_frames_per_episode", 108000),
             full_action_space=kwargs.get("full_action_space", False), img_height=FRAME_SIZE, img_width=FRAME_SIZE,
-            grayscale=True, stack_num=FRAME_STACK, maxpool=True, noop_max=NOOP_MAX, use_fire_reset=False,
+            grayscale=True, stack_num=FRAME_STACK, maxpool=True, noop_max=noop_max, use_fire_reset=False,
             reward_clipping=False, episodic_life=False, autoreset_mode=AutoresetMode.NEXT_STEP,
         )
         self.num_envs = num_envs
