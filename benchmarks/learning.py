@@ -13,8 +13,18 @@ also packages every run as a complete run folder (weights, card, video; what ``h
     python benchmarks/learning.py Pixelcopter-PLE-v0 --presets default,previous --seeds 3,1 --budget 900 --target 300
 
 ``previous`` is the ``default`` preset as it was before the last tuning change (kept below, not in hubrl): running it
-the same day, on the same machine, is the yardstick that tells a better recipe from a faster machine. ``--seeds 3,1``
-gives each preset its own number of seeds. ``--target`` reports which runs reached that score, and when.
+the same day, on the same machine, is the yardstick that tells a better recipe from a faster machine. For the envs
+tuned in the any-env round (Acrobot-v1, LunarLander-v3, Pendulum-v1, ALE/Breakout-v5) the yardstick is ``generic``,
+the recipe made from the env's facts alone. ``--seeds 3,1`` gives each preset its own number of seeds. ``--target``
+reports which runs reached that score (``--metric mean``: that mean reward), and when.
+
+The any-env targets (three seeds each; the runs go one after another, each with the whole machine):
+
+    python benchmarks/learning.py Acrobot-v1 --presets default,generic --seeds 3,1 --budget 180 --target -100
+    python benchmarks/learning.py LunarLander-v3 --presets default,generic --seeds 3,1 --budget 1800 --target 200
+    python benchmarks/learning.py Pendulum-v1 --presets default,generic --seeds 3,1 --budget 900 --target -200 \
+        --metric mean
+    python benchmarks/learning.py ALE/Breakout-v5 --presets default --seeds 1 --budget 900 --save-runs runs/bench
 """
 
 from __future__ import annotations
@@ -117,7 +127,10 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run from this one on (default 0)")
     parser.add_argument("--target", type=float, default=None,
                         help="report which runs' final policy reaches this score, and when their curve first did")
-    parser.add_argument("--presets", default="default,course")
+    parser.add_argument("--metric", choices=("score", "mean"), default="score",
+                        help="what --target is compared with: the score (mean - std, default) or the mean reward")
+    parser.add_argument("--presets", default=None,
+                        help="comma-separated presets (default: default,course where the env has course, else default)")
     parser.add_argument("--points", type=int, default=10, help="evaluations along each curve")
     parser.add_argument("--workers", type=int, default=1,
                         help="runs in parallel (default 1: each run has the whole machine, as the targets assume)")
@@ -127,6 +140,10 @@ def main() -> None:
     parser.add_argument("--save-runs", type=Path, default=None, metavar="DIR",
                         help="also write every run's complete run folder (weights, card, video) under DIR")
     args = parser.parse_args()
+    if args.presets is None:
+        from hubrl.presets import preset_names
+
+        args.presets = "default,course" if "course" in preset_names(args.env_id) else "default"
     presets = args.presets.split(",")
     try:
         counts = [int(n) for n in args.seeds.split(",")]
@@ -151,11 +168,12 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(pool.map(run_one, *zip(*jobs)))
 
-    print(f"\n{args.env_id}: score (mean - std over 10 seeded episodes) during training, budget {args.budget:.0f} s")
-    print(f"{'preset':>8} {'seed':>4} | " + " | ".join(f"{'t(s)':>6} {'steps':>9} {'score':>8}" for _ in range(3))
+    what = "score (mean - std" if args.metric == "score" else "mean reward (mean"
+    print(f"\n{args.env_id}: {what} over 10 seeded episodes) during training, budget {args.budget:.0f} s")
+    print(f"{'preset':>8} {'seed':>4} | " + " | ".join(f"{'t(s)':>6} {'steps':>9} {args.metric:>8}" for _ in range(3))
           + " | ...")
     for run in runs:
-        cells = " | ".join(f"{p['wall_s']:>6.0f} {p['env_steps']:>9,} {p['score']:>8.2f}" for p in run["curve"])
+        cells = " | ".join(f"{p['wall_s']:>6.0f} {p['env_steps']:>9,} {p[args.metric]:>8.2f}" for p in run["curve"])
         print(f"{run['preset']:>8} {run['seed']:>4} | {cells}")
     print("\nfinal policy returned by training (evaluated over seeds 0..9):")
     for preset in presets:
@@ -164,23 +182,25 @@ def main() -> None:
         print(f"  {preset:>8}: scores {', '.join(f'{s:.2f}' for s in scores)}  (median {statistics.median(scores):.2f}; "
               + ", ".join(f"{f['mean_reward']:.1f} +/- {f['std_reward']:.1f}" for f in finals) + ")")
     if args.target is not None:
-        print(f"\ntarget score {args.target:g} within {args.budget:.0f} s:")
+        final_key = "score" if args.metric == "score" else "mean_reward"
+        print(f"\ntarget {args.metric} {args.target:g} within {args.budget:.0f} s:")
         for preset in presets:
             mine = [r for r in runs if r["preset"] == preset]
-            reached = [r for r in mine if r["final"]["score"] >= args.target]
-            firsts = [next((f"{p['wall_s']:.0f} s" for p in r["curve"] if p["score"] >= args.target), "never")
-                      for r in mine]
+            reached = [r for r in mine if r["final"][final_key] >= args.target]
+            firsts = [next((f"{p['wall_s']:.0f} s, {p['env_steps']:,} steps" for p in r["curve"]
+                            if p[args.metric] >= args.target), "never") for r in mine]
             print(f"  {preset:>8}: final policy reaches it for {len(reached)} of {len(mine)} seeds; "
                   f"curve first reaches it at {', '.join(firsts)}")
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"learning-{args.env_id.replace('/', '-')}"
     stem.with_suffix(".json").write_text(json.dumps({"env_id": args.env_id, "budget": args.budget,
-                                                     "target": args.target, "runs": runs}, indent=1))
-    plot(runs, args.env_id, stem.with_suffix(".png"), target=args.target)
+                                                     "target": args.target, "metric": args.metric, "runs": runs},
+                                                    indent=1))
+    plot(runs, args.env_id, stem.with_suffix(".png"), target=args.target, metric=args.metric)
     print(f"\nwrote {stem.with_suffix('.png')} and {stem.with_suffix('.json')}")
 
 
-def plot(runs: list[dict], env_id: str, path: Path, target: float | None = None) -> None:
+def plot(runs: list[dict], env_id: str, path: Path, target: float | None = None, metric: str = "score") -> None:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -194,12 +214,12 @@ def plot(runs: list[dict], env_id: str, path: Path, target: float | None = None)
         along = [p for p in run["curve"] if not p.get("returned")]
         returned = [p for p in run["curve"] if p.get("returned")]
         for ax, key in zip(axes, ("wall_s", "env_steps")):
-            ax.plot([p[key] for p in along], [p["score"] for p in along], "-o", ms=3, color=colour, label=label,
+            ax.plot([p[key] for p in along], [p[metric] for p in along], "-o", ms=3, color=colour, label=label,
                     alpha=0.8)
-            ax.plot([p[key] for p in returned], [p["score"] for p in returned], "*", ms=11, color=colour, alpha=0.9)
+            ax.plot([p[key] for p in returned], [p[metric] for p in returned], "*", ms=11, color=colour, alpha=0.9)
     for ax, name in zip(axes, ("training wall time (s)", "environment steps")):
         ax.set_xlabel(name)
-        ax.set_ylabel("score (mean - std)")
+        ax.set_ylabel("score (mean - std)" if metric == "score" else "mean reward")
         if target is not None:
             ax.axhline(target, color="grey", ls="--", lw=1)
         ax.grid(alpha=0.3)

@@ -91,13 +91,13 @@ def course_score(mean: float, std: float) -> float:
     return round(shown[0] - shown[1], 2)
 
 
-def usage_snippets(repo_id: str) -> list[tuple[str, str]]:
+def usage_snippets(repo_id: str, *, install: str = "hubrl") -> list[tuple[str, str]]:
     """How to use a hubrl model, as (language, code), in the form the Hub's library snippets take for RL libraries
     (huggingface.js ``model-libraries-snippets.ts``: sample-factory and ml-agents give one shell command that loads
     by repo id, stable-baselines3 a ``load_from_hub(repo_id=...)`` call). The card and the local Hub's model page
-    show these."""
+    show these; ``install`` is what pip installs (``"hubrl[box2d]"`` for an env that needs an extra)."""
     return [
-        ("bash", f"pip install hubrl\nhubrl enjoy {repo_id}          # evaluate and record a replay"),
+        ("bash", f"pip install {install}\nhubrl enjoy {repo_id}          # evaluate and record a replay"),
         ("python", "import hubrl\n\n"
                    f"agent = hubrl.load_from_hub(\"{repo_id}\")   # safetensors + config.json, no pickle involved\n"
                    "print(hubrl.evaluate_agent(agent.policy, n_eval_episodes=10).summary())\n"
@@ -382,7 +382,8 @@ def build_card(
         training_text=training_text,
         weights_note=weights_note(weights),
         loadable=weights_format(weights) == CONFIG_FORMAT,
-        snippets=usage_snippets(repo_id or "<user>/<repo>"),
+        snippets=usage_snippets(repo_id or "<user>/<repo>",
+                                install=f'"{results["requires"]}"' if results.get("requires") else "hubrl"),
         eval_results=eval_results_path(env_id),
         benchmark=benchmark_dataset(env_id),
         traces=TRACES if training else None,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from hubrl.episodes import episode_steps
-from hubrl.policy import NumpySampler
+from hubrl.policy import NumpySampler, draw, env_actions, one_blas_thread
 
 
 @dataclass
@@ -35,9 +35,9 @@ class Batch:
     """
 
     obs: np.ndarray
-    """``(n, obs_dim)`` float32: the observation of every step in the loss."""
+    """``(n, *obs_shape)``: the observation of every step in the loss (float32; images as uint8)."""
     actions: np.ndarray
-    """``(n,)`` int64: the action taken at each of those steps."""
+    """The action sampled at each of those steps: ``(n,)`` int64, or a Gaussian's ``(n, dims)`` float32 samples."""
     rewards: list[np.ndarray]
     """Per shard, ``(T, copies)`` float64: each step's reward, 0 where the copy was not in an episode."""
     in_episode: list[np.ndarray]
@@ -75,18 +75,21 @@ def play_episodes(venv, sampler: NumpySampler, rng: np.random.Generator, *, seed
     With ``autoreset`` every copy plays exactly ``max_t`` steps instead, starting a new episode whenever one ends
     (the vector env's NEXT_STEP reset step is not a transition and is left out); only each copy's last, cut
     episode loses its tail. Every episode started in the window is reported, cut ones with their partial return.
-    Actions are sampled by ``sampler`` from ``rng``'s uniforms, one draw per copy and step.
+    Actions are sampled by ``sampler`` from ``rng``'s draws (:meth:`~hubrl.policy.NumpySampler.draw`), one per copy
+    and step.
     """
     n = venv.num_envs
     obs, _ = venv.reset(seed=seed)
     obs_steps, act_steps, rewards, masks, ends = [], [], [], [], []
 
     def act(obs: np.ndarray, running: np.ndarray) -> np.ndarray:
-        return sampler.actions(obs, uniforms=rng.random(n))
+        return sampler.actions(obs, uniforms=draw(sampler, rng, n))
 
-    with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: the update's NaN check reports them
+    # diverged weights: the update's NaN check reports them
+    with np.errstate(over="ignore", invalid="ignore"), one_blas_thread(sampler):
         for obs_t, actions, reward, running, done in episode_steps(venv, obs, act, max_steps=max_t,
-                                                                   autoreset=autoreset):
+                                                                   autoreset=autoreset,
+                                                                   env_action=env_actions(sampler)):
             obs_steps.append(obs_t)
             act_steps.append(actions)
             rewards.append(reward)
@@ -117,9 +120,11 @@ def play_episodes(venv, sampler: NumpySampler, rng: np.random.Generator, *, seed
         in_loss = in_episode.copy()
         t_index = np.arange(steps)[:, None]
         in_loss &= ~((t_index >= np.maximum(steps - tail, last_start)[None, :]) & cut[None, :])
+    images = obs_steps[0].dtype == np.uint8
+    actions = np.asarray(act_steps)
     return {
-        "obs": np.asarray(obs_steps, dtype=np.float32)[in_loss],
-        "actions": np.asarray(act_steps, dtype=np.int64)[in_loss],
+        "obs": np.asarray(obs_steps, dtype=np.uint8 if images else np.float32)[in_loss],
+        "actions": actions.astype(np.int64 if actions.dtype.kind in "iub" else np.float32)[in_loss],
         "rewards": rewards_arr,
         "in_episode": in_episode,
         "in_loss": in_loss,

@@ -5,21 +5,24 @@ every copy's episode has ended (or, with ``autoreset``, for exactly ``max_steps`
 batches with it on a vector env (:mod:`hubrl.collect`); evaluation and recording run it on :class:`SeededEpisodes`:
 one single env per episode, reset with the episode's seed and sampling from a generator seeded the same way, so an
 episode's result depends on its seed alone, never on the episodes beside it (gymnasium's ``CartPoleVectorEnv``
-draws every copy from one generator, which is why evaluation does not use a vector env). :func:`env_spaces` reads
-the sizes a policy for an env must have. Numpy only: no torch.
+draws every copy from one generator, which is why evaluation does not use a vector env). Numpy only: no torch.
+
+Actions are what the policy samples (an action index, or a Gaussian's sample); the env is stepped with
+``env_action(actions)`` where the policy bounds its samples for the env (:meth:`hubrl.policy.NumpySampler.env_actions`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from hubrl.envs import make_env, make_vector_env
+from hubrl.envs import make_env
 from hubrl.envs.observation import ObservationSpec
-from hubrl.errors import AgentFormatError, ConfigError
-from hubrl.policy import NumpySampler
+from hubrl.errors import AgentFormatError
+from hubrl.policy import NumpySampler, draw
 
 Act = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``act(obs, running) -> actions``: one action for every copy, given all observations and which copies run."""
@@ -27,7 +30,8 @@ Step = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """What :func:`episode_steps` yields: ``(obs, actions, reward, running, done)``."""
 
 
-def episode_steps(env, obs: np.ndarray, act: Act, *, max_steps: int, autoreset: bool = False) -> Iterator[Step]:
+def episode_steps(env, obs: np.ndarray, act: Act, *, max_steps: int, autoreset: bool = False,
+                  env_action: Callable[[np.ndarray], np.ndarray] | None = None) -> Iterator[Step]:
     """Step every copy of ``env`` from ``obs`` until all episodes end or ``max_steps`` steps pass; yield each step.
 
     Each step yields ``(obs, actions, reward, running, done)``: the observations acted on, the actions, the
@@ -36,6 +40,9 @@ def episode_steps(env, obs: np.ndarray, act: Act, *, max_steps: int, autoreset: 
     ``running``; the loop stops once none is. With ``autoreset`` the loop runs exactly ``max_steps`` steps and a
     copy whose episode ended runs again after its reset step (the vector env's NEXT_STEP autoreset).
 
+    ``env_action`` maps the actions to what the env is stepped with (a Gaussian policy's bounds); the actions
+    yielded are the policy's own.
+
     This is every player's hot loop: keep it to one ``act``, one ``env.step`` and a few mask operations.
     Callers wrap it in ``np.errstate(over="ignore", invalid="ignore")`` when weights may have diverged
     (see :meth:`hubrl.policy.NumpySampler.logits`).
@@ -43,7 +50,7 @@ def episode_steps(env, obs: np.ndarray, act: Act, *, max_steps: int, autoreset: 
     running = np.ones(len(obs), dtype=bool)
     for _ in range(max_steps):
         actions = act(obs, running)
-        next_obs, reward, terminated, truncated, _ = env.step(actions)
+        next_obs, reward, terminated, truncated, _ = env.step(actions if env_action is None else env_action(actions))
         done = terminated | truncated
         yield obs, actions, reward, running, done
         if autoreset:
@@ -83,10 +90,14 @@ class SeededEpisodes:
         self.rngs = [np.random.default_rng(s) for s in self.seeds]
         self.finished = np.zeros(len(self.seeds), dtype=bool)
         self._obs: np.ndarray | None = None
+        space = self.envs[0].observation_space if self.envs else None
+        self._obs_dtype = np.uint8 if getattr(space, "dtype", None) == np.uint8 else np.float32
+        """Images stay bytes (the convolutions scale them); everything else is float32, as the networks read it."""
+        self._discrete = hasattr(self.envs[0].action_space, "n") if self.envs else True
 
     def reset(self) -> np.ndarray:
-        """Reset episode ``i`` with ``seeds[i]``; the first observations as one float32 array."""
-        self._obs = np.stack([env.reset(seed=s)[0] for env, s in zip(self.envs, self.seeds)]).astype(np.float32)
+        """Reset episode ``i`` with ``seeds[i]``; the first observations as one array (float32, or uint8 images)."""
+        self._obs = np.stack([env.reset(seed=s)[0] for env, s in zip(self.envs, self.seeds)]).astype(self._obs_dtype)
         self.finished[:] = False
         return self._obs.copy()
 
@@ -95,33 +106,53 @@ class SeededEpisodes:
         obs = self._obs
         reward = np.zeros(len(self.envs))
         for i in np.flatnonzero(~self.finished):
-            o, r, terminated, truncated, _ = self.envs[i].step(int(actions[i]))
+            o, r, terminated, truncated, _ = self.envs[i].step(int(actions[i]) if self._discrete else actions[i])
             obs[i] = o
             reward[i] = r
             self.finished[i] = terminated or truncated
         return obs.copy(), reward, self.finished.copy(), np.zeros_like(self.finished), {}
 
     def check_fits(self, config: Any) -> None:
-        """The policy of ``config`` takes these episodes' observations and picks among their actions.
+        """The policy of ``config`` takes these episodes' observations and acts in their action space (a
+        categorical head: its number of actions; a Gaussian head: its dimensions and, for a bounded space, exactly
+        its bounds, so no config can step the env outside the game's own action space).
 
         Raises:
-            AgentFormatError: its sizes differ from the env's (someone else's config.json may say anything).
+            AgentFormatError: its sizes or bounds differ from the env's (someone else's config.json may say anything).
         """
         env = self.envs[0]
-        shape, n = getattr(env.observation_space, "shape", None), getattr(env.action_space, "n", None)
-        if tuple(shape or ()) != (config.obs_dim,) or n != config.n_actions:
-            raise AgentFormatError(f"the policy takes {config.obs_dim} inputs and picks one of {config.n_actions} "
-                                   f"actions, but {env.spec.id if env.spec else 'the env'} gives observations of "
-                                   f"shape {tuple(shape or ())} and has {n} actions")
+        name = env.spec.id if env.spec else "the env"
+        shape = tuple(getattr(env.observation_space, "shape", None) or ())
+        if (tuple(config.obs_shape) != shape) if config.obs_shape else (math.prod(shape) != config.obs_dim):
+            raise AgentFormatError(f"the policy takes observations of {config.obs_dim} numbers"
+                                   f"{f' shaped {tuple(config.obs_shape)}' if config.obs_shape else ''}, but {name} "
+                                   f"gives observations of shape {shape}")
+        space = env.action_space
+        if config.head != "gaussian":
+            n = getattr(space, "n", None)
+            if n != config.n_actions:
+                raise AgentFormatError(f"the policy picks one of {config.n_actions} actions, but {name} has "
+                                       f"{'continuous actions' if n is None else f'{n} actions'}")
+            return
+        low, high = getattr(space, "low", None), getattr(space, "high", None)
+        if low is None or tuple(space.shape or ()) != (config.n_actions,):
+            raise AgentFormatError(f"the policy gives {config.n_actions}-dimensional continuous actions, but {name}'s "
+                                   f"action space is {space}")
+        bounded = bool(np.isfinite(low).all() and np.isfinite(high).all())
+        if bounded != (config.action_bounds != "none") or bounded and not (
+                np.allclose(config.action_low, low) and np.allclose(config.action_high, high)):
+            raise AgentFormatError(f"the policy's action bounds ({config.action_bounds}: {config.action_low} .. "
+                                   f"{config.action_high}) are not {name}'s ({space})")
 
     def actor(self, sampler: NumpySampler, *, deterministic: bool = False) -> Act:
         """The ``act`` for :func:`episode_steps`: each running episode samples from its own generator (or argmax)."""
 
         def act(obs: np.ndarray, running: np.ndarray) -> np.ndarray:
             idx = np.flatnonzero(running)
-            uniforms = None if deterministic else np.array([self.rngs[i].random() for i in idx])
-            actions = np.zeros(len(obs), dtype=np.int64)
-            actions[idx] = sampler.actions(obs[idx], uniforms=uniforms)
+            draws = None if deterministic else np.concatenate([draw(sampler, self.rngs[i], 1) for i in idx])
+            chosen = sampler.actions(obs[idx], uniforms=draws)
+            actions = np.zeros((len(obs), *chosen.shape[1:]), dtype=np.int64 if chosen.ndim == 1 else np.float32)
+            actions[idx] = chosen
             return actions
 
         return act
@@ -129,26 +160,3 @@ class SeededEpisodes:
     def close(self) -> None:
         for env in self.envs:
             env.close()
-
-
-def env_spaces(env_id: str, observation: ObservationSpec | Mapping[str, Any] | None = None) -> tuple[int, int]:
-    """Observation size and number of actions of ``env_id`` as an agent with ``observation`` sees it.
-
-    Raises:
-        ConfigError: the env's observations are not flat or its actions not discrete (hubrl's policies need both).
-        UnknownEnvError: ``env_id`` is not one hubrl knows.
-
-    Example:
-        >>> env_spaces("CartPole-v1")
-        (4, 2)
-    """
-    venv = make_vector_env(env_id, 1, observation=observation)
-    try:
-        obs_space, act_space = venv.single_observation_space, venv.single_action_space
-    finally:
-        venv.close()
-    shape = getattr(obs_space, "shape", None) or ()
-    if getattr(act_space, "n", None) is None or len(shape) != 1:
-        raise ConfigError(f"{env_id} has observations of shape {tuple(shape)} and {type(act_space).__name__} "
-                          "actions; hubrl's policies take flat observations and pick one of n discrete actions")
-    return int(shape[0]), int(act_space.n)

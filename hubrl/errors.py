@@ -17,6 +17,10 @@ class UnknownEnvError(HubrlError, ValueError):
     """The environment id is not one hubrl knows."""
 
 
+class MissingDependencyError(HubrlError, ImportError):
+    """The environment needs a package that is not installed; the message names what to install."""
+
+
 class ConfigError(HubrlError, ValueError):
     """A hyperparameter or option makes no sense (zero sizes, negative learning rate, ...)."""
 

@@ -17,7 +17,7 @@ from hubrl.defaults import DEFAULT_EVAL_SEED, VALIDATION_SEED  # noqa: F401 - re
 from hubrl.envs import env_info
 from hubrl.episodes import SeededEpisodes, episode_steps
 from hubrl.errors import ConfigError, TimeLimitError
-from hubrl.policy import Actor
+from hubrl.policy import Actor, env_actions, one_blas_thread
 
 
 @dataclass
@@ -118,9 +118,12 @@ def evaluate_agent(
     episodes = SeededEpisodes(env_id, seeds, observation=policy.config.env_options)
     try:
         episodes.check_fits(policy.config)
-        act = episodes.actor(policy.sampler(), deterministic=deterministic)
-        with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
-            for _, _, reward, running, _ in episode_steps(episodes, episodes.reset(), act, max_steps=max_steps):
+        sampler = policy.sampler()
+        act = episodes.actor(sampler, deterministic=deterministic)
+        # diverged weights: see NumpySampler.logits
+        with np.errstate(over="ignore", invalid="ignore"), one_blas_thread(sampler):
+            for _, _, reward, running, _ in episode_steps(episodes, episodes.reset(), act, max_steps=max_steps,
+                                                          env_action=env_actions(sampler)):
                 returns += reward  # 0 for the episodes that have ended
                 lengths += running
                 if deadline is not None and time.monotonic() > deadline:

@@ -2,7 +2,9 @@
 
 Only training imports this module. Its weights use the same state-dict names as :class:`hubrl.policy.Policy`, so
 :func:`hubrl.policy.save_policy` writes either to identical bytes, and :meth:`PolicyNetwork.sampler` hands the
-episode loops the very numpy forward pass a loaded agent uses.
+episode loops the very numpy forward pass a loaded agent uses. A policy is a torso (an MLP on the observation, or
+convolutions on an image before it) and a head: categorical logits, or a diagonal Gaussian's mean with a learned
+``log_std`` per action dimension.
 """
 
 from __future__ import annotations
@@ -45,8 +47,29 @@ def mlp(sizes: list[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def conv_stack(in_channels: int, layers: tuple[tuple[int, int, int], ...]) -> nn.Sequential:
+    """Convolutions (channels, kernel, stride; no padding) with a ReLU after each, flattened at the end."""
+    modules: list[nn.Module] = []
+    for out, kernel, stride in layers:
+        modules += [nn.Conv2d(in_channels, out, kernel, stride), nn.ReLU()]
+        in_channels = out
+    return nn.Sequential(*modules, nn.Flatten())
+
+
+def network_inputs(config: PolicyConfig, obs: torch.Tensor) -> torch.Tensor:
+    """The observation as the networks read it before normalisation: images as float (C, H, W) in [0, 1], vectors
+    flattened."""
+    if not config.conv_layers:
+        return obs.flatten(1) if obs.dim() > 2 else obs
+    x = obs.float() * (1 / 255)
+    if x.dim() == 3:
+        x = x.unsqueeze(-1 if config.channels_last else 1)
+    return x.permute(0, 3, 1, 2) if config.channels_last else x
+
+
 class PolicyNetwork(nn.Module):
-    """Categorical MLP policy: ``logits = net(normalise(obs))``.
+    """The policy: ``net(features(normalise(obs)))`` gives categorical logits or a Gaussian's mean (``log_std``
+    beside it).
 
     Example:
         >>> network = PolicyNetwork(PolicyConfig("CartPole-v1", obs_dim=4, n_actions=2, hidden_sizes=(16,)))
@@ -54,27 +77,45 @@ class PolicyNetwork(nn.Module):
         torch.Size([1, 2])
     """
 
-    def __init__(self, config: PolicyConfig):
+    def __init__(self, config: PolicyConfig, *, log_std_init: float = 0.0):
         super().__init__()
         self.config = config
-        self.net = mlp([config.obs_dim, *config.hidden_sizes, config.n_actions], config.activation)
+        self.conv = None
+        if config.conv_layers:  # state-dict names conv.N.*, as hubrl.policy reads them
+            self.conv = conv_stack(config.obs_shape[-1 if config.channels_last else 0], config.conv_layers)
+        self.net = mlp([config.feature_dim(), *config.hidden_sizes, config.n_actions], config.activation)
         if config.obs_norm:
             self.register_buffer("obs_mean", torch.zeros(config.obs_dim))
             self.register_buffer("obs_var", torch.ones(config.obs_dim))
             self.register_buffer("obs_count", torch.zeros((), dtype=torch.float64))
+        if config.head == "gaussian":
+            self.log_std = nn.Parameter(torch.full((config.n_actions,), float(log_std_init)))
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> PolicyNetwork:
+        """A trainable network holding ``policy``'s weights (the inverse of :meth:`to_policy`)."""
+        network = cls(policy.config)
+        network.load_state_dict({k: torch.from_numpy(v) for k, v in policy.state_dict().items()})
+        return network
 
     def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        """The observation as the networks read it: normalised by the running statistics, images scaled."""
+        obs = network_inputs(self.config, obs)
         if not self.config.obs_norm:
             return obs
         return ((obs - self.obs_mean) / torch.sqrt(self.obs_var + 1e-8)).clamp_(-10.0, 10.0)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(self.normalize(obs))
+        return self.head(self.normalize(obs))
+
+    def head(self, obs_in: torch.Tensor) -> torch.Tensor:
+        """The output for observations already as the networks read them (:meth:`normalize`)."""
+        return self.net(obs_in if self.conv is None else self.conv(obs_in))
 
     def update_obs_stats(self, batch: torch.Tensor) -> None:
         """Merge a batch of raw observations into the running mean/variance."""
         if self.config.obs_norm:
-            merge_running_stats(self.obs_mean, self.obs_var, self.obs_count, batch)
+            merge_running_stats(self.obs_mean, self.obs_var, self.obs_count, network_inputs(self.config, batch))
 
     @torch.no_grad()
     def to_policy(self) -> Policy:
@@ -90,18 +131,24 @@ class ValueBaseline(nn.Module):
     """V(s) fitted to Monte-Carlo returns (no bootstrapping: this stays REINFORCE with a baseline).
 
     Targets are standardised with running return statistics so one learning rate suits every env's reward scale.
+    On images it has convolutions of its own, as the policy's (``policy``: the policy's config).
     """
 
-    def __init__(self, obs_dim: int, hidden_sizes: tuple[int, ...], activation: str):
+    def __init__(self, obs_dim: int, hidden_sizes: tuple[int, ...], activation: str, *,
+                 policy: PolicyConfig | None = None):
         super().__init__()
+        self.conv = None
+        if policy is not None and policy.conv_layers:
+            self.conv = conv_stack(policy.obs_shape[-1 if policy.channels_last else 0], policy.conv_layers)
+            obs_dim = policy.feature_dim()
         self.net = mlp([obs_dim, *hidden_sizes, 1], activation)
         self.register_buffer("ret_mean", torch.zeros((), dtype=torch.float64))
         self.register_buffer("ret_var", torch.ones((), dtype=torch.float64))
         self.register_buffer("ret_count", torch.zeros((), dtype=torch.float64))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Standardised value prediction."""
-        return self.net(obs).squeeze(-1)
+        """Standardised value prediction, for observations as the policy's :meth:`~PolicyNetwork.normalize` gives."""
+        return self.net(obs if self.conv is None else self.conv(obs)).squeeze(-1)
 
     def denormalize(self, value: torch.Tensor) -> torch.Tensor:
         return value * self.ret_var.sqrt().float() + self.ret_mean.float()

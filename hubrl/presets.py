@@ -1,8 +1,12 @@
 """Hyperparameters: the training configuration and the presets for every environment.
 
-Two presets per environment: ``course`` reproduces the Deep RL Course notebook (one episode per update, the course's
-network, learning rate and episode count), and ``default`` is hubrl's tuned recipe (ALE/Pong-v5 also has ``ram``,
-which learns from the 128-byte console RAM instead of pixels). ``hubrl train ENV --preset NAME
+Every env registered with gymnasium has ``generic``: a recipe made from the env's facts alone (batch size from its
+episode length, a value baseline, an entropy bonus, observation and return normalisation; for ALE games the Nature
+CNN on gymnasium's Atari preprocessing), meant to learn on an env nobody tuned it for. ``default`` is the env's tuned
+recipe where hubrl has one (the course envs, Acrobot-v1, LunarLander-v3, Pendulum-v1, ALE/Breakout-v5), else
+``generic``. The course envs also have ``course``, the Deep RL Course notebook's recipe (one episode per update, the
+course's network, learning rate and episode count), and ALE/Pong-v5 has ``ram`` (the 128-byte console RAM instead of
+pixels); its ``default`` keeps the course era's Pong-only pixel pipeline. ``hubrl train ENV --preset NAME
 --set key=value`` starts from a preset and overrides single fields.
 """
 
@@ -17,6 +21,7 @@ from typing import Any
 from hubrl.envs import ENV_BACKENDS, env_info, observation_spec
 from hubrl.envs.observation import ObservationSpec
 from hubrl.errors import ConfigError
+from hubrl.policy import NATURE_CNN
 
 
 @dataclass
@@ -24,7 +29,7 @@ class TrainConfig:
     """Everything that decides a training run. Saved whole in ``hyperparameters.json``."""
 
     env_id: str
-    """The gymnasium id (one of :data:`hubrl.envs.ENVS`)."""
+    """The gymnasium id (any registered env; :func:`hubrl.envs.env_info` gives its facts)."""
     preset: str = "default"
     """The preset this config started from (``course``, ``default``, ...)."""
     seed: int = 0
@@ -35,7 +40,20 @@ class TrainConfig:
     activation: str = "relu"
     """``relu`` or ``tanh`` between the policy's (and value net's) layers."""
     obs_norm: bool = False
-    """Normalise observations by running statistics, saved with the weights."""
+    """Normalise vector observations by running statistics, saved with the weights (images are scaled to [0, 1]
+    instead: it does not apply to them)."""
+    conv_layers: tuple[tuple[int, int, int], ...] = NATURE_CNN
+    """Convolutions (channels, kernel, stride) before the hidden layers, used when the env's observations are
+    ``uint8`` images (the Nature CNN by default); vector observations go straight to the hidden layers."""
+    action_bounds: str = "clip"
+    """Box actions: how the Gaussian's samples reach the space's bounds, ``clip`` or ``squash`` (tanh); see
+    :data:`hubrl.policy.ACTION_BOUNDS`. Recorded in the agent's config.json."""
+    log_std_init: float = 0.0
+    """Box actions: the Gaussian's initial log standard deviation (0: std 1, half the way across the bounds)."""
+    head_init_scale: float = 1.0
+    """The policy's last layer is initialised at this scale of torch's default (PPO implementations use 0.01): the
+    first policy is then near uniform (or a Gaussian centred on the middle of the bounds) whatever the seed's
+    initial weights, so early exploration does not depend on them. 1: torch's default initialisation."""
     # budget: training stops at whichever limit comes first
     n_training_episodes: int = 1000
     """Stop after this many training episodes."""
@@ -110,6 +128,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(self.hidden_sizes)
         self.value_hidden_sizes = tuple(self.value_hidden_sizes)
+        self.conv_layers = tuple(tuple(layer) if isinstance(layer, (list, tuple)) else layer
+                                 for layer in self.conv_layers)
         self.validate()
 
     def validate(self) -> None:
@@ -153,6 +173,18 @@ class TrainConfig:
             raise ConfigError("select_best needs validation: set val_every to a positive number of updates")
         if self.activation not in ("relu", "tanh"):
             raise ConfigError(f"activation must be 'relu' or 'tanh', got {self.activation!r}")
+        if self.action_bounds not in ("clip", "squash"):
+            raise ConfigError(f"action_bounds must be 'clip' or 'squash', got {self.action_bounds!r}")
+        if not isinstance(self.head_init_scale, (int, float)) or not 0 < self.head_init_scale <= 1:
+            raise ConfigError(f"head_init_scale must lie in (0, 1], got {self.head_init_scale!r}")
+        if not isinstance(self.log_std_init, (int, float)) or not -10 <= self.log_std_init <= 5:
+            raise ConfigError(f"log_std_init must be a number from -10 to 5, got {self.log_std_init!r}")
+        if not self.conv_layers or any(
+                not isinstance(layer, tuple) or len(layer) != 3
+                or any(not isinstance(v, int) or isinstance(v, bool) or v <= 0 for v in layer)
+                for layer in self.conv_layers):
+            raise ConfigError(f"conv_layers must be a list of [channels, kernel, stride] triples of positive "
+                              f"integers, got {self.conv_layers!r:.80}")
 
     @property
     def h_size(self) -> int:
@@ -163,6 +195,7 @@ class TrainConfig:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["hidden_sizes"] = list(self.hidden_sizes)
         data["value_hidden_sizes"] = list(self.value_hidden_sizes)
+        data["conv_layers"] = [list(layer) for layer in self.conv_layers]
         data["env_options"] = self.env_options.to_json()
         return data
 
@@ -228,25 +261,103 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+TUNED: dict[str, dict[str, Any]] = {
+    # Measured in benchmarks/learning.py runs (README, "Environments"); each is a change to its env's generic recipe.
+    "Acrobot-v1": dict(
+        batch_episodes=16, lr=3e-3, lr_final=3e-4, max_env_steps=2_000_000, time_budget_s=180, rollout_workers=2,
+    ),
+    "Pendulum-v1": dict(
+        gamma=0.95, batch_episodes=16, lr=3e-3, lr_final=3e-4, ent_coef=0.0, ent_coef_final=None,
+        max_env_steps=4_000_000, time_budget_s=900,
+    ),
+    "LunarLander-v3": dict(
+        batch_episodes=16, lr=3e-3, lr_final=3e-4, max_env_steps=10_000_000, time_budget_s=1800, rollout_workers=2,
+    ),
+    "ALE/Breakout-v5": dict(
+        train_max_t=256, cut_tail=64, baseline=False, max_env_steps=2_000_000, time_budget_s=900,
+    ),
+}
+"""The tuned ``default`` recipes of envs outside the course, as changes to :func:`generic_preset`'s."""
+
+STEPS_PER_UPDATE = 16_384
+"""``generic``: env steps per update (copies x window), so every env gets batches of about the same size."""
+MAX_WINDOW = 1000
+"""``generic``: the longest training window; longer episodes are cut (their tails left out of the loss)."""
+
+
+def generic_preset(env_id: str) -> dict[str, Any]:
+    """The ``generic`` recipe for ``env_id``, from its facts alone (:func:`hubrl.envs.env_info`).
+
+    Every copy plays a window of ``min(max_t, 1000)`` steps per update, starting a new episode whenever one ends
+    (``train_autoreset``); enough copies for about :data:`STEPS_PER_UPDATE` steps per update; the last
+    ``2 / (1 - gamma)`` steps of a cut episode (at most a quarter of the window) stay out of the loss. A value
+    baseline, an entropy bonus decaying to 0, normalised observations and standardised advantages, tanh MLP of
+    64 x 64 whose last layer starts at 0.01 of its usual scale (a near-uniform first policy: without it, Acrobot
+    never reached its goal in 800 episodes for one seed); validation on 16 episodes every 10 updates keeps the best
+    policy. Budget: 3M env steps or 30 minutes.
+    ALE games get the Nature CNN on gymnasium's Atari preprocessing (84x84 grey frames, 4 stacked), 8 copies
+    in ale-py's native vector env (the fastest here, ``benchmarks/atari_backends.py``), 500-step windows.
+    """
+    info = env_info(env_id)
+    gamma = 0.99
+    window = min(info.max_t, MAX_WINDOW)
+    recipe: dict[str, Any] = dict(
+        hidden_sizes=(64, 64), value_hidden_sizes=(64, 64), activation="tanh", obs_norm=True, head_init_scale=0.01,
+        batch_episodes=max(8, min(256, math.ceil(STEPS_PER_UPDATE / window))), train_max_t=window,
+        train_autoreset=True, cut_tail=min(window // 4, round(2 / (1 - gamma))), max_t=info.max_t,
+        n_training_episodes=10**8, max_env_steps=3_000_000, time_budget_s=1800, gamma=gamma, lr=1e-3,
+        lr_final=1e-4, baseline=True, value_lr=1e-3, ent_coef=0.01, ent_coef_final=0.0, max_grad_norm=1.0,
+        val_every=10, n_val_episodes=16, select_best=True,
+    )
+    if info.family == "atari":
+        window = min(info.max_t, 500)
+        recipe.update(
+            env_options={"obs_mode": "frames"}, hidden_sizes=(512,), value_hidden_sizes=(512,), activation="relu",
+            obs_norm=False, conv_layers=NATURE_CNN, batch_episodes=8, train_max_t=window, cut_tail=window // 4,
+            lr=2.5e-4, lr_final=2.5e-5, value_lr=2.5e-4, max_env_steps=10_000_000, time_budget_s=3600,
+            n_val_episodes=8, val_every=25, env_backend="native", torch_threads=2,
+        )
+    return recipe
+
+
 def preset_names(env_id: str) -> list[str]:
-    return list(PRESETS[env_info(env_id).env_id])
+    """The presets ``env_id`` has: its own (``default``, ``course``, ...) and ``generic``; ``default`` first."""
+    env_id = env_info(env_id).env_id
+    own = list(PRESETS.get(env_id, {}))
+    return list(dict.fromkeys(["default", *own, "generic"]))
+
+
+def preset_values(env_id: str, preset: str) -> dict[str, Any]:
+    """The overrides of :class:`TrainConfig`'s defaults that ``preset`` makes for ``env_id``."""
+    own = PRESETS.get(env_id, {})
+    if preset in own:
+        return own[preset]
+    if preset == "default" and env_id in TUNED:
+        return {**generic_preset(env_id), **TUNED[env_id]}
+    if preset in ("generic", "default"):
+        return generic_preset(env_id)
+    raise ConfigError(f"unknown preset {preset!r} for {env_id}; choose one of: {', '.join(preset_names(env_id))}")
 
 
 def make_config(env_id: str, preset: str = "default", **overrides: Any) -> TrainConfig:
     """A :class:`TrainConfig` from a preset plus overrides.
 
+    Raises:
+        UnknownEnvError: gymnasium does not know ``env_id``.
+        ConfigError: an unknown preset or hyperparameter, or a nonsensical value.
+
     Example:
         >>> make_config("CartPole-v1", "course", seed=3).lr
         0.01
+        >>> make_config("MountainCarContinuous-v0").preset  # an env without a tuned recipe: the generic one
+        'default'
     """
     env_info(env_id)
-    presets = PRESETS[env_id]
-    if preset not in presets:
-        raise ConfigError(f"unknown preset {preset!r} for {env_id}; choose one of: {', '.join(presets)}")
+    values = preset_values(env_id, preset)
     unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__) - {"env_id", "preset"})
     if unknown:
         raise ConfigError(f"unknown hyperparameter(s) {', '.join(unknown)}; known: {', '.join(TrainConfig.__dataclass_fields__)}")
-    values = copy.deepcopy({**presets[preset], **overrides})  # a config never shares a dict with the table
+    values = copy.deepcopy({**values, **overrides})  # a config never shares a dict with the table
     return TrainConfig(env_id=env_id, preset=preset, **values)
 
 

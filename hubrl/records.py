@@ -113,6 +113,8 @@ class Results:
     name, the rebuild check, why a module could not be rebuilt."""
     converted_from: dict[str, Any] | None = None
     """For conversions: the source and what it claimed."""
+    requires: str | None = None
+    """What to install to play the agent beyond hubrl, e.g. ``hubrl[box2d]`` (None: hubrl alone)."""
 
     @property
     def score(self) -> float:
@@ -122,14 +124,15 @@ class Results:
     @classmethod
     def from_evaluation(cls, evaluation: Evaluation, *, weights_sha256: str, weights_format: str = CONFIG_FORMAT,
                         training: TrainingSummary | None = None, weights: Mapping[str, Any] | None = None,
-                        converted_from: Mapping[str, Any] | None = None) -> Results:
+                        converted_from: Mapping[str, Any] | None = None, requires: str | None = None) -> Results:
         """The record of one seeded evaluation of the weights whose sha256 is ``weights_sha256``."""
         return cls(env_id=evaluation.env_id, mean_reward=evaluation.mean_reward, std_reward=evaluation.std_reward,
                    n_evaluation_episodes=evaluation.n_eval_episodes, seeds=list(evaluation.seeds),
                    episode_returns=list(evaluation.episode_returns), episode_lengths=list(evaluation.episode_lengths),
                    max_steps=evaluation.max_steps, deterministic=evaluation.deterministic,
                    weights_sha256=weights_sha256, weights_format=weights_format, training=training,
-                   weights=dict(weights or {}), converted_from=dict(converted_from) if converted_from else None)
+                   weights=dict(weights or {}), converted_from=dict(converted_from) if converted_from else None,
+                   requires=requires)
 
     def to_json(self) -> dict[str, Any]:
         """The course's keys first (course tooling reads them), then the rest."""
@@ -146,6 +149,8 @@ class Results:
         data["weights"] = {"format": self.weights_format, **self.weights}
         if self.converted_from:
             data["converted_from"] = self.converted_from
+        if self.requires:
+            data["requires"] = self.requires
         return data
 
     @classmethod
@@ -171,6 +176,7 @@ class Results:
                 package_versions=dict(data.get("package_versions") or {}),
                 training=TrainingSummary.from_json(training) if isinstance(training, Mapping) else None,
                 weights=weights, converted_from=data.get("converted_from"),
+                requires=str(data["requires"]) if data.get("requires") else None,
             )
         except KeyError as err:
             raise RunFolderError(f"{source} lacks {err.args[0]!r}; it was not written by hubrl (re-run hubrl train "

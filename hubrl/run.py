@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hubrl.envs import env_spaces, required_extra
 from hubrl.errors import HubrlError, OutputExistsError, RunFolderError
 from hubrl.evaluate import DEFAULT_EVAL_SEED, evaluate_agent
 from hubrl.folders import readable_folder, replace_folder
@@ -85,6 +86,7 @@ def train_run(
     if n_eval_episodes is not None:
         config.n_evaluation_episodes = n_eval_episodes
         config.validate()
+    env_spaces(config.env_id, config.env_options)  # an env hubrl cannot play is refused before any folder exists
     output = Path(output) if output else default_output(config)
     staging = staging_dir(output)
     checkpoint = staging / "checkpoint"
@@ -167,7 +169,8 @@ def package_run(
         training = TrainingSummary(episodes=result.episodes, env_steps=result.env_steps, updates=result.updates,
                                    wall_s=result.wall_s, stopped=result.stopped,
                                    best_val_score=result.best_val_score, machine=machine_description())
-        results = Results.from_evaluation(evaluation, weights_sha256=save_policy(policy, stage), training=training)
+        results = Results.from_evaluation(evaluation, weights_sha256=save_policy(policy, stage), training=training,
+                                          requires=required_extra(config.env_id, config.env_options))
         write_run_folder(stage, policy=None, results=results,
                          hyperparameters=Hyperparameters.from_config(config, obs_dim=policy.config.obs_dim,
                                                                      n_actions=policy.config.n_actions),

@@ -29,9 +29,11 @@ import hubrl.reinforce as reinforce
 from hubrl.checkpoint import read_checkpoint, save_checkpoint
 from hubrl.collect import Batch, Rollouts
 from hubrl.defaults import TRAIN_SEED_OFFSET, VALIDATION_SEED
-from hubrl.episodes import env_spaces
+from hubrl.envs import env_spaces
+from hubrl.envs.spaces import EnvSpaces
 from hubrl.errors import RunFolderError, TrainingDivergedError
 from hubrl.network import PolicyNetwork
+from hubrl.policy import PolicyConfig
 from hubrl.presets import TrainConfig
 
 NO_UPDATE = dict.fromkeys(("loss", "value_loss", "entropy", "lr", "ent_coef", "grad_norm"), float("nan"))
@@ -77,10 +79,10 @@ class TrainingClock:
 class Trainer:
     """The state of one run, which only its own methods change, so it can be checkpointed and resumed exactly."""
 
-    def __init__(self, config: TrainConfig, obs_dim: int, n_actions: int):
+    def __init__(self, config: TrainConfig, spaces: EnvSpaces):
         self.config = config
         torch.manual_seed(config.seed)
-        self.learner = reinforce.Learner.create(config, obs_dim, n_actions)
+        self.learner = reinforce.Learner.create(config, policy_config_for(config, spaces))
         self.episodes = 0
         self.env_steps = 0
         self.updates = 0
@@ -213,10 +215,10 @@ class Trainer:
                         best=self.best_state, meta=meta)
 
     @classmethod
-    def resume(cls, directory: Path, obs_dim: int, n_actions: int) -> Trainer:
+    def resume(cls, directory: Path, spaces: EnvSpaces) -> Trainer:
         checkpoint = read_checkpoint(directory)
         meta = checkpoint.meta
-        trainer = cls(TrainConfig.from_json(meta["config"]), obs_dim, n_actions)
+        trainer = cls(TrainConfig.from_json(meta["config"]), spaces)
         learner = trainer.learner
         trainer.best_state = checkpoint.restore(
             modules={"policy": learner.policy, "value": learner.value},
@@ -260,14 +262,14 @@ def train(
         >>> result.policy  # the trained PolicyNetwork
     """
     config.validate()
-    obs_dim, n_actions = env_spaces(config.env_id, config.env_options)
+    spaces = env_spaces(config.env_id, config.env_options)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
     if resume:
         if checkpoint_dir is None:
             raise RunFolderError("resume needs a checkpoint directory")
-        trainer = Trainer.resume(checkpoint_dir, obs_dim, n_actions)
+        trainer = Trainer.resume(checkpoint_dir, spaces)
     else:
-        trainer = Trainer(config, obs_dim, n_actions)
+        trainer = Trainer(config, spaces)
     config = trainer.config
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.torch_threads)
@@ -322,6 +324,23 @@ def train(
     if checkpoint_dir:
         trainer.save(checkpoint_dir)
     return trainer.result(stopped)
+
+
+def policy_config_for(config: TrainConfig, spaces: EnvSpaces) -> PolicyConfig:
+    """The architecture a run trains: the config's network on the env's spaces (a convolutional torso for images,
+    a Gaussian head for Box actions)."""
+    vector_shape = len(spaces.obs_shape) == 1
+    return PolicyConfig(
+        env_id=config.env_id, obs_dim=spaces.obs_dim, n_actions=spaces.n_actions, hidden_sizes=config.hidden_sizes,
+        activation=config.activation, obs_norm=config.obs_norm and not spaces.image, env_options=config.env_options,
+        obs_shape=None if vector_shape else spaces.obs_shape,
+        conv_layers=config.conv_layers if spaces.image else (), channels_last=spaces.channels_last,
+        head="categorical" if spaces.discrete else "gaussian",
+        action_bounds="none" if spaces.discrete or not spaces.bounded else config.action_bounds,
+        action_low=spaces.action_low if not spaces.discrete and spaces.bounded else None,
+        action_high=spaces.action_high if not spaces.discrete and spaces.bounded else None,
+    )
+
 
 
 class ProgressBar:

@@ -28,7 +28,7 @@ from hubrl.defaults import DEFAULT_EVAL_SEED, DEFAULT_FPS, DEFAULT_MAX_FRAMES
 from hubrl.episodes import SeededEpisodes, episode_steps
 from hubrl.errors import AgentFormatError, VideoError, first_line
 from hubrl.folders import FILE_MODE
-from hubrl.policy import Actor
+from hubrl.policy import Actor, env_actions, one_blas_thread
 
 MIN_SHORT_SIDE = 256
 """Frames whose shorter side is below this are upscaled by the smallest integer factor that reaches it."""
@@ -188,10 +188,13 @@ def record_video(
         with video_writer(out_path, fps=fps, size=(height, width)) as append:
             append(prepare_frame(first, factor))
             frames = 1
-            act = episode.actor(policy.sampler(), deterministic=deterministic)
-            with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: see NumpySampler.logits
+            sampler = policy.sampler()
+            act = episode.actor(sampler, deterministic=deterministic)
+            # diverged weights: see NumpySampler.logits
+            with np.errstate(over="ignore", invalid="ignore"), one_blas_thread(sampler):
                 # the first frame is the reset's: max_frames frames show max_frames - 1 steps
-                for _, _, reward, _, ended in episode_steps(episode, obs, act, max_steps=max_frames - 1):
+                for _, _, reward, _, ended in episode_steps(episode, obs, act, max_steps=max_frames - 1,
+                                                            env_action=env_actions(sampler)):
                     append(prepare_frame(env.render(), factor))
                     frames += 1
                     total += float(reward[0])

@@ -277,7 +277,7 @@ def test_native_vector_env_matches_single_envs_without_sticky_actions_across_an_
 
 
 def test_bad_options_raise_config_errors():
-    assert ATARI_OBS_MODES == ("pixels", "ram")
+    assert ATARI_OBS_MODES == ("frames", "pixels", "ram")
     with pytest.raises(ConfigError, match="obs_mode"):
         make_atari_env(PONG, obs_mode="rgb")
     with pytest.raises(ConfigError, match="obs_mode"):
@@ -290,9 +290,9 @@ def test_bad_options_raise_config_errors():
         make_atari_vector_env(PONG, 2, obs_mode="ram", workers="native")
     with pytest.raises(ConfigError, match="obs_type"):
         make_atari_env(PONG, obs_type="grayscale")
-    with pytest.raises(ConfigError, match="Pong"):
-        make_atari_env("ALE/Breakout-v5")
-    with pytest.raises(ConfigError, match="Pong"):
+    with pytest.raises(ConfigError, match="Pong pipeline .*ALE/Breakout-v5 takes obs_mode 'frames'"):
+        make_atari_env("ALE/Breakout-v5")  # pixels: Pong's own pipeline
+    with pytest.raises(ConfigError, match="not an ALE game"):
         make_atari_env("CartPole-v1")
     with pytest.raises(UnknownEnvError, match="ALE/Pong-v5"):
         make_atari_env("ALE/Pongg-v5")

@@ -29,13 +29,14 @@ def test_previous_presets_are_valid_and_differ_from_default(env_id):
         assert previous.to_json() | {"preset": "x"} != default.to_json() | {"preset": "x"}
 
 
+def run_learning(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "learning.py"), *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def test_learning_benchmark_end_to_end(tmp_path):
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "learning.py"), "CartPole-v1", "--presets", "default,course",
-         "--seeds", "1,2", "--first-seed", "4", "--budget", "3", "--points", "2", "--target", "500",
-         "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
-    )
+    out = run_learning("CartPole-v1", "--presets", "default,course", "--seeds", "1,2", "--first-seed", "4",
+                       "--budget", "3", "--points", "2", "--target", "500", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert "target score 500 within 3 s:" in out.stdout
     assert "default: final policy reaches it for 1 of 1 seeds" in out.stdout  # CartPole's preset solves in ~1 s
@@ -46,11 +47,8 @@ def test_learning_benchmark_end_to_end(tmp_path):
 
 
 def test_learning_benchmark_refuses_mismatched_seed_counts(tmp_path):
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "learning.py"), "CartPole-v1", "--presets", "default,course",
-         "--seeds", "1,2,3", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
-    )
+    out = run_learning("CartPole-v1", "--presets", "default,course", "--seeds", "1,2,3", "--out", str(tmp_path),
+                       timeout=120)
     assert out.returncode == 2
     assert "--seeds gives 3 counts for 2 presets" in out.stderr
 
@@ -64,3 +62,12 @@ def test_verification_queue_benchmark_end_to_end():
     assert out.returncode == 0, out.stderr
     row = next(line for line in out.stdout.splitlines() if line.startswith("CartPole-v1 "))
     assert row.split()[-1] == "consistent" and float(row.split()[1]) > 0
+
+
+def test_learning_benchmark_on_a_continuous_env_against_the_generic_recipe(tmp_path):
+    out = run_learning("Pendulum-v1", "--presets", "default,generic", "--seeds", "1", "--budget", "1", "--points",
+                       "1", "--target", "-200", "--metric", "mean", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "target mean -200 within 1 s:" in out.stdout and "Pendulum-v1: mean reward (mean over 10" in out.stdout
+    data = json.loads((tmp_path / "learning-Pendulum-v1.json").read_text())
+    assert [r["preset"] for r in data["runs"]] == ["default", "generic"] and data["metric"] == "mean"

@@ -102,9 +102,11 @@ def one_line_error(proc):
     return lines[0]
 
 
-def test_unknown_env_lists_the_known_ones(tmp_path):
+def test_unknown_env_suggests_the_one_meant_or_says_what_hubrl_plays(tmp_path):
     line = one_line_error(hubrl("train", "MountainCar-v9", "--output", tmp_path / "x", check=False))
-    assert "CartPole-v1" in line and "Pixelcopter-PLE-v0" in line
+    assert "did you mean 'MountainCar-v0'?" in line
+    line = one_line_error(hubrl("train", "NoSuchGame-v0", "--output", tmp_path / "x", check=False))
+    assert "any environment registered with gymnasium" in line and "CartPole-v1" in line
     assert not (tmp_path / "x").exists()
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from huggingface_hub import (
     HfApi,
-    constants,
     hf_hub_download,
     metadata_eval_result,
     metadata_save,
@@ -42,6 +41,7 @@ from hubrl.ranking import (
     leaderboard,
     verify_entries,
 )
+from hub_fixtures import isolated_hub
 from hubrl.server import LocalHub
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,17 +151,11 @@ def card_text(metadata: dict | None, body: str = BODY, tmp: Path | None = None) 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("leaderboard")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(constants, "HF_HUB_CACHE", str(tmp / "hf_cache"))
-        mp.setattr(constants, "HF_TOKEN_PATH", str(tmp / "no_token"))
-        mp.delenv("HF_TOKEN", raising=False)
-        mp.setenv("HF_HOME", str(tmp / "hf_home"))
-        mp.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        with LocalHub(tmp / "hub", page_size=2) as server:
-            tokens = {u: server.create_token(u) for u in ("alice", "bob", "carol", "dave", "eve", "frank")}
-            h = Hub(server, tokens, tmp / "cache", tmp / "run", tmp)
-            _populate(h)
-            yield h
+    users = ("alice", "bob", "carol", "dave", "eve", "frank")
+    with isolated_hub(tmp, users, page_size=2) as (server, tokens):
+        h = Hub(server, tokens, tmp / "cache", tmp / "run", tmp)
+        _populate(h)
+        yield h
 
 
 def _populate(h: Hub) -> None:

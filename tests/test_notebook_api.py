@@ -18,7 +18,7 @@ from course_students import course_loop
 from hubrl.cli import main as cli_main
 from hubrl.card import course_score, parse_metric
 from hubrl.course import convert_module, evaluate_agent, push_to_hub, record_video
-from hubrl.errors import AgentFormatError, ConfigError, HubrlError, NotAuthorizedError, UnknownEnvError
+from hubrl.errors import AgentFormatError, ConfigError, HubrlError, NotAuthorizedError
 from hubrl.hub import HubClient
 from hubrl.server import LocalHub
 
@@ -219,7 +219,8 @@ def test_the_tracer_sees_a_forward_the_modules_do_not_show(tmp_path):
 
 
 @pytest.mark.parametrize(("make_args", "error", "pattern"), [
-    (lambda t: ("student/x", t[0], t[1], gym.make("MountainCar-v0")), UnknownEnvError, "unknown environment"),
+    # any registered env is playable now: the CartPole agent is refused for an eval_env its hyperparameters do not name
+    (lambda t: ("student/x", t[0], t[1], gym.make("MountainCar-v0")), ConfigError, "pass the matching eval_env"),
     (lambda t: ("student/x", "not a module", t[1], t[2]), AgentFormatError, "torch.nn.Module"),
     (lambda t: ("student/x", t[0], {**t[1], "env_id": "Pong-PLE-v0"}, t[2]), ConfigError, "env_id"),
     (lambda t: ("not a repo id", t[0], t[1], t[2]), ConfigError, "invalid repo id"),

@@ -25,7 +25,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, Mo
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 
 from hubrl.hub import HubClient
-from hubrl.server import ConnectionLimits, LocalHub, Quotas, collect_garbage, create_token
+from hubrl.server import ConnectionLimits, LocalHub, Quotas, collect_garbage
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}

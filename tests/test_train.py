@@ -258,11 +258,12 @@ def test_course_preset_takes_the_notebooks_own_update(override):
     import course_notebook_code as notebook
     from torch.distributions import Categorical
 
+    from hubrl.envs import env_spaces
     from hubrl.training import Trainer
 
     config = make_config("CartPole-v1", "course", seed=0, **override)
     assert config.batch_episodes == 1
-    trainer = Trainer(config, obs_dim=4, n_actions=2)  # what train() builds, collects and updates with
+    trainer = Trainer(config, env_spaces("CartPole-v1"))  # what train() builds, collects and updates with
     net = trainer.policy.net
 
     class ReplayedPolicy(notebook.Policy):

@@ -8,15 +8,33 @@ from pathlib import Path
 from hubrl.cli.options import add_hub_options
 
 
-def register(sub) -> None:
-    from hubrl.envs import ENVS
+TRAIN_EPILOG = """environments:
+  Any env registered with gymnasium whose observations are a Box (vectors, or uint8 images: a convolutional
+  torso) and whose actions are Discrete (a categorical policy) or a Box (a Gaussian policy), e.g. CartPole-v1,
+  Acrobot-v1, Pendulum-v1, LunarLander-v3 (pip install "hubrl[box2d]"), ALE/Breakout-v5 (pip install
+  "hubrl[atari]"), and hubrl's Pixelcopter-PLE-v0 and Pong-PLE-v0.
 
+presets:
+  default   the env's tuned recipe (CartPole-v1, Pixelcopter-PLE-v0, Pong-PLE-v0, ALE/Pong-v5, Acrobot-v1,
+            LunarLander-v3, Pendulum-v1, ALE/Breakout-v5), else generic
+  generic   a recipe from the env's facts alone (batch from its episode length, value baseline, entropy bonus,
+            observation and return normalisation; the Nature CNN for ALE games)
+  course    the course notebook's recipe (the course envs)
+  ram       ALE/Pong-v5 from the console RAM
+"""
+
+
+def register(sub) -> None:
     p = sub.add_parser("train", help="train an agent and write a complete run folder",
                        description="Train a REINFORCE agent, evaluate it over seeded episodes, record a replay and "
                                    "write a run folder (weights, hyperparameters, results, video, training curves and "
-                                   "TensorBoard traces, model card, evaluation results).")
-    p.add_argument("env_id", metavar="ENV_ID", help=f"one of: {', '.join(ENVS)}")
-    p.add_argument("--preset", default="default", help="'default' (tuned) or 'course' (the course notebook recipe)")
+                                   "TensorBoard traces, model card, evaluation results).",
+                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("env_id", metavar="ENV_ID", help="a gymnasium env id, e.g. CartPole-v1, LunarLander-v3, "
+                                                    "ALE/Breakout-v5")
+    p.add_argument("--preset", default="default",
+                   help="'default' (tuned where hubrl has a recipe, else generic), 'generic', 'course' (the course "
+                        "notebook's recipe), 'ram' (ALE/Pong-v5)")
     p.add_argument("--seed", type=int, default=0, help="run seed: same seed, same weights (default 0)")
     p.add_argument("--output", type=Path, default=None, help="run folder (default runs/ENV-PRESET-seedN)")
     p.add_argument("--n-eval-episodes", type=int, default=None, help="final evaluation episodes (default 10)")

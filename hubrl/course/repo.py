@@ -157,12 +157,13 @@ def _check_declared_sizes(obs_dim: int, n_actions: int, hyper: dict[str, Any], s
 
 def _check_env_sizes(rebuilt: RebuiltPolicy, env_id: str, source: str) -> None:
     """The weights must fit the env."""
-    from hubrl.episodes import env_spaces
+    from hubrl.envs import env_spaces
 
-    obs_dim, n_actions = env_spaces(env_id)
-    if obs_dim != rebuilt.obs_dim or n_actions != rebuilt.n_actions:
+    spaces = env_spaces(env_id)
+    if not spaces.discrete or spaces.obs_dim != rebuilt.obs_dim or spaces.n_actions != rebuilt.n_actions:
+        actions = f"{spaces.n_actions} actions" if spaces.discrete else "continuous actions"
         raise AgentFormatError(f"{source}/model.pt takes {rebuilt.obs_dim} inputs and gives {rebuilt.n_actions} "
-                               f"actions, but {env_id} has observations ({obs_dim},) and {n_actions} actions")
+                               f"actions, but {env_id} has observations {spaces.obs_shape} and {actions}")
 
 
 def _write_policy_folder(rebuilt: RebuiltPolicy, env_id: str, target: Path) -> None:

@@ -1,4 +1,17 @@
-"""ALE Pong for policy-gradient training: Karpathy's "Pong from pixels" preprocessing, single and batched.
+"""ALE games for policy-gradient training: any game as DQN saw it (``obs_mode="frames"``), and the course era's Pong
+pipelines (``"pixels"``: Karpathy's "Pong from pixels"; ``"ram"``), single and batched.
+
+**Any ALE game** (``obs_mode="frames"``, :func:`make_frames_env`): gymnasium's ``AtariPreprocessing`` (the game's
+own frameskip of 4 done by the wrapper, max-pooling the last two frames, up to 30 no-op steps after a reset, 84x84
+grey frames by OpenCV's area resize; no life-loss terminals, no reward clipping, no fire-on-reset) and
+``FrameStackObservation`` of the last 4 frames (zeros before the first): ``uint8[4, 84, 84]``, read by the Nature
+CNN. Everything else is the
+``-v5`` game as registered: the game's own action set (the legal actions it defines, e.g. 4 for Breakout, not
+ALE's full 18), sticky actions (0.25), the 108,000-frame cap. The batched version (:func:`make_atari_vector_env`)
+runs these in this process (``sync``), in worker processes (``async``), or as ale-py's threaded C++ vector env
+(``native``) asked for the same preprocessing; see :class:`FramesNativeVectorEnv` for how its frames compare.
+
+**Pong, as in the course era** (``ALE/Pong-v5`` only):
 
 ``ALE/Pong-v5`` hands out 210x160 RGB frames and six actions. A REINFORCE agent learns far faster from a
 smaller, cleaner signal, so :class:`PongPixels` applies the classic recipe:
@@ -74,6 +87,14 @@ from hubrl.errors import ConfigError, UnknownEnvError
 
 ATARI_WORKERS = ("sync", "async", "native")
 """How :func:`make_atari_vector_env` runs its copies (see the module docstring)."""
+
+FRAMES = "frames"
+"""The ``obs_mode`` of any ALE game: the DQN preprocessing (:func:`make_frames_env`)."""
+PONG_MODES = ("pixels", "ram")
+"""The ``obs_mode`` values of the course era's two-action Pong pipelines (ALE Pong only)."""
+FRAME_SIZE = 84
+FRAME_STACK = 4
+NOOP_MAX = 30
 
 UP, DOWN = 0, 1
 """The two agent actions, mapped to ALE ``RIGHT`` (paddle up) and ``LEFT`` (paddle down)."""
@@ -175,18 +196,50 @@ def _check_obs_mode(obs_mode: str) -> None:
         raise ConfigError(f"unknown obs_mode {obs_mode!r}; choose one of: {', '.join(ATARI_OBS_MODES)}")
 
 
-def _ale_spec(env_id: str) -> gymnasium.envs.registration.EnvSpec:
-    """The gymnasium spec of an ALE env id, or :class:`UnknownEnvError` / :class:`ConfigError`."""
+def _ale_spec(env_id: str, obs_mode: str = FRAMES) -> gymnasium.envs.registration.EnvSpec:
+    """The gymnasium spec of an ALE env id, or :class:`UnknownEnvError` / :class:`ConfigError` (the Pong pipelines
+    on another game included)."""
     import ale_py
+
+    from hubrl.envs.facts import unknown_env_message
 
     gymnasium.register_envs(ale_py)  # as hubrl.envs.register_envs does (this module is below it: no import back)
     try:
         spec = gymnasium.spec(env_id)
     except gymnasium.error.UnregisteredEnv:
-        raise UnknownEnvError(f"unknown environment {env_id!r}; for Atari Pong use 'ALE/Pong-v5'") from None
-    if not str(spec.entry_point).startswith("ale_py") or spec.kwargs.get("game") != "pong":
-        raise ConfigError(f"{env_id} is not ALE Pong; the Atari wrappers are made for Pong, e.g. 'ALE/Pong-v5'")
+        raise UnknownEnvError(unknown_env_message(env_id, gymnasium.registry)) from None
+    if not str(spec.entry_point).startswith("ale_py"):
+        raise ConfigError(f"{env_id} is not an ALE game; the Atari pipelines are for ale-py's games, e.g. "
+                          "'ALE/Breakout-v5' or 'ALE/Pong-v5'")
+    if obs_mode in PONG_MODES and spec.kwargs.get("game") != "pong":
+        raise ConfigError(f"obs_mode {obs_mode!r} is the course era's two-action Pong pipeline (ALE/Pong-v5 only); "
+                          f"{env_id} takes obs_mode 'frames'")
     return spec
+
+
+def make_frames_env(env_id: str, *, render_mode: str | None = None, noop_max: int = NOOP_MAX,
+                    **make_kwargs: Any) -> gymnasium.Env:
+    """Any ALE game as DQN saw it: ``AtariPreprocessing`` (84x84 grey, the game's frameskip with max-pooling, up
+    to ``noop_max`` no-ops at reset) and the last 4 frames stacked, ``uint8[4, 84, 84]``, the frames before the
+    first one zeros (as ale-py's native vector env pads them); the game's own action set. ``make_kwargs`` go to
+    ``gymnasium.make`` (e.g. ``repeat_action_probability=0.0``).
+
+    Raises:
+        gymnasium.error.DependencyNotInstalled: OpenCV is missing (``hubrl.envs.make_env`` names ``hubrl[atari]``).
+    """
+    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+
+    frameskip = _ale_spec(env_id).kwargs.get("frameskip", 4)
+    if not isinstance(frameskip, int):
+        raise ConfigError(f"{env_id} uses a random frameskip {frameskip}; the frames pipeline needs a fixed one")
+    env = gymnasium.make(env_id, frameskip=1, render_mode=render_mode, **make_kwargs)  # the wrapper skips frames
+    try:
+        env = AtariPreprocessing(env, noop_max=noop_max, frame_skip=frameskip, screen_size=FRAME_SIZE,
+                                 terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False)
+    except BaseException:
+        env.close()
+        raise
+    return FrameStackObservation(env, FRAME_STACK, padding_type="zero")
 
 
 def make_atari_env(
@@ -196,16 +249,20 @@ def make_atari_env(
     render_mode: str | None = None,
     **make_kwargs: Any,
 ) -> gymnasium.Env:
-    """One ALE Pong env with two actions and a training-ready observation.
+    """One ALE env with a training-ready observation.
 
-    ``obs_mode="pixels"`` -> :class:`PongPixels` (``float32[6400]`` in {-1, 0, 1}); ``"ram"`` ->
+    ``obs_mode="frames"`` -> any game, :func:`make_frames_env` (``uint8[4, 84, 84]``, the game's actions). Pong
+    only, two actions: ``"pixels"`` -> :class:`PongPixels` (``float32[6400]`` in {-1, 0, 1}); ``"ram"`` ->
     :class:`PongRAM` (``float32[128]`` in [0, 1]). ``render_mode="rgb_array"`` renders the original frames.
     Extra keyword arguments go to ``gymnasium.make`` (e.g. ``repeat_action_probability=0.0``).
     """
     _check_obs_mode(obs_mode)
     if "obs_type" in make_kwargs:
-        raise ConfigError("pass obs_mode='pixels' or 'ram' instead of obs_type; the wrapper picks the ALE obs_type")
-    _ale_spec(env_id)
+        raise ConfigError("pass obs_mode='frames', 'pixels' or 'ram' instead of obs_type; the wrapper picks the ALE "
+                          "obs_type")
+    _ale_spec(env_id, obs_mode)
+    if obs_mode == FRAMES:
+        return make_frames_env(env_id, render_mode=render_mode, **make_kwargs)
     if obs_mode == "pixels":
         return PongPixels(gymnasium.make(env_id, obs_type="rgb", render_mode=render_mode, **make_kwargs))
     return PongRAM(gymnasium.make(env_id, obs_type="ram", render_mode=render_mode, **make_kwargs))
@@ -222,7 +279,7 @@ class PongPixelsNativeVectorEnv(VectorEnv):
     def __init__(self, env_id: str, num_envs: int, *, num_threads: int = 0):
         from ale_py.vector_env import AtariVectorEnv
 
-        spec = _ale_spec(env_id)
+        spec = _ale_spec(env_id, "pixels")
         kwargs = spec.kwargs
         frameskip = kwargs.get("frameskip", 4)
         if not isinstance(frameskip, int):
@@ -289,6 +346,58 @@ class PongPixelsNativeVectorEnv(VectorEnv):
         self._ale.close()
 
 
+class FramesNativeVectorEnv(VectorEnv):
+    """``num_envs`` copies of any ALE game in ale-py's multi-threaded C++ vector env, preprocessed as
+    :func:`make_frames_env` does: the game's frameskip with max-pooling, up to 30 no-ops, 84x84 grey, 4 stacked.
+
+    Training only (evaluation and recording play :func:`make_frames_env`). The dynamics are the registered game's
+    (frameskip, sticky actions, frame cap, action set). Given the same game (no sticky actions, no no-ops, the same
+    actions) its frames and rewards are bit-identical to :func:`make_frames_env`'s (tests/test_any_env.py). The
+    differences: ALE's random stream is seeded with ``seed + i`` directly, so the sticky actions and no-ops of a
+    seed differ from gymnasium's (equally reproducible); the terminal step's frame is the one before game over.
+    """
+
+    def __init__(self, env_id: str, num_envs: int, *, num_threads: int = 0, noop_max: int = NOOP_MAX,
+                 repeat_action_probability: float | None = None):
+        from ale_py.vector_env import AtariVectorEnv
+
+        kwargs = _ale_spec(env_id).kwargs
+        frameskip = kwargs.get("frameskip", 4)
+        if not isinstance(frameskip, int):
+            raise ConfigError(f"{env_id} uses a random frameskip {frameskip}; workers='native' needs a fixed one")
+        if repeat_action_probability is None:
+            repeat_action_probability = kwargs.get("repeat_action_probability", 0.25)
+        self._ale = AtariVectorEnv(
+            kwargs["game"], num_envs, num_threads=num_threads, frameskip=frameskip,
+            repeat_action_probability=repeat_action_probability,
+            max_num_frames_per_episode=kwargs.get("max_num_frames_per_episode", 108000),
+            full_action_space=kwargs.get("full_action_space", False), img_height=FRAME_SIZE, img_width=FRAME_SIZE,
+            grayscale=True, stack_num=FRAME_STACK, maxpool=True, noop_max=noop_max, use_fire_reset=False,
+            reward_clipping=False, episodic_life=False, autoreset_mode=AutoresetMode.NEXT_STEP,
+        )
+        self.num_envs = num_envs
+        self.single_observation_space = spaces.Box(0, 255, (FRAME_STACK, FRAME_SIZE, FRAME_SIZE), np.uint8)
+        self.single_action_space = spaces.Discrete(len(self._ale.ale.get_action_set()))
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+        self.spec = None
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
+        if options:
+            raise ConfigError("workers='native' resets all copies at once; reset options are not supported")
+        if seed is not None and not isinstance(seed, int):
+            seed = np.asarray(seed, dtype=np.int64)
+        return self._ale.reset(seed=seed)
+
+    def step(self, actions):
+        obs, reward, terminated, truncated, info = self._ale.step(np.asarray(actions, dtype=np.int32))
+        return obs, reward.astype(np.float64), terminated, truncated, info
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self._ale.close()
+
+
 def make_atari_vector_env(
     env_id: str,
     num_envs: int,
@@ -299,8 +408,8 @@ def make_atari_vector_env(
     """``num_envs`` copies of :func:`make_atari_env` as one vector env (``NEXT_STEP`` autoreset).
 
     ``workers``: ``"sync"`` in-process (default), ``"async"`` worker processes (for machines with spare
-    cores), ``"native"`` ale-py's threaded C++ env (pixels only; seeds sticky actions differently, see the
-    module docstring). ``reset(seed=s)`` seeds copy ``i`` with ``s + i``.
+    cores), ``"native"`` ale-py's threaded C++ env (``frames`` and ``pixels``; seeds sticky actions differently,
+    see the module docstring). ``reset(seed=s)`` seeds copy ``i`` with ``s + i``.
     """
     _check_obs_mode(obs_mode)
     if workers not in ATARI_WORKERS:
@@ -308,10 +417,13 @@ def make_atari_vector_env(
     if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
         raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
     num_envs = int(num_envs)
-    _ale_spec(env_id)
+    _ale_spec(env_id, obs_mode)
     if workers == "native":
-        if obs_mode != "pixels":
-            raise ConfigError("workers='native' serves obs_mode='pixels' only; use workers='sync' or 'async' for 'ram'")
+        if obs_mode == "ram":
+            raise ConfigError("workers='native' serves obs_mode 'frames' and 'pixels'; use workers='sync' or 'async' "
+                              "for 'ram'")
+        if obs_mode == FRAMES:
+            return FramesNativeVectorEnv(env_id, num_envs)
         return PongPixelsNativeVectorEnv(env_id, num_envs)
     env_fns = [functools.partial(make_atari_env, env_id, obs_mode=obs_mode)] * num_envs
     if workers == "sync":

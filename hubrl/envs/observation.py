@@ -1,7 +1,7 @@
 """What the agent observes: the observation spec saved with every policy, typed, validated and bounded.
 
 An agent's ``config.json`` (and a run's ``hyperparameters.json``) keep it under ``env_options``: which observation
-an ALE game gives (``obs_mode``: ``pixels`` or ``ram``) and which past frames are stacked onto the current one
+an ALE game gives (``obs_mode``: ``frames``, or Pong's ``pixels`` or ``ram``) and which past frames are stacked onto the current one
 (``obs_lags``). It changes what the agent *sees*, never the game it is scored on: nothing here reaches
 ``gymnasium.make``. How the env copies are run (``env_backend``: sync, async, ale-py's native vector env) is an
 execution setting of training, kept apart in :class:`hubrl.presets.TrainConfig` and never saved with the agent.
@@ -18,8 +18,9 @@ from typing import Any
 
 from hubrl.errors import ConfigError
 
-ATARI_OBS_MODES = ("pixels", "ram")
-"""Observations of the ALE games: ``pixels`` (the preprocessed frame) or ``ram`` (the console's 128 bytes / 255)."""
+ATARI_OBS_MODES = ("frames", "pixels", "ram")
+"""Observations of the ALE games: ``frames`` (any game: DQN's 84x84 grey frames, 4 stacked), or ALE Pong's course-era
+two-action pipelines, ``pixels`` (the difference of cropped, binarised frames) and ``ram`` (the 128 bytes / 255)."""
 MAX_LAG = 512
 """The furthest past frame an observation may stack (Pixelcopter's preset uses 24)."""
 MAX_LAGS = 8
@@ -40,7 +41,7 @@ class ObservationSpec(Mapping):
     """
 
     obs_mode: str | None = None
-    """ALE games only: ``pixels`` or ``ram`` (None: not an ALE game)."""
+    """ALE games only: one of :data:`ATARI_OBS_MODES` (None: not an ALE game)."""
     obs_lags: tuple[int, ...] = ()
     """Append the observations of that many frames ago (sorted, distinct, 1..:data:`MAX_LAG`)."""
 

@@ -26,6 +26,12 @@ Checking claims. Scores on cards are self-reported; hubrl flags them in two ways
   Three standard deviations of the episode returns is deliberately lenient (the claimed mean is itself an average
   of ~10 episodes); the 5%-of-range floor keeps agents whose measured returns barely vary (a CartPole agent at
   500.00 +/- 0.00) from being flagged over noise: on CartPole-v1 the floor is 24.95.
+
+Both rules need hubrl's facts for the env. For an env outside hubrl's table (:data:`hubrl.envs.facts.ENVS`: any
+other gymnasium env) no reachable range is known, so nothing is judged impossible, and a claim ranks on its card alone;
+a verification still flags a mean far outside the measured range, the floor then being 5% of the measured mean's
+magnitude (at least 0.05). An env hubrl cannot play on this machine (not installed, or not registered with
+gymnasium) is not verified: the verification says why (``unverifiable``), and the claim stays ``unverified``.
 """
 
 from __future__ import annotations
@@ -105,9 +111,9 @@ def _json_value(value: Any) -> Any:
 
 
 def impossible_claims(env_id: str, mean: float | None, std: float | None) -> list[str]:
-    """Claims no agent can achieve on ``env_id`` within the course episode cap (empty for unknown envs)."""
+    """Claims no agent can achieve on ``env_id`` within the course episode cap (empty outside the course envs)."""
     info = ENVS.get(env_id)
-    if info is None or mean is None:
+    if info is None or info.return_range is None or mean is None:
         return []
     flags = []
     if mean > info.max_return + 1e-6:
@@ -123,10 +129,13 @@ def impossible_claims(env_id: str, mean: float | None, std: float | None) -> lis
     return flags
 
 
-def claim_tolerance(env_id: str, measured_std: float) -> float:
-    """How far a claimed mean may sit from the measured mean: max(3 * measured std, 5% of the return range)."""
+def claim_tolerance(env_id: str, measured_std: float, measured_mean: float = 0.0) -> float:
+    """How far a claimed mean may sit from the measured mean: max(3 * measured std, 5% of the return range), the
+    range being, outside the course envs, the measured mean's magnitude (at least 1)."""
     info = ENVS.get(env_id)
-    span = (info.max_return - info.min_return) if info else 0.0
+    span = info.return_range if info is not None else None
+    if span is None:
+        span = max(abs(measured_mean), 1.0)
     return max(FAR_STDS * measured_std, FAR_RANGE_FRACTION * span)
 
 
@@ -135,7 +144,7 @@ def judge_claim(env_id: str, claimed_mean: float | None, claimed_std: float | No
     """Flags for a claim next to a measurement: impossible ones, and a mean far outside the measured range."""
     flags = impossible_claims(env_id, claimed_mean, claimed_std)
     if claimed_mean is not None:
-        tolerance = claim_tolerance(env_id, measured_std)
+        tolerance = claim_tolerance(env_id, measured_std, measured_mean)
         if abs(claimed_mean - measured_mean) > tolerance + 1e-9:
             flags.append(f"claimed mean {claimed_mean:.2f} is far outside the measured range "
                          f"{measured_mean:.2f} +/- {tolerance:.2f} (max(3 x measured std, 5% of the return range))")
@@ -172,6 +181,8 @@ class Verification(ScoredRecord):
     """The commit checked (the local Hub's verifier keys its verdicts by it)."""
     checked_by: str = "this run"
     """Who ran the check: ``this run`` (``--verify`` in this process) or ``the Hub`` (the local Hub's verifier)."""
+    playable: bool = True
+    """False: this machine cannot play the env (not installed, not registered); ``error`` says why."""
 
     def _mean_std(self) -> tuple[float | None, float | None]:
         return self.mean_reward, self.std_reward
@@ -208,6 +219,10 @@ class Verification(ScoredRecord):
             if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
                 raise ValueError(f"{name} is not a list")
             setattr(out, name, list(value))
+        playable = data.get("playable", True)
+        if not isinstance(playable, bool):
+            raise ValueError("playable is not true or false")
+        out.playable = playable
         return out
 
     @property
@@ -216,7 +231,10 @@ class Verification(ScoredRecord):
 
     @property
     def verdict(self) -> str:
-        """``error`` (not loadable), ``flagged`` (claim not credible) or ``consistent``."""
+        """``unverifiable`` (hubrl cannot play the env here), ``error`` (not loadable or not playable by hubrl),
+        ``flagged`` (claim not credible) or ``consistent``."""
+        if not self.playable:
+            return "unverifiable"
         return "error" if self.error else ("flagged" if self.flags else "consistent")
 
     def record(self) -> dict[str, Any]:
@@ -304,7 +322,7 @@ class Claim(ScoredRecord):
     def verification_state(self) -> str:
         """``verified`` (hubrl measured it and the claim holds), ``flagged`` (hubrl measured it and it does not),
         ``error`` (hubrl could not load or play it), ``self-reported`` (only the repo says so), ``unverified``."""
-        if self.verification is not None:
+        if self.verification is not None and self.verification.verdict != "unverifiable":
             return {"consistent": "verified", "flagged": "flagged", "error": "error"}[self.verification.verdict]
         return "self-reported" if self.self_reported else "unverified"
 
@@ -313,6 +331,8 @@ class Claim(ScoredRecord):
         v = self.verification
         if v is not None:
             by = f" by {HUB}" if v.checked_by == HUB else ""
+            if not v.playable:
+                return f"{HUB if by else 'hubrl'} cannot verify it here: {v.error}"
             if v.error:
                 return f"{HUB if by else 'hubrl'} could not verify it: {v.error}"
             measured = format_metric(v.mean_reward, v.std_reward)

@@ -55,7 +55,7 @@ def format_verifications(entries: list[LeaderboardEntry]) -> str:
         v = e.verification
         claimed = f"{e.mean:.2f} +/- {e.std:.2f}" if e.mean is not None and e.std is not None else "-"
         measured = f"{v.mean_reward:.2f} +/- {v.std_reward:.2f}" if v.ok else "-"
-        verdict = (f"cannot load: {v.error}" if v.error else
+        verdict = (f"cannot verify here: {v.error}" if not v.playable else f"cannot load: {v.error}" if v.error else
                    ("FLAGGED: " + "; ".join(v.flags)) if v.flags else "consistent")
         lines.append(f"{e.rank if e.rank is not None else '-':>4}  {e.repo_id:<{width}}  {claimed:>18}  "
                      f"{measured:>18}  {_num(v.score)}  {v.checked_by:<10}  {verdict}")

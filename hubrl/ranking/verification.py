@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from hubrl.connection import HubConnection
 from hubrl.defaults import DEFAULT_VERIFY_TOP, EVAL_TIME_LIMIT, VERIFY_EPISODES, VERIFY_SEED
-from hubrl.errors import ConfigError, HubrlError, first_line
+from hubrl.errors import ConfigError, HubrlError, MissingDependencyError, first_line
 from hubrl.ranking.claims import Verification, judge_claim
 
 if TYPE_CHECKING:
@@ -47,9 +47,10 @@ def verify_agent(
     """Load ``repo_id`` safely and re-evaluate it with hubrl's seeded protocol; never raises for a bad agent.
 
     The numbers equal ``evaluate_agent(load_from_hub(repo_id).policy, env_id, n_eval_episodes=10, seed=0,
-    max_steps=ENVS[env_id].max_t)``: the standard game of ``env_id`` (no option of the repo reaches the env; only a
-    validated observation spec is read from it). An agent that cannot be loaded or evaluated, or takes longer than
-    ``time_limit`` seconds, comes back with ``error`` set.
+    max_steps=env_info(env_id).max_t)``: the standard game of ``env_id`` (no option of the repo reaches the env; only
+    a validated observation spec is read from it). An agent that cannot be loaded or evaluated, or takes longer than
+    ``time_limit`` seconds, comes back with ``error`` set; an env this machine cannot play (not installed, not
+    registered) with ``playable`` False and ``error`` saying what to install, before anything is downloaded.
     """
     from hubrl.loading import load_from_hub
 
@@ -64,10 +65,14 @@ def verified(load: Callable[[], Agent], result: Verification, *, n_eval_episodes
     """``result`` filled in: the agent ``load()`` returns, evaluated with the seeded protocol on ``result.env_id`` and
     judged against the claim; ``error`` set (never raised) when it cannot be loaded or played. What
     :func:`verify_agent` and the local Hub's bounded verifier (:mod:`hubrl.ranking.sandbox`) both run."""
-    from hubrl.envs import env_info
+    from hubrl.envs import env_info, unplayable_reason
     from hubrl.evaluate import evaluate_agent
 
     env_id = result.env_id
+    reason = unplayable_reason(env_id)
+    if reason is not None:  # nothing is loaded: the claim ranks from its card alone
+        result.error, result.playable = reason, False
+        return result
     try:
         info = env_info(env_id)
         agent = load()
@@ -78,6 +83,7 @@ def verified(load: Callable[[], Agent], result: Verification, *, n_eval_episodes
                                     seed=result.seed, time_limit=time_limit)
     except HubrlError as err:
         result.error = str(err)
+        result.playable = not isinstance(err, MissingDependencyError)
         return result
     except Exception as err:  # a broken repo must be reported, not crash the whole verification
         result.error = f"{type(err).__name__}: {first_line(err)}"
