@@ -307,3 +307,46 @@ def test_the_generic_preset_sizes_batches_from_the_episode_length():
     assert env_spaces("MountainCarContinuous-v0").action_high == (1.0,)
     with pytest.raises(ConfigError, match="unknown preset 'course' for Acrobot-v1; choose one of: default"):
         make_config("Acrobot-v1", "course")
+
+
+def test_a_gaussian_policy_whose_bounds_are_not_the_games_is_refused_before_it_plays(tmp_path):
+    """A config's action bounds may say anything; the agent is played only in the game's own action space."""
+    from hubrl.evaluate import evaluate_agent
+
+    wide = PolicyConfig("Pendulum-v1", 3, 1, (8,), head="gaussian", action_bounds="clip", action_low=(-20.0,),
+                        action_high=(20.0,))
+    save_policy(PolicyNetwork(wide), tmp_path)
+    with pytest.raises(AgentFormatError, match=r"action bounds .* are not Pendulum-v1's") as err:
+        evaluate_agent(load_policy(tmp_path), n_eval_episodes=1)
+    assert "\n" not in str(err.value)
+    unbounded = PolicyConfig("Pendulum-v1", 3, 1, (8,), head="gaussian")  # action_bounds "none" on a bounded space
+    with pytest.raises(AgentFormatError, match="action bounds"):
+        evaluate_agent(load_policy(_saved(PolicyNetwork(unbounded), tmp_path / "u")), n_eval_episodes=1)
+
+
+def _saved(network, folder: Path) -> Path:
+    folder.mkdir()
+    save_policy(network, folder)
+    return folder
+
+
+def test_an_env_id_naming_a_module_is_unknown_and_imports_nothing():
+    """gymnasium.make("module:Env-v0") imports the module; an env id from someone's card must not."""
+    code = ("import sys\nfrom hubrl.envs import env_info\nfrom hubrl.errors import UnknownEnvError\n"
+            "try:\n    env_info('antigravity:CartPole-v1')\nexcept UnknownEnvError as err:\n    print('refused', err)\n"
+            "print('antigravity' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused unknown environment") and out.stdout.strip().endswith("False")
+
+
+def test_to_torch_refuses_what_is_not_the_courses_policy_and_from_policy_rebuilds_it(tmp_path):
+    config = PolicyConfig("CarRacing-v3", 1 * 30 * 40, 3, (16,), obs_shape=(1, 30, 40), conv_layers=((4, 4, 4),))
+    policy = load_policy(_saved(PolicyNetwork(config), tmp_path / "c"))
+    with pytest.raises(ConfigError, match="PolicyNetwork.from_policy"):
+        policy.to_torch()
+    network = PolicyNetwork.from_policy(policy)
+    obs = np.random.default_rng(0).integers(0, 256, (2, 1, 30, 40), dtype=np.uint8)
+    with torch.no_grad():
+        np.testing.assert_allclose(network(torch.from_numpy(obs)).numpy(), policy.sampler().logits(obs), rtol=1e-5)
