@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ import numpy as np
 from hubrl.envs.facts import ENVS
 from hubrl.envs.observation import ObservationSpec
 from hubrl.errors import AgentFormatError, ConfigError
+from hubrl.folders import FILE_MODE
 
 ACTIVATIONS = ("relu", "tanh", "leaky_relu", "elu", "sigmoid")
 """Hidden activations: hubrl trains with relu or tanh; the others hold course policies written with them."""
@@ -714,6 +716,7 @@ def save_policy(policy: Actor, directory: str | Path) -> str:
     # One metadata key only: safetensors writes a metadata map in arbitrary order, and identical weights must give
     # identical bytes (reproducibility checks, no-op re-pushes).
     save_file(tensors, str(weights), metadata={"format": "pt"})
+    os.chmod(weights, FILE_MODE)  # safetensors creates it 0600; a run folder's files are all 0644
     (directory / "config.json").write_text(json.dumps(policy.config.to_json(), indent=2) + "\n")
     return sha256_file(weights)
 

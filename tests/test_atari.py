@@ -296,3 +296,20 @@ def test_bad_options_raise_config_errors():
         make_atari_env("CartPole-v1")
     with pytest.raises(UnknownEnvError, match="ALE/Pong-v5"):
         make_atari_env("ALE/Pongg-v5")
+
+
+@pytest.mark.parametrize("obs_mode, size", [("pixels", 6400), ("ram", 128)])
+def test_a_pong_env_is_recreated_from_its_spec(obs_mode, size):
+    """The course drop-ins and gymnasium re-create an eval_env from ``env.spec``: the Pong wrappers record theirs."""
+    import gymnasium
+
+    from hubrl.envs import make_env
+
+    env = make_env("ALE/Pong-v5", obs_mode=obs_mode)
+    again = gymnasium.make(env.spec)
+    try:
+        assert again.observation_space.shape == (size,) and again.action_space == spaces.Discrete(2)
+        assert np.array_equal(again.reset(seed=3)[0], env.reset(seed=3)[0])
+    finally:
+        env.close()
+        again.close()

@@ -38,6 +38,8 @@ def test_train_writes_a_complete_run_folder(run_dir):
             "training_curve.png", "README.md"} <= names
     assert not any(n.endswith((".pt", ".pkl", ".pickle")) for n in names)
     assert not any(p.name.startswith(".") for p in run_dir.parent.iterdir())  # no staging left behind
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in run_dir.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {"0o644"}, modes  # the weights too (safetensors creates them 0600)
     hyper = json.loads((run_dir / "hyperparameters.json").read_text())
     for key in ("env_id", "h_size", "n_training_episodes", "n_evaluation_episodes", "max_t", "gamma", "lr",
                 "state_space", "action_space"):

@@ -126,10 +126,14 @@ def _ale_action_ids(action_names: list[str], env_id: str) -> np.ndarray:
         raise ConfigError(f"{env_id} has no RIGHT/LEFT actions; the two-action Pong wrappers need them") from None
 
 
-class _TwoActionPong(gymnasium.Wrapper):
-    """Shared part of the Pong wrappers: two actions (0 = up, 1 = down) and a per-mode observation."""
+class _TwoActionPong(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
+    """Shared part of the Pong wrappers: two actions (0 = up, 1 = down) and a per-mode observation.
+
+    They take no arguments beyond the env, recorded as such, so ``env.spec`` describes the wrapped env and gymnasium
+    can re-create it from its spec."""
 
     def __init__(self, env: gymnasium.Env, expected_obs_shape: tuple[int, ...]):
+        gymnasium.utils.RecordConstructorArgs.__init__(self)
         super().__init__(env)
         inner_shape = env.observation_space.shape
         if inner_shape != expected_obs_shape:
