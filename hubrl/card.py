@@ -91,19 +91,37 @@ def course_score(mean: float, std: float) -> float:
     return round(shown[0] - shown[1], 2)
 
 
-def usage_snippets(repo_id: str, *, install: str = "hubrl") -> list[tuple[str, str]]:
+REQUIRES = re.compile(r"hubrl\[(box2d|mujoco|atari)\]")
+"""What results.json's ``requires`` may name in a snippet (someone else's file: any other text gives ``hubrl``)."""
+
+
+def course_shaped(config: Any) -> bool:
+    """Whether a config.json's policy is the course's shape (an MLP over discrete actions), which
+    ``Policy.to_torch()`` turns into the course's ``Policy``; read only to choose a snippet."""
+    return not isinstance(config, dict) or (not config.get("conv_layers")
+                                            and config.get("head", "categorical") == "categorical")
+
+
+def usage_snippets(repo_id: str, *, requires: Any = None, config: Any = None) -> list[tuple[str, str]]:
     """How to use a hubrl model, as (language, code), in the form the Hub's library snippets take for RL libraries
     (huggingface.js ``model-libraries-snippets.ts``: sample-factory and ml-agents give one shell command that loads
     by repo id, stable-baselines3 a ``load_from_hub(repo_id=...)`` call). The card and the local Hub's model page
-    show these; ``install`` is what pip installs (``"hubrl[box2d]"`` for an env that needs an extra)."""
+    show these. ``requires`` (results.json's, e.g. ``hubrl[box2d]``) is what pip installs; ``config``
+    (config.json's content) picks how to get a trainable torch module back."""
+    install = f'"{requires}"' if isinstance(requires, str) and REQUIRES.fullmatch(requires) else "hubrl"
+    if course_shaped(config):
+        trainable = ("model = agent.policy.to_torch()   # the course's Policy (forward, act) with these weights, ready "
+                     "to fine-tune")
+    else:
+        trainable = ("from hubrl.network import PolicyNetwork\n"
+                     "model = PolicyNetwork.from_policy(agent.policy)   # hubrl's network with these weights, ready "
+                     "to fine-tune")
     return [
         ("bash", f"pip install {install}\nhubrl enjoy {repo_id}          # evaluate and record a replay"),
         ("python", "import hubrl\n\n"
                    f"agent = hubrl.load_from_hub(\"{repo_id}\")   # safetensors + config.json, no pickle involved\n"
                    "print(hubrl.evaluate_agent(agent.policy, n_eval_episodes=10).summary())\n"
-                   "hubrl.record_video(agent.policy, \"replay.mp4\")\n"
-                   "model = agent.policy.to_torch()   # the course's Policy (forward, act) with these weights, ready "
-                   "to fine-tune"),
+                   "hubrl.record_video(agent.policy, \"replay.mp4\")\n" + trainable),
     ]
 
 
@@ -329,8 +347,10 @@ def build_card(
     repo_id: str | None = None,
     video: str = "replay.mp4",
     curve: str = "training_curve.png",
+    config: dict[str, Any] | None = None,
 ) -> ModelCard:
-    """Render the card for a run folder's ``hyperparameters.json`` and ``results.json``.
+    """Render the card for a run folder's ``hyperparameters.json`` and ``results.json`` (and its ``config.json``,
+    which says how a trainable module is got back).
 
     ``repo_id`` names the model-index entry (its name part, as the course does) and the load instructions; without
     it the card uses ``Reinforce-<env>`` and a placeholder repo id.
@@ -382,8 +402,7 @@ def build_card(
         training_text=training_text,
         weights_note=weights_note(weights),
         loadable=weights_format(weights) == CONFIG_FORMAT,
-        snippets=usage_snippets(repo_id or "<user>/<repo>",
-                                install=f'"{results["requires"]}"' if results.get("requires") else "hubrl"),
+        snippets=usage_snippets(repo_id or "<user>/<repo>", requires=results.get("requires"), config=config),
         eval_results=eval_results_path(env_id),
         benchmark=benchmark_dataset(env_id),
         traces=TRACES if training else None,

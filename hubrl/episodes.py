@@ -13,7 +13,6 @@ Actions are what the policy samples (an action index, or a Gaussian's sample); t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 
 from hubrl.envs import make_env
 from hubrl.envs.observation import ObservationSpec
-from hubrl.errors import AgentFormatError
+from hubrl.errors import AgentFormatError, ConfigError
 from hubrl.policy import NumpySampler, draw
 
 Act = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -113,36 +112,42 @@ class SeededEpisodes:
         return obs.copy(), reward, self.finished.copy(), np.zeros_like(self.finished), {}
 
     def check_fits(self, config: Any) -> None:
-        """The policy of ``config`` takes these episodes' observations and acts in their action space (a
-        categorical head: its number of actions; a Gaussian head: its dimensions and, for a bounded space, exactly
-        its bounds, so no config can step the env outside the game's own action space).
+        """The policy of ``config`` takes these episodes' observations (as training describes them:
+        :func:`hubrl.envs.spaces.describe_spaces`) and acts in their action space (a categorical head: its number of
+        actions; a Gaussian head: its dimensions and, for a bounded space, exactly its bounds, so no config can step
+        the env outside the game's own action space).
 
         Raises:
-            AgentFormatError: its sizes or bounds differ from the env's (someone else's config.json may say anything).
+            AgentFormatError: its sizes, layout or bounds differ from the env's, or the env's spaces are ones hubrl
+                cannot play (someone else's config.json may say anything).
         """
+        from hubrl.envs.spaces import describe_spaces
+
         env = self.envs[0]
         name = env.spec.id if env.spec else "the env"
-        shape = tuple(getattr(env.observation_space, "shape", None) or ())
-        if (tuple(config.obs_shape) != shape) if config.obs_shape else (math.prod(shape) != config.obs_dim):
-            raise AgentFormatError(f"the policy takes observations of {config.obs_dim} numbers"
-                                   f"{f' shaped {tuple(config.obs_shape)}' if config.obs_shape else ''}, but {name} "
-                                   f"gives observations of shape {shape}")
-        space = env.action_space
+        try:
+            spaces = describe_spaces(name, env.observation_space, env.action_space)
+        except ConfigError as err:
+            raise AgentFormatError(str(err)) from None
+        expected = tuple(config.obs_shape) if config.obs_shape else (config.obs_dim,)
+        if expected != spaces.obs_shape or (config.conv_layers and (
+                not spaces.image or config.channels_last != spaces.channels_last)):
+            raise AgentFormatError(f"the policy takes observations of shape {expected}"
+                                   f"{' (uint8 images)' if config.conv_layers else ''}, but {name} gives "
+                                   f"observations of shape {spaces.obs_shape}"
+                                   f"{' (uint8 images)' if spaces.image else ''}")
         if config.head != "gaussian":
-            n = getattr(space, "n", None)
-            if n != config.n_actions:
+            if not spaces.discrete or spaces.n_actions != config.n_actions:
                 raise AgentFormatError(f"the policy picks one of {config.n_actions} actions, but {name} has "
-                                       f"{'continuous actions' if n is None else f'{n} actions'}")
+                                       f"{f'{spaces.n_actions} actions' if spaces.discrete else 'continuous actions'}")
             return
-        low, high = getattr(space, "low", None), getattr(space, "high", None)
-        if low is None or tuple(space.shape or ()) != (config.n_actions,):
+        if spaces.discrete or spaces.n_actions != config.n_actions:
             raise AgentFormatError(f"the policy gives {config.n_actions}-dimensional continuous actions, but {name}'s "
-                                   f"action space is {space}")
-        bounded = bool(np.isfinite(low).all() and np.isfinite(high).all())
-        if bounded != (config.action_bounds != "none") or bounded and not (
-                np.allclose(config.action_low, low) and np.allclose(config.action_high, high)):
+                                   f"action space is {env.action_space}")
+        if spaces.bounded != (config.action_bounds != "none") or spaces.bounded and not (
+                np.allclose(config.action_low, spaces.action_low) and np.allclose(config.action_high, spaces.action_high)):
             raise AgentFormatError(f"the policy's action bounds ({config.action_bounds}: {config.action_low} .. "
-                                   f"{config.action_high}) are not {name}'s ({space})")
+                                   f"{config.action_high}) are not {name}'s ({env.action_space})")
 
     def actor(self, sampler: NumpySampler, *, deterministic: bool = False) -> Act:
         """The ``act`` for :func:`episode_steps`: each running episode samples from its own generator (or argmax)."""

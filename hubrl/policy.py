@@ -64,6 +64,9 @@ MAX_CONV_LAYERS = 8
 MAX_KERNEL = 16
 MAX_ACTIVATIONS = 1 << 22
 """Most numbers the convolutions may produce per observation (memory of a forward pass, bounded before it runs)."""
+MAX_CONV_MACS = 1 << 27
+"""Most multiply-adds the convolutions may cost per observation (the Nature CNN on 84x84x4 frames: 7.7M): the
+weight cap alone does not bound them, since a convolution reuses its weights at every position."""
 
 
 def _count(name: str, value: Any, *, limit: int = MAX_WIDTH) -> int:
@@ -99,9 +102,10 @@ def conv_shapes(obs_shape: tuple[int, ...], conv_layers: tuple[tuple[int, int, i
 class PolicyConfig:
     """Everything needed to rebuild a policy (stored as ``config.json``).
 
-    The first seven fields are those of every hubrl policy so far (a categorical MLP); the others describe image
-    observations and continuous actions, and are written to config.json only when they differ from their defaults,
-    so a categorical MLP's config.json reads exactly as before.
+    The first seven fields are those of every hubrl policy so far (a categorical MLP); ``activation_param`` holds
+    a course policy's leaky_relu/ELU parameter; the others describe image observations and continuous actions. All
+    of these are written to config.json only when they differ from their defaults, so a categorical MLP's
+    config.json reads exactly as before.
     """
 
     env_id: str
@@ -155,6 +159,9 @@ class PolicyConfig:
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r:.40}")
         self._check_observation()
         self._check_head()
+        if self.activation not in ("relu", "tanh") and (self.conv_layers or self.head != "categorical"):
+            raise ConfigError(f"activation {self.activation} is for the course's MLP policies; convolutional and "
+                              "Gaussian policies use relu or tanh")
         info = ENVS.get(self.env_id)
         limit = info.max_parameters if info else MAX_PARAMETERS
         if self.n_parameters() > limit:
@@ -184,10 +191,18 @@ class PolicyConfig:
             raise ConfigError("conv_layers need an image observation: obs_shape [channels, height, width]")
         if self.obs_norm:
             raise ConfigError("obs_norm is for vector observations; the convolutions read images scaled to [0, 1]")
-        for shape in conv_shapes(self.obs_shape, self.conv_layers, channels_last=self.channels_last):
+        channels = self.obs_shape[-1 if self.channels_last else 0]
+        macs = 0
+        for (out, kernel, _), shape in zip(self.conv_layers, conv_shapes(self.obs_shape, self.conv_layers,
+                                                                         channels_last=self.channels_last)):
             if math.prod(shape) > MAX_ACTIVATIONS:
                 raise ConfigError(f"the convolutions would produce {math.prod(shape):,} numbers per observation; "
                                   f"hubrl allows at most {MAX_ACTIVATIONS:,}")
+            macs += math.prod(shape) * channels * kernel * kernel
+            channels = out
+        if macs > MAX_CONV_MACS:
+            raise ConfigError(f"the convolutions would cost {macs:,} multiply-adds per observation; hubrl allows at "
+                              f"most {MAX_CONV_MACS:,}")
 
     def _check_head(self) -> None:
         if self.head not in HEADS:

@@ -271,7 +271,7 @@ TUNED: dict[str, dict[str, Any]] = {
         max_env_steps=4_000_000, time_budget_s=900,
     ),
     "LunarLander-v3": dict(
-        batch_episodes=16, lr=3e-3, lr_final=3e-4, max_env_steps=10_000_000, time_budget_s=1800, rollout_workers=2,
+        batch_episodes=16, lr=3e-3, lr_final=3e-4, max_env_steps=50_000_000, time_budget_s=1800, rollout_workers=2,
     ),
     "ALE/Breakout-v5": dict(
         train_max_t=256, cut_tail=64, baseline=False, max_env_steps=2_000_000, time_budget_s=900,

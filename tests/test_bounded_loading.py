@@ -118,7 +118,7 @@ def evaluate_cli(hub: LocalHub, repo_id: str, *extra: str) -> tuple[subprocess.C
 @pytest.mark.parametrize("name", [*ATTACKS, "obs-dim", "big-results", "padded-weights"])
 def test_hostile_repo_is_one_line_under_a_minute_and_1_gib(hub, name):
     proc, seconds = evaluate_cli(hub, f"mallory/{name}")
-    expected = {"obs-dim": "the policy takes observations of 5 numbers, but CartPole-v1 gives observations of "
+    expected = {"obs-dim": "the policy takes observations of shape (5,), but CartPole-v1 gives observations of "
                            "shape (4,)",
                 "big-results": "results.json is 2,097,163 bytes; hubrl reads at most 1,048,576 bytes",
                 "padded-weights": "its config.json allows; hubrl does not fetch it"}.get(name) or ATTACKS[name][1]

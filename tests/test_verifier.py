@@ -144,6 +144,13 @@ def hub(tmp_path_factory):
             (course / "hyperparameters.json").write_text(json.dumps({"env_id": ENV, "h_size": 16}))
             card(course, "20.00 +/- 5.00")
             h.push("bob/course", course)
+
+            acrobot = random_agent(tmp / "acrobot", env_id="Acrobot-v1", obs_dim=6, n_actions=3)
+            card(acrobot, "400.00 +/- 0.00", env_id="Acrobot-v1")  # any gymnasium env; an impossible claim
+            h.push("mallory/acrobot", acrobot)
+            elsewhere = random_agent(tmp / "elsewhere", env_id="NotInstalledHere/Game-v0")
+            card(elsewhere, "10.00 +/- 1.00", env_id="NotInstalledHere/Game-v0")
+            h.push("carol/elsewhere", elsewhere)
             assert server.state.verifier.wait_idle(timeout=600), "the verifier did not finish"
             yield h
 
@@ -199,6 +206,14 @@ def test_client_verify_of_the_pong_cheat(hub):
 def test_card_without_weights_and_silent_repo(hub):
     assert "holds neither model.safetensors" in verdict(hub, "mallory/card-only").error
     assert verdict(hub, "carol/silent") is None  # it claims nothing: nothing to check
+
+
+def test_claims_on_any_env_are_checked_and_unplayable_ones_stay_open(hub):
+    v = verdict(hub, "mallory/acrobot")
+    assert v.verdict == "flagged" and v.mean_reward is not None and v.mean_reward < 0
+    # an env this Hub cannot play: no verdict stored (checked again at the next start, after an install)
+    assert verdict(hub, "carol/elsewhere") is None
+    assert not (hub.server.data_dir / "verifications" / "carol").exists()
 
 
 def test_course_model_is_verified_in_its_own_bounded_reader(hub):

@@ -172,14 +172,16 @@ class _PolicyPlayer(_Player):
     def start(self, seed: int) -> None:
         self.policy.seed(seed)
 
-    def act(self, state: Any) -> tuple[int, float | None]:
-        state = np.asarray(state, dtype=np.float32)
-        if state.shape != (self.policy.config.obs_dim,):
-            raise ConfigError(f"this agent sees {self.policy.config.obs_dim} values per state but the env gives "
-                              f"shape {state.shape}; make the env with hubrl.make_env({self.policy.config.env_id!r}"
-                              f"{', **env_options' if self.policy.config.env_options.to_json() else ''})")
+    def act(self, state: Any) -> tuple[int | np.ndarray, float | None]:
+        config = self.policy.config
+        state = np.asarray(state) if config.conv_layers else np.asarray(state, dtype=np.float32)  # images stay uint8
+        expected = tuple(config.obs_shape) if config.obs_shape else (config.obs_dim,)
+        if state.shape != expected:
+            raise ConfigError(f"this agent sees states of shape {expected} but the env gives shape {state.shape}; "
+                              f"make the env with hubrl.make_env({config.env_id!r}"
+                              f"{', **env_options' if config.env_options.to_json() else ''})")
         action, log_prob = self.policy.act(state)
-        return action, float(np.exp(log_prob))
+        return action, float(np.exp(log_prob))  # a Gaussian's: the density of its sample
 
 
 def player_for(agent: Any) -> _Player:
@@ -253,7 +255,8 @@ def play(player: _Player, env: Any, *, n_episodes: int, max_steps: int, seed: in
     except (ValueError, TypeError):
         stacked = None
     reported = None if any(p is None for p in probs) else np.asarray(probs, dtype=np.float64)
-    return Played(evaluation, stacked, np.asarray(actions, dtype=np.int64), reported)
+    continuous = any(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in actions)  # a Gaussian policy's
+    return Played(evaluation, stacked, np.asarray(actions, dtype=np.float64 if continuous else np.int64), reported)
 
 
 @contextlib.contextmanager

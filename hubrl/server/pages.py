@@ -208,13 +208,15 @@ def model_page(hub: ServerState, request: PageRequest, namespace: str, name: str
     text = read_text(hub, repo_id, commit, "README.md", MAX_CARD_BYTES)
     shown = [path for path in (summary.replay, summary.curve) if path]
     card_html = render_card(text, repo_id=repo_id, commit_id=commit.id, shown=shown) if text else ""
+    results = read_json(hub, repo_id, commit, "results.json")
     return _render(
         "model.html",
         title=repo_id,
         m=summary,
         card_html=card_html,
         charts=_charts(hub, repo_id, commit),
-        snippets=usage_snippets(repo_id),
+        snippets=usage_snippets(repo_id, requires=results.get("requires") if isinstance(results, dict) else None,
+                                config=read_json(hub, repo_id, commit, "config.json")),
         endpoint=request.base_url,
         created=meta.created_at,
     )

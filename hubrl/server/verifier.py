@@ -1,6 +1,6 @@
 """Scores the server checked: the local Hub re-evaluates every claimed score itself, and keeps the verdicts apart.
 
-When a commit lands on a repo whose card claims a score on an env hubrl plays (:func:`claims_score`), the commit is
+When a commit lands on a repo whose card claims a score on an env (:func:`claims_score`), the commit is
 queued (:meth:`Verifier.submit`). One worker thread takes the queue in turns between namespaces, so one student's
 many pushes delay a classmate's by one verification at most; a repo's newer push replaces its older one in the
 queue, and a commit that is no longer a branch head when its turn comes is skipped. For each job the worker copies
@@ -36,7 +36,6 @@ from typing import Protocol
 
 import cachetools
 
-from hubrl.envs.facts import ENVS
 from hubrl.errors import HubrlError
 from hubrl.ranking.claims import HUB, Claim, Verification
 from hubrl.ranking.sandbox import SandboxLimits
@@ -59,8 +58,10 @@ class VerifierOptions:
 
 
 def claims_score(claim: Claim) -> bool:
-    """Does the claim name a score (a parsed metric) on an env hubrl can play? Only those are verified."""
-    return claim.mean is not None and claim.env_id in ENVS
+    """Does the claim name a score (a parsed metric) on an env? Only those are verified. Whether this machine can
+    play the env is the child's to find out (gymnasium is not imported here): it answers "unverifiable" then, a
+    verdict that is not stored, so the claim is checked again at the next start (after an install, say)."""
+    return claim.mean is not None and bool(claim.env_id)
 
 
 class VerificationStore:
@@ -239,6 +240,9 @@ class Verifier:
         verification = self._check(repo_id, commit, claim)
         if self._stop.is_set():
             return  # interrupted: verified again at the next start
+        if not verification.playable:  # this machine lacks the env's package: not the repo's fault, not final
+            logger.info("hubrl verifier: %s@%s unverifiable here: %s", repo_id, commit_id[:12], verification.error)
+            return
         store.put(verification)
         logger.info("hubrl verifier: %s@%s %s", repo_id, commit_id[:12], verification.verdict)
 
